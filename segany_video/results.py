@@ -1,0 +1,65 @@
+"""Per-frame tracking results: the value objects that flow from the tracker to the writers."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class TrackState(str, enum.Enum):
+    """Where a track stands on one frame."""
+
+    PROMPTED = "prompted"  # the user's own prompt decided this frame (a keyframe)
+    TRACKED = "tracked"  # followed from earlier (or later) frames
+    LOST = "lost"  # not found on this frame; its mask is empty
+    INACTIVE = "inactive"  # before the object's first keyframe with no backward result
+
+
+@dataclass(frozen=True)
+class ObjectResult:
+    """One object on one frame.
+
+    Attributes:
+        object_id: the user's id (int or name), stable for the whole video.
+        mask: ``(H, W)`` bool at source-frame size (all False when lost or inactive).
+        box: ``(4,)`` float32 ``XYXY`` tight box of the mask in pixels, or None when empty.
+        score: quality in ``[0, 1]`` (0 when lost).
+        state: the track's state on this frame.
+    """
+
+    object_id: int | str
+    mask: np.ndarray
+    box: np.ndarray | None
+    score: float
+    state: TrackState
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """All objects on one frame, in the order of the prompts."""
+
+    index: int
+    timestamp: float  # seconds from PTS
+    objects: Mapping[int | str, ObjectResult]
+
+    def label_map(self) -> np.ndarray:
+        """``(H, W)`` uint8, pixel = 1-based position of the object in ``objects``, 0 = none."""
+        first = next(iter(self.objects.values()), None)
+        if first is None:
+            raise ValueError(f"frame {self.index} has no objects to draw a label map from")
+        labels = np.zeros(first.mask.shape, dtype=np.uint8)
+        for slot, result in enumerate(self.objects.values(), start=1):
+            labels[result.mask] = slot
+        return labels
+
+
+def mask_box(mask: np.ndarray) -> np.ndarray | None:
+    """Tight ``XYXY`` box (pixel edges, so a single pixel at (x, y) gives (x, y, x+1, y+1))."""
+    ys = np.flatnonzero(mask.any(axis=1))
+    if len(ys) == 0:
+        return None
+    xs = np.flatnonzero(mask.any(axis=0))
+    return np.array([xs[0], ys[0], xs[-1] + 1, ys[-1] + 1], dtype=np.float32)
