@@ -1,0 +1,97 @@
+"""Colour appearance of objects: Lab histograms under masks, their distance, and back-projection.
+
+An object's appearance is a normalised joint Lab histogram of the pixels under its mask,
+together with one of a ring of background around it. The distance between two histograms is the
+Hellinger distance (0 = identical, 1 = disjoint). Back-projecting the object-versus-background
+likelihood ratio gives a per-pixel "looks like this object" map used to search for lost objects.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+class ColourIndex:
+    """One frame's pixels quantised into joint Lab bins, computed once and shared by all objects.
+
+    Attributes:
+        bins: ``(H, W)`` int32 bin index in ``[0, n_bins**3)``.
+        n_bins: bins per channel.
+    """
+
+    def __init__(self, image: np.ndarray, n_bins: int) -> None:
+        lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
+        quantised = (lab.astype(np.int32) * n_bins) >> 8  # each channel 0..255 -> 0..n_bins-1
+        self.n_bins = n_bins
+        self.bins = (quantised[..., 0] * n_bins + quantised[..., 1]) * n_bins + quantised[..., 2]
+        # Histograms are taken on every 2nd pixel each way: 4x cheaper, same distribution.
+        self.coarse_bins = self.bins[::2, ::2]
+
+    @property
+    def size(self) -> int:
+        return self.n_bins**3
+
+    def histogram(self, mask: np.ndarray) -> np.ndarray:
+        """Normalised histogram ``(n_bins**3,)`` float64 of the pixels where ``mask`` is True.
+
+        Args:
+            mask: ``(H, W)`` bool at frame size (sampled on every 2nd pixel each way).
+
+        Returns:
+            The histogram; an empty mask gives all zeros.
+        """
+        values = self.coarse_bins[mask[::2, ::2]]
+        hist = np.bincount(values, minlength=self.size).astype(np.float64)
+        total = hist.sum()
+        return hist / total if total > 0 else hist
+
+    def ring_histogram(self, mask: np.ndarray, width: int) -> np.ndarray:
+        """Histogram of a ``width``-pixel band around ``mask`` (its immediate background)."""
+        coarse = mask[::2, ::2]
+        half = max(1, width // 2)
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * half + 1, 2 * half + 1))
+        grown = cv2.dilate(coarse.astype(np.uint8), kernel) > 0
+        values = self.coarse_bins[grown & ~coarse]
+        hist = np.bincount(values, minlength=self.size).astype(np.float64)
+        total = hist.sum()
+        return hist / total if total > 0 else hist
+
+
+def colour_odds(foreground: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """``(D,)`` float32 P(object | colour bin) from object and background histograms."""
+    eps = 1e-6
+    return ((foreground + eps) / (foreground + background + 2 * eps)).astype(np.float32)
+
+
+def hellinger(a: np.ndarray, b: np.ndarray) -> float:
+    """Hellinger distance between two normalised histograms (1.0 when either is empty)."""
+    if a.sum() <= 0 or b.sum() <= 0:
+        return 1.0
+    overlap = float(np.sqrt(a * b).sum())
+    return float(np.sqrt(max(0.0, 1.0 - min(1.0, overlap))))
+
+
+class Appearance:
+    """An object's colour model, updated slowly on confidently tracked frames.
+
+    Attributes:
+        foreground: ``(n_bins**3,)`` float64 histogram of the object.
+        background: ``(n_bins**3,)`` float64 histogram of the band around it.
+    """
+
+    def __init__(self, foreground: np.ndarray, background: np.ndarray) -> None:
+        self.foreground = foreground
+        self.background = background
+
+    @classmethod
+    def measure(cls, index: ColourIndex, mask: np.ndarray) -> Appearance:
+        ring = max(4, int(0.15 * np.sqrt(mask.sum())))
+        return cls(index.histogram(mask), index.ring_histogram(mask, ring))
+
+    def distance(self, index: ColourIndex, mask: np.ndarray) -> float:
+        return hellinger(self.foreground, index.histogram(mask))
+
+    def update(self, other: Appearance, rate: float) -> None:
+        self.foreground = (1.0 - rate) * self.foreground + rate * other.foreground
+        self.background = (1.0 - rate) * self.background + rate * other.background

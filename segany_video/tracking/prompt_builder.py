@@ -1,0 +1,177 @@
+"""Prompts for a frame built from an object's motion-warped mask.
+
+From the previous mask carried to the current frame (see :mod:`.motion`) we derive what any
+promptable engine understands: a padded box, positive points well inside the object (peaks of the
+distance transform, spread apart), negative points on nearby other objects, and the soft warped
+mask itself (or the engine's own low-res logits) as the dense prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from segany_video.models.base import ObjectPrompt
+from segany_video.results import mask_box
+
+
+def padded_box(mask: np.ndarray, padding: float, frame_size: tuple[int, int]) -> np.ndarray | None:
+    """Tight box of ``mask`` grown by ``padding`` x its size per side, clipped to the frame.
+
+    Args:
+        mask: ``(H, W)`` bool.
+        padding: fraction of the box width/height added on each side.
+        frame_size: ``(H, W)``.
+
+    Returns:
+        ``(4,)`` float32 ``XYXY`` or None when the mask is empty.
+    """
+    box = mask_box(mask)
+    if box is None:
+        return None
+    height, width = frame_size
+    pad_x = padding * (box[2] - box[0])
+    pad_y = padding * (box[3] - box[1])
+    return np.array(
+        [
+            max(0.0, box[0] - pad_x),
+            max(0.0, box[1] - pad_y),
+            min(float(width), box[2] + pad_x),
+            min(float(height), box[3] + pad_y),
+        ],
+        dtype=np.float32,
+    )
+
+
+def interior_points(mask: np.ndarray, count: int) -> np.ndarray:
+    """Up to ``count`` points deep inside ``mask``, spread over it.
+
+    The first is the distance-transform maximum (the most interior pixel); each next one is the
+    maximum after blanking a disc around the points chosen so far, so points cover elongated or
+    multi-part objects instead of clustering at the centre.
+
+    Args:
+        mask: ``(H, W)`` bool.
+        count: how many points at most.
+
+    Returns:
+        ``(P, 2)`` float32 ``(x, y)`` pixel centres, ``P <= count`` (0 for an empty mask).
+    """
+    box = mask_box(mask)
+    if box is None or count <= 0:
+        return np.zeros((0, 2), dtype=np.float32)
+    x0, y0, x1, y1 = (int(v) for v in box)
+    crop = np.pad(mask[y0:y1, x0:x1].astype(np.uint8), 1)  # border counts as outside
+    depth = cv2.distanceTransform(crop, cv2.DIST_L2, 3)
+    # Blanking radius: a share of the object's size so 'count' points can fit along it.
+    radius = max(2.0, 0.5 * float(np.sqrt(mask.sum())) / max(1, count - 1) + 1.0)
+    points = []
+    for _ in range(count):
+        flat = int(np.argmax(depth))
+        peak = depth.flat[flat]
+        if peak <= 0:
+            break
+        py, px = divmod(flat, depth.shape[1])
+        points.append((px - 1 + x0 + 0.5, py - 1 + y0 + 0.5))
+        cv2.circle(depth, (px, py), max(int(radius), int(peak)), 0.0, thickness=-1)
+    return np.array(points, dtype=np.float32).reshape(-1, 2)
+
+
+def negative_points(region: np.ndarray, others: Sequence[np.ndarray], count: int) -> np.ndarray:
+    """One point inside each of the ``count`` other objects that most intrude into ``region``.
+
+    Args:
+        region: ``(4,)`` ``XYXY`` box the prompt covers.
+        others: ``(H, W)`` bool masks of the other objects on this frame.
+        count: how many points at most.
+
+    Returns:
+        ``(P, 2)`` float32 ``(x, y)``.
+    """
+    if count <= 0 or not others:
+        return np.zeros((0, 2), dtype=np.float32)
+    x0, y0, x1, y1 = (
+        int(np.floor(region[0])),
+        int(np.floor(region[1])),
+        int(np.ceil(region[2])),
+        int(np.ceil(region[3])),
+    )
+    intruders = []
+    for other in others:
+        inside = np.zeros_like(other)
+        inside[y0:y1, x0:x1] = other[y0:y1, x0:x1]
+        area = int(inside.sum())
+        if area > 0:
+            intruders.append((area, inside))
+    intruders.sort(key=lambda item: -item[0])
+    chosen = [interior_points(inside, 1) for _, inside in intruders[:count]]
+    return np.concatenate(chosen).astype(np.float32) if chosen else np.zeros((0, 2), np.float32)
+
+
+def propagation_prompt(
+    warped: np.ndarray,
+    others: Sequence[np.ndarray],
+    *,
+    positive: int,
+    negative: int,
+    padding: float,
+    dense: bool,
+    low_res_logits: torch.Tensor | None = None,
+) -> ObjectPrompt | None:
+    """The prompt for a tracked object on the current frame.
+
+    Args:
+        warped: ``(H, W)`` float32 in ``[0, 1]``, the object's previous mask carried by motion.
+        others: ``(H, W)`` bool predicted masks of the other objects (for negative points).
+        positive: number of positive points.
+        negative: number of negative points at most.
+        padding: box padding as a fraction of the box size.
+        dense: pass ``warped`` (and ``low_res_logits``) as the dense prompt.
+        low_res_logits: ``(256, 256)`` logits the engine returned for this object last frame.
+
+    Returns:
+        The prompt, or None when the warped mask is empty (the object left or vanished).
+    """
+    mask = warped > 0.5
+    box = padded_box(mask, padding, mask.shape)
+    if box is None:
+        return None
+    points = interior_points(mask, positive)
+    labels = np.ones(len(points), dtype=np.int64)
+    negatives = negative_points(box, others, negative)
+    if len(negatives):
+        points = np.concatenate([points, negatives])
+        labels = np.concatenate([labels, np.zeros(len(negatives), dtype=np.int64)])
+    return ObjectPrompt(
+        points=points if len(points) else None,
+        point_labels=labels if len(points) else None,
+        box=box,
+        mask=warped if dense else None,
+        low_res_logits=low_res_logits if dense else None,
+    )
+
+
+def search_prompt(blob: np.ndarray, positive: int, padding: float) -> ObjectPrompt | None:
+    """A prompt to re-acquire a lost object from a region that looks like it.
+
+    Args:
+        blob: ``(H, W)`` bool region found by appearance search.
+        positive: number of positive points.
+        padding: box padding as a fraction of the box size.
+
+    Returns:
+        A box + points + soft prior prompt, or None when ``blob`` is empty.
+    """
+    box = padded_box(blob, padding, blob.shape)
+    if box is None:
+        return None
+    points = interior_points(blob, max(1, positive))
+    return ObjectPrompt(
+        points=points,
+        point_labels=np.ones(len(points), dtype=np.int64),
+        box=box,
+        mask=blob.astype(np.float32),
+    )

@@ -1,0 +1,280 @@
+"""Following a set of objects through consecutive frames in one direction (forward or backward).
+
+Per frame: keyframe prompts (re)seed their objects; every other followed object is prompted
+from its motion-warped mask and every lost object from an appearance search; all prompts are
+decoded in one engine call; all K candidates of all prompts are matched to all tracks with the
+Hungarian algorithm; overlaps are resolved; each track is updated (followed, lost or found).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from segany_video.engine.encoded import EncodedFrame
+from segany_video.errors import PromptError
+from segany_video.models.base import MaskCandidates, ObjectPrompt, PromptableSegmenter
+from segany_video.results import ObjectResult, TrackState, mask_box
+from segany_video.tracking.appearance import Appearance, ColourIndex, colour_odds
+from segany_video.tracking.association import (
+    association_cost,
+    hellinger_matrix,
+    iou_matrix,
+    subsample,
+)
+from segany_video.tracking.matching import match_candidates
+from segany_video.tracking.motion import FlowEstimator, FlowField
+from segany_video.tracking.overlaps import resolve_overlaps
+from segany_video.tracking.prompt_builder import propagation_prompt, search_prompt
+from segany_video.tracking.prompts import ResolvedKeyframe
+from segany_video.tracking.search import find_lost_object, search_window
+from segany_video.tracking.settings import TrackerSettings
+from segany_video.tracking.track import Track
+
+
+@dataclass
+class _Outcome:
+    """A mask chosen for a track on this frame, before overlaps are resolved."""
+
+    mask: np.ndarray
+    score: float
+    low_res: torch.Tensor | None
+
+
+@dataclass
+class _Proposals:
+    """The prompts of this frame and, per track row, the mask it is expected to have."""
+
+    rows: list[int]  # track slots taking part in matching
+    expected: list[np.ndarray]  # per row (H, W) bool
+    prompts: list[ObjectPrompt]
+
+
+class Propagator:
+    """Tracks some objects through frames fed one at a time, in the order fed.
+
+    Args:
+        model: the engine decoding prompts.
+        object_ids: the objects followed, in output order.
+        keyframes: frame index -> ``[(slot, keyframe)]`` prompts that (re)seed objects there.
+        settings: tracker settings.
+    """
+
+    def __init__(
+        self,
+        model: PromptableSegmenter,
+        object_ids: Sequence[int | str],
+        keyframes: Mapping[int, Sequence[tuple[int, ResolvedKeyframe]]],
+        settings: TrackerSettings,
+    ) -> None:
+        self.model = model
+        self.settings = settings
+        self.keyframes = keyframes
+        self.tracks = [Track(object_id) for object_id in object_ids]
+        self.flow = FlowEstimator(settings.flow_scale, settings.flow_preset)
+
+    def step(self, frame: EncodedFrame) -> list[ObjectResult]:
+        """Process the next frame; one result per object, in output order."""
+        field = self.flow.next_frame(frame.image)
+        colours = ColourIndex(frame.image, self.settings.histogram_bins)
+        outcomes = self._seed(frame, self.keyframes.get(frame.index, ()))
+        proposals = self._propose(field, colours, seeded=outcomes.keys())
+        outcomes.update(self._associate(frame, colours, proposals))
+        return self._commit(frame, colours, outcomes, seeded=self.keyframes.get(frame.index, ()))
+
+    def _seed(
+        self, frame: EncodedFrame, keyed: Sequence[tuple[int, ResolvedKeyframe]]
+    ) -> dict[int, _Outcome]:
+        """Decode the user's prompts; a single click takes the best of the multimask output."""
+        outcomes: dict[int, _Outcome] = {}
+        groups: dict[bool, list[tuple[int, ObjectPrompt]]] = {True: [], False: []}
+        for slot, keyframe in keyed:
+            if keyframe.mask is not None:
+                outcomes[slot] = _Outcome(keyframe.mask.copy(), 1.0, None)
+                continue
+            prompt = ObjectPrompt(keyframe.points, keyframe.point_labels, keyframe.box)
+            ambiguous = keyframe.box is None and len(keyframe.points) == 1
+            groups[ambiguous].append((slot, prompt))
+        for multimask, group in groups.items():
+            if not group:
+                continue
+            candidates = self.model.decode(
+                frame.features, [p for _, p in group], multimask=multimask
+            )
+            masks, scores = candidates.masks.cpu().numpy(), candidates.scores.float().cpu().numpy()
+            for n, (slot, _) in enumerate(group):
+                k = int(np.argmax(scores[n]))
+                if not masks[n, k].any():
+                    raise PromptError(
+                        f"object {self.tracks[slot].object_id!r}, frame {frame.index}: the "
+                        "engine found nothing at the prompt; give a box or a mask instead"
+                    )
+                outcomes[slot] = _Outcome(
+                    masks[n, k], float(scores[n, k]), _low_res(candidates, n, k)
+                )
+        return outcomes
+
+    def _propose(self, field: FlowField | None, colours: ColourIndex, seeded: object) -> _Proposals:
+        """Expected masks and prompts: warped masks for followed tracks, search for lost ones."""
+        s = self.settings
+        warped: dict[int, np.ndarray] = {}
+        for slot, track in enumerate(self.tracks):
+            if slot not in seeded and track.is_followed:
+                assert track.mask is not None
+                warped[slot] = field.warp(track.mask) if field else track.mask.astype(np.float32)
+        expected_masks = {slot: w > 0.5 for slot, w in warped.items()}
+        proposals = _Proposals([], [], [])
+        for slot, soft in warped.items():
+            others = [m for other, m in expected_masks.items() if other != slot]
+            prompt = propagation_prompt(
+                soft,
+                others,
+                positive=s.positive_points,
+                negative=s.negative_points,
+                padding=s.box_padding,
+                dense=s.use_dense_prior,
+                low_res_logits=self.tracks[slot].low_res_logits,
+            )
+            proposals.rows.append(slot)
+            proposals.expected.append(expected_masks[slot])
+            if prompt is not None:
+                proposals.prompts.append(prompt)
+        taken = np.zeros(colours.bins.shape, dtype=bool)
+        for mask in expected_masks.values():
+            taken |= mask
+        for slot, track in enumerate(self.tracks):
+            if slot in seeded or track.state is not TrackState.LOST:
+                continue
+            if s.max_lost_frames is not None and track.lost_frames > s.max_lost_frames:
+                continue
+            blob = self._search(track, colours, taken)
+            if blob is None:
+                continue
+            prompt = search_prompt(blob, s.positive_points, s.box_padding)
+            if prompt is not None:
+                proposals.rows.append(slot)
+                proposals.expected.append(blob)
+                proposals.prompts.append(prompt)
+        return proposals
+
+    def _search(self, track: Track, colours: ColourIndex, taken: np.ndarray) -> np.ndarray | None:
+        s = self.settings
+        assert track.motion is not None and track.appearance is not None
+        predicted = track.motion.box + np.tile(track.motion.velocity, 2)
+        window = search_window(
+            predicted, track.lost_frames, s.search_start, s.search_growth, colours.bins.shape
+        )
+        if window is None:
+            return None
+        return find_lost_object(
+            colours, track.appearance, window, track.reference_area, s.min_area_fraction, taken
+        )
+
+    def _associate(
+        self, frame: EncodedFrame, colours: ColourIndex, proposals: _Proposals
+    ) -> dict[int, _Outcome]:
+        """Decode all prompts at once and give each track at most one candidate (Hungarian)."""
+        if not proposals.prompts or not proposals.rows:
+            return {}
+        candidates = self.model.decode(frame.features, proposals.prompts, multimask=True)
+        n, k = candidates.scores.shape
+        masks = candidates.masks.cpu().reshape(n * k, *candidates.masks.shape[2:])
+        quality = candidates.scores.float().cpu().numpy().reshape(-1)
+        masks_np = masks.numpy()
+        iou = iou_matrix(subsample(np.stack(proposals.expected)), subsample(masks))
+        cand_hists = np.stack([colours.histogram(m) for m in masks_np])
+        track_hists = np.stack([self._appearance(slot).foreground for slot in proposals.rows])
+        lost = np.array([self.tracks[slot].state is TrackState.LOST for slot in proposals.rows])
+        cost = association_cost(
+            iou, quality, hellinger_matrix(track_hists, cand_hists), lost, self.settings
+        )
+        matching = match_candidates(cost, self.settings.gate)
+        outcomes = {}
+        for row, col in matching.matches:
+            slot = proposals.rows[row]
+            outcomes[slot] = _Outcome(
+                masks_np[col], float(quality[col]), _low_res(candidates, col // k, col % k)
+            )
+        return outcomes
+
+    def _appearance(self, slot: int) -> Appearance:
+        appearance = self.tracks[slot].appearance
+        assert appearance is not None
+        return appearance
+
+    def _commit(
+        self,
+        frame: EncodedFrame,
+        colours: ColourIndex,
+        outcomes: dict[int, _Outcome],
+        seeded: Sequence[tuple[int, ResolvedKeyframe]],
+    ) -> list[ObjectResult]:
+        """Resolve overlaps, update every track, and report this frame."""
+        s = self.settings
+        seeded_slots = {slot for slot, _ in seeded}
+        ordered = [outcomes.get(slot) for slot in range(len(self.tracks))]
+        odds = [
+            None
+            if t.appearance is None or slot in seeded_slots
+            else colour_odds(t.appearance.foreground, t.appearance.background)
+            for slot, t in enumerate(self.tracks)
+        ]
+        # A user's keyframe prompt is authoritative: it beats any propagated claim.
+        scores = [
+            1e6 if slot in seeded_slots else (o.score if o else 0.0)
+            for slot, o in enumerate(ordered)
+        ]
+        masks = resolve_overlaps(
+            [o.mask if o else None for o in ordered], scores, colours.bins, odds
+        )
+        results = []
+        for slot, track in enumerate(self.tracks):
+            outcome, mask = ordered[slot], masks[slot]
+            if slot in seeded_slots:
+                assert outcome is not None and mask is not None
+                track.seed(mask, outcome.score, Appearance.measure(colours, mask))
+                track.low_res_logits = outcome.low_res
+            elif outcome is not None and mask is not None and self._visible(track, mask):
+                track.follow(
+                    mask, outcome.score, Appearance.measure(colours, mask), s.appearance_rate
+                )
+                track.low_res_logits = outcome.low_res
+            elif track.state is not TrackState.INACTIVE:
+                track.lose(s.velocity_damping)
+            results.append(_result(track, frame.image.shape[:2]))
+        return results
+
+    def _visible(self, track: Track, mask: np.ndarray) -> bool:
+        area = float(mask.sum())
+        return area > 0 and area >= self.settings.min_area_fraction * track.reference_area
+
+    def snapshot(self) -> dict:
+        """Plain data that :meth:`restore` turns back into exactly this state."""
+        previous = self.flow.previous
+        return {
+            "previous_grey": None if previous is None else previous.copy(),
+            "tracks": [track.snapshot() for track in self.tracks],
+        }
+
+    def restore(self, data: dict) -> None:
+        previous = data["previous_grey"]
+        self.flow.previous = None if previous is None else previous.copy()
+        self.tracks = [Track.restore(t, self.model.device) for t in data["tracks"]]
+
+
+def _low_res(candidates: MaskCandidates, n: int, k: int) -> torch.Tensor | None:
+    if candidates.low_res_logits is None:
+        return None
+    return candidates.low_res_logits[n, k].clone()
+
+
+def _result(track: Track, frame_size: tuple[int, int]) -> ObjectResult:
+    if track.is_followed:
+        assert track.mask is not None
+        return ObjectResult(
+            track.object_id, track.mask, mask_box(track.mask), track.score, track.state
+        )
+    return ObjectResult(track.object_id, np.zeros(frame_size, dtype=bool), None, 0.0, track.state)

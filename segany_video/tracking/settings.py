@@ -1,0 +1,107 @@
+"""The tracker's settings: one frozen dataclass, validated on construction."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from segany_video.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    """How objects are propagated, matched, lost and found.
+
+    Attributes:
+        flow_scale: frames are downscaled by this factor before DIS optical flow (0.5 = half
+            size); smaller is faster and coarser.
+        flow_preset: OpenCV DIS preset, "ultrafast", "fast" or "medium".
+        positive_points: positive points per object placed at distance-transform peaks of the
+            warped mask (0 disables them; the box and dense prior then carry the prompt).
+        negative_points: at most this many negative points, one per nearby other object.
+        box_padding: the warped mask's box is grown by this fraction of its size on each side.
+        use_dense_prior: pass the warped previous mask (and low-res logits when the engine has
+            them) as the dense prompt.
+        gate: a candidate whose matching cost exceeds this is never assigned (cost range 0..~2).
+        min_iou: a tracked object's candidate must overlap its predicted mask at least this much.
+        iou_weight, quality_weight, appearance_weight: weights of ``1 - IoU`` with the predicted
+            mask, ``1 - predicted quality`` and the appearance distance in the matching cost.
+        min_area_fraction: a track whose visible area falls under this fraction of its reference
+            area (its area when last fully seen) is lost (occluded or out of the frame).
+        appearance_gate: a lost object is re-acquired only by a candidate whose colour
+            distance (Hellinger, 0..1) to the object is below this.
+        appearance_rate: exponential update rate of the appearance model on confident frames.
+        search_start: the search window of a lost object starts at this multiple of its last
+            box size, and grows by ``search_growth`` per lost frame.
+        search_growth: widening of the search window per lost frame (in box sizes).
+        velocity_damping: a lost object's predicted velocity is multiplied by this per frame.
+        max_lost_frames: after this many lost frames the object is no longer searched for
+            (None = search until the end of the video).
+        histogram_bins: bins per Lab channel of the colour histogram.
+    """
+
+    flow_scale: float = 0.5
+    flow_preset: str = "fast"
+    positive_points: int = 3
+    negative_points: int = 2
+    box_padding: float = 0.1
+    use_dense_prior: bool = True
+    gate: float = 1.2
+    min_iou: float = 0.1
+    iou_weight: float = 1.0
+    quality_weight: float = 0.2
+    appearance_weight: float = 0.5
+    min_area_fraction: float = 0.08
+    appearance_gate: float = 0.45
+    appearance_rate: float = 0.1
+    search_start: float = 1.5
+    search_growth: float = 0.25
+    velocity_damping: float = 0.9
+    max_lost_frames: int | None = None
+    histogram_bins: int = 8
+
+    def __post_init__(self) -> None:
+        _check_range("flow_scale", self.flow_scale, 0.05, 1.0)
+        if self.flow_preset not in ("ultrafast", "fast", "medium"):
+            raise ConfigError(
+                f"tracker flow_preset: expected 'ultrafast', 'fast' or 'medium', "
+                f"got {self.flow_preset!r}"
+            )
+        _check_range("positive_points", self.positive_points, 0, 16)
+        _check_range("negative_points", self.negative_points, 0, 16)
+        _check_range("box_padding", self.box_padding, 0.0, 2.0)
+        _check_range("gate", self.gate, 0.0, 10.0)
+        _check_range("min_iou", self.min_iou, 0.0, 1.0)
+        for name in ("iou_weight", "quality_weight", "appearance_weight"):
+            _check_range(name, getattr(self, name), 0.0, 10.0)
+        _check_range("min_area_fraction", self.min_area_fraction, 0.0, 1.0)
+        _check_range("appearance_gate", self.appearance_gate, 0.0, 1.0)
+        _check_range("appearance_rate", self.appearance_rate, 0.0, 1.0)
+        _check_range("search_start", self.search_start, 0.5, 20.0)
+        _check_range("search_growth", self.search_growth, 0.0, 5.0)
+        _check_range("velocity_damping", self.velocity_damping, 0.0, 1.0)
+        if self.max_lost_frames is not None:
+            _check_range("max_lost_frames", self.max_lost_frames, 0, 10**9)
+        _check_range("histogram_bins", self.histogram_bins, 2, 32)
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> TrackerSettings:
+        """Build from plain data; unknown keys raise :class:`ConfigError` listing the known ones."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(
+                f"tracker settings: unknown keys {unknown}; known keys: {sorted(known)}"
+            )
+        return cls(**dict(d))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _check_range(name: str, value: object, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"tracker {name}: expected a number in [{low}, {high}], got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"tracker {name}: expected a value in [{low}, {high}], got {value}")

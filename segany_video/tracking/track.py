@@ -1,0 +1,121 @@
+"""One object's tracking state between frames, and its lossless snapshot."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from segany_video.results import TrackState, mask_box
+from segany_video.tracking.appearance import Appearance
+from segany_video.tracking.motion import ConstantVelocity
+
+
+class Track:
+    """What the tracker remembers about one object after the frame it last processed.
+
+    Attributes:
+        object_id: the user's id.
+        state: state on the last processed frame.
+        mask: ``(H, W)`` bool last visible mask (kept while lost, for the search), or None before
+            the object's first keyframe.
+        score: quality of the last mask in ``[0, 1]``.
+        appearance: colour model, or None before the first keyframe.
+        motion: constant-velocity box model, or None before the first keyframe.
+        reference_area: the object's area when last fully seen (pixels); a visible area far below
+            it means occlusion or leaving the frame.
+        lost_frames: consecutive frames the object has been lost.
+        low_res_logits: ``(256, 256)`` logits from the engine for the last mask, or None.
+    """
+
+    def __init__(self, object_id: int | str) -> None:
+        self.object_id = object_id
+        self.state = TrackState.INACTIVE
+        self.mask: np.ndarray | None = None
+        self.score = 0.0
+        self.appearance: Appearance | None = None
+        self.motion: ConstantVelocity | None = None
+        self.reference_area = 0.0
+        self.lost_frames = 0
+        self.low_res_logits: torch.Tensor | None = None
+
+    @property
+    def is_followed(self) -> bool:
+        """True when the object was visible on the last frame (prompted or tracked)."""
+        return self.state in (TrackState.PROMPTED, TrackState.TRACKED)
+
+    def seed(self, mask: np.ndarray, score: float, appearance: Appearance) -> None:
+        """Start or correct the track from a keyframe prompt."""
+        self.state = TrackState.PROMPTED
+        box = mask_box(mask)
+        assert box is not None, "a keyframe mask is never empty"
+        velocity = None if self.motion is None else self.motion.velocity
+        self.motion = ConstantVelocity(box, velocity)
+        self.appearance = appearance
+        self.reference_area = float(mask.sum())
+        self._found(mask, score)
+
+    def follow(self, mask: np.ndarray, score: float, appearance: Appearance, rate: float) -> None:
+        """Accept the frame's matched mask; confident frames refresh the colour model."""
+        area = float(mask.sum())
+        box = mask_box(mask)
+        assert box is not None and self.motion is not None and self.appearance is not None
+        self.motion.observe(box)
+        if area >= 0.7 * self.reference_area and score >= 0.5:
+            self.appearance.update(appearance, rate)
+        # Grows at once, shrinks slowly: a steady decline (moving away) is followed, a sudden
+        # one (occlusion, leaving the frame) is measured against the old size.
+        self.reference_area = max(area, 0.95 * self.reference_area + 0.05 * area)
+        self.state = TrackState.TRACKED
+        self._found(mask, score)
+
+    def lose(self, damping: float) -> None:
+        """Mark the object lost on this frame; its box keeps coasting for the search."""
+        self.state = TrackState.LOST
+        self.score = 0.0
+        self.lost_frames += 1
+        self.low_res_logits = None
+        if self.motion is not None:
+            self.motion.coast(damping)
+
+    def _found(self, mask: np.ndarray, score: float) -> None:
+        self.mask = mask
+        self.score = score
+        self.lost_frames = 0
+
+    def snapshot(self) -> dict:
+        """Plain data (numpy arrays and JSON values) that :meth:`restore` rebuilds exactly."""
+        return {
+            "object_id": self.object_id,
+            "state": self.state.value,
+            "mask_shape": None if self.mask is None else list(self.mask.shape),
+            "mask_bits": None if self.mask is None else np.packbits(self.mask, axis=None),
+            "score": self.score,
+            "foreground": None if self.appearance is None else self.appearance.foreground.copy(),
+            "background": None if self.appearance is None else self.appearance.background.copy(),
+            "box": None if self.motion is None else self.motion.box.copy(),
+            "velocity": None if self.motion is None else self.motion.velocity.copy(),
+            "reference_area": self.reference_area,
+            "lost_frames": self.lost_frames,
+            "low_res_logits": None
+            if self.low_res_logits is None
+            else self.low_res_logits.detach().cpu().numpy().copy(),
+        }
+
+    @classmethod
+    def restore(cls, data: dict, device: torch.device) -> Track:
+        track = cls(data["object_id"])
+        track.state = TrackState(data["state"])
+        if data["mask_bits"] is not None:
+            shape = tuple(data["mask_shape"])
+            bits = np.unpackbits(data["mask_bits"], count=shape[0] * shape[1])
+            track.mask = bits.reshape(shape).astype(bool)
+        track.score = float(data["score"])
+        if data["foreground"] is not None:
+            track.appearance = Appearance(data["foreground"].copy(), data["background"].copy())
+        if data["box"] is not None:
+            track.motion = ConstantVelocity(data["box"], data["velocity"])
+        track.reference_area = float(data["reference_area"])
+        track.lost_frames = int(data["lost_frames"])
+        if data["low_res_logits"] is not None:
+            track.low_res_logits = torch.from_numpy(data["low_res_logits"].copy()).to(device)
+        return track

@@ -1,0 +1,143 @@
+"""The tracker: keyframe prompts in, one :class:`FrameResult` per frame out.
+
+Objects are followed forward from their first keyframe. An object whose first keyframe comes
+after the first frame is also followed *backward* to the start: before the forward stream begins,
+the tracker asks ``rewind`` for the frames from the latest such keyframe down to the first frame,
+tracks the late objects through them, and holds their results bit-packed until the forward
+stream reaches those frames (merge rule in :mod:`.backward`). Without ``rewind``, late objects
+are INACTIVE before their first keyframe.
+
+The tracker's state after any frame can be captured with :meth:`Tracker.snapshot` (numpy arrays
+and JSON values only) and loaded into a new tracker with :meth:`Tracker.restore`; continuing
+from there gives bit-identical results to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain
+
+from segany_video.engine.encoded import EncodedFrame
+from segany_video.errors import PromptError
+from segany_video.models.base import PromptableSegmenter
+from segany_video.results import FrameResult
+from segany_video.tracking.backward import BackwardResults, merge_frame
+from segany_video.tracking.prompts import ResolvedKeyframe, ResolvedPrompts
+from segany_video.tracking.propagator import Propagator
+from segany_video.tracking.settings import TrackerSettings
+
+Rewind = Callable[[Sequence[int]], Iterator[EncodedFrame]]
+
+SNAPSHOT_VERSION = 1
+
+
+class Tracker:
+    """Tracks the prompted objects of one video.
+
+    Args:
+        model: any engine with the :class:`PromptableSegmenter` interface.
+        prompts: resolved prompts (see :meth:`PromptSet.resolve`).
+        settings: tracker settings (defaults when None).
+    """
+
+    def __init__(
+        self,
+        model: PromptableSegmenter,
+        prompts: ResolvedPrompts,
+        settings: TrackerSettings | None = None,
+    ) -> None:
+        self.model = model
+        self.prompts = prompts
+        self.settings = settings or TrackerSettings()
+        self._order = prompts.ids
+        keyframes: dict[int, list[tuple[int, ResolvedKeyframe]]] = {}
+        for slot, obj in enumerate(prompts.objects):
+            for keyframe in obj.keyframes:
+                keyframes.setdefault(keyframe.frame, []).append((slot, keyframe))
+        self._forward = Propagator(model, self._order, keyframes, self.settings)
+        self._backward = BackwardResults(prompts.frame_size)
+        self._backward_done = False
+        self._last_index: int | None = None
+
+    def track(
+        self, frames: Iterable[EncodedFrame], rewind: Rewind | None = None
+    ) -> Iterator[FrameResult]:
+        """Yield one result per input frame, in order, with every object present.
+
+        Args:
+            frames: consecutive encoded frames, from the first to process.
+            rewind: returns encoded frames for given indices, in the order given (descending for
+                the backward pass); None to skip backward tracking.
+
+        Yields:
+            One :class:`FrameResult` per frame; objects in prompt order with states
+            PROMPTED / TRACKED / LOST / INACTIVE.
+        """
+        iterator = iter(frames)
+        first = next(iterator, None)
+        if first is None:
+            return
+        if not self._backward_done:
+            self._run_backward(first.index, rewind)
+        for frame in chain([first], iterator):
+            yield self.step(frame)
+
+    def step(self, frame: EncodedFrame) -> FrameResult:
+        """Track one frame forward and merge in any held backward results for it."""
+        forward = {r.object_id: r for r in self._forward.step(frame)}
+        backward = self._backward.pop(frame.index)
+        self._last_index = frame.index
+        objects = merge_frame(self._order, forward, backward)
+        return FrameResult(frame.index, frame.timestamp, objects)
+
+    def _run_backward(self, start: int, rewind: Rewind | None) -> None:
+        self._backward_done = True
+        late = [obj for obj in self.prompts.objects if obj.first_frame > start]
+        if not late or rewind is None:
+            return
+        keyframes: dict[int, list[tuple[int, ResolvedKeyframe]]] = {}
+        for slot, obj in enumerate(late):
+            keyframes.setdefault(obj.first_frame, []).append((slot, obj.keyframes[0]))
+        first_frames = {obj.id: obj.first_frame for obj in late}
+        backward = Propagator(self.model, [obj.id for obj in late], keyframes, self.settings)
+        indices = list(range(max(first_frames.values()), start - 1, -1))
+        for frame in rewind(indices):
+            for result in backward.step(frame):
+                if frame.index < first_frames[result.object_id]:
+                    self._backward.add(frame.index, result)
+
+    def snapshot(self) -> dict:
+        """The complete state after the last processed frame, as numpy arrays and JSON values."""
+        return {
+            "version": SNAPSHOT_VERSION,
+            "object_ids": list(self._order),
+            "last_index": self._last_index,
+            "backward_done": self._backward_done,
+            "forward": self._forward.snapshot(),
+            "backward": self._backward.snapshot(),
+        }
+
+    def restore(self, snapshot: dict) -> None:
+        """Load a :meth:`snapshot` taken from a tracker with the same prompts and settings.
+
+        Raises:
+            PromptError: when the snapshot belongs to another prompt set or version.
+        """
+        if snapshot.get("version") != SNAPSHOT_VERSION:
+            raise PromptError(
+                f"tracker snapshot version {snapshot.get('version')!r}, expected {SNAPSHOT_VERSION}"
+            )
+        if list(snapshot["object_ids"]) != list(self._order):
+            raise PromptError(
+                f"tracker snapshot is for objects {snapshot['object_ids']}, "
+                f"but these prompts have {self._order}"
+            )
+        self._last_index = snapshot["last_index"]
+        self._backward_done = bool(snapshot["backward_done"])
+        self._forward.restore(snapshot["forward"])
+        self._backward = BackwardResults.restore(snapshot["backward"])
+
+    @property
+    def last_index(self) -> int | None:
+        """Index of the last frame processed (None before the first)."""
+        return self._last_index
