@@ -261,10 +261,8 @@ def _check_keyframe(obj_id: int | str, spec: KeyframeSpec) -> None:
 
 
 def _resolve_keyframe(obj_id: int | str, spec: KeyframeSpec, info: VideoInfo) -> ResolvedKeyframe:
-    if spec.frame is not None:
-        frame = int(spec.frame)
-    else:
-        frame = round(float(spec.time) * float(info.fps))
+    by_index = spec.frame is not None
+    frame = int(spec.frame) if by_index else round(float(spec.time) * float(info.fps))
     where = f"object {obj_id!r}, frame {frame}"
     if info.frame_count is not None and frame >= info.frame_count:
         raise PromptError(
