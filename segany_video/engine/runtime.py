@@ -1,22 +1,23 @@
-"""The streaming runtime: read frames in one thread, encode them in batches in another, hand
-:class:`EncodedFrame` s to the caller in frame order.
+"""The streaming runtime: frames decoded in a reader thread, encoded in batches in an encoder
+thread, handed to the caller as :class:`EncodedFrame` s in frame order.
 
 ::
 
-    video.batches(B)  --reader thread-->  [queue_depth batches]
-        --encoder thread: upload (pinned, non_blocking) -> model.embed(B frames)-->
-        [queue_depth encoded batches]  -->  caller (tracker: decode + track; writers: own thread)
+    video.batches(B)   reader thread (the source's own prefetch), prefetch_batches ahead
+        -> encoder thread: upload (pinned, non_blocking) -> model.embed(B frames per forward)
+        -> [queue_depth encoded batches]
+        -> caller (tracker: decode + track; results go on to the writers' own thread)
 
 Encoding does not depend on prompts, so it runs ahead of the tracker while the tracker decodes,
-tracks and hands results to the writer thread; both queues are bounded, so only about
-``(2 * queue_depth + 2) * batch_size`` frames and their embeddings are alive, whatever the
-video's length.
+tracks and hands results to the writer thread. Every queue is bounded, so only about
+``(prefetch_batches + queue_depth + 2) * batch_size`` frames and embeddings are alive, whatever
+the video's length. Earlier frames (backward passes, re-acquisition) are re-read and re-encoded
+with :meth:`Runtime.stream_indices` rather than kept.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
@@ -25,7 +26,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from segany_video.engine.ahead import run_ahead
 from segany_video.engine.device import (
     DevicePlan,
     auto_batch_size,
@@ -38,6 +38,7 @@ from segany_video.engine.quantize import quantize_encoder_int8
 from segany_video.engine.settings import RuntimeSettings
 from segany_video.errors import DeviceError, OutOfMemoryError, PipelineError
 from segany_video.io.frames import FrameBatch
+from segany_video.io.prefetch import prefetch
 from segany_video.models.base import (
     FrameFeatures,
     MaskCandidates,
@@ -82,9 +83,6 @@ class Runtime:
         # Frames per forward; None until chosen for a frame size (auto batch on CUDA probes
         # memory with a frame of the video's size). Halved after an out-of-memory retry.
         self._batch_size: int | None = self.settings.batch_size
-        # PyAV containers are not thread-safe: every read from a source this runtime does
-        # (forward stream, re-reads for backward passes) holds this lock.
-        self._read_lock = threading.Lock()
 
     @property
     def device(self) -> torch.device:
@@ -114,8 +112,11 @@ class Runtime:
     ) -> Iterator[EncodedFrame]:
         """Encode frames ``start .. end-1`` of ``video`` in order, ahead of the caller.
 
+        The source decodes in its own reader thread (``VideoSource.batches`` prefetches);
+        the encoder runs in a second thread, ``queue_depth`` batches ahead of the caller.
+
         Args:
-            video: a ``VideoSource`` (``.info``, ``.batches(size, start, end)``).
+            video: an open ``VideoSource``.
             start: first frame index.
             end: one past the last frame index; None for the end of the video.
 
@@ -128,21 +129,17 @@ class Runtime:
             OutOfMemoryError: the device ran out of memory even at half the batch size.
         """
         batch_size = self._ensure_batch_size(video)
-
-        def read() -> Iterator[FrameBatch]:
-            return self._locked(iter(video.batches(batch_size, start=start, end=end)))
-
-        return self._pipeline(read)
+        return self._pipeline(lambda: iter(video.batches(batch_size, start=start, end=end)))
 
     def stream_indices(self, video: VideoSource, indices: Sequence[int]) -> Iterator[EncodedFrame]:
         """Re-read and encode the given frames, in the given order (e.g. backwards).
 
-        For backward propagation and re-acquisition: frames are read in batches with
-        ``video.read_frames`` and encoded like :meth:`stream`, so no earlier frame or
-        embedding needs to be kept.
+        For backward propagation and re-acquisition: frames are re-read in batches with
+        ``video.read_frames`` (in a reader thread) and encoded like :meth:`stream`, so no
+        earlier frame or embedding needs to be kept.
 
         Args:
-            video: a ``VideoSource`` with ``read_frames(indices) -> FrameBatch``.
+            video: an open ``VideoSource``.
             indices: frame indices, any order, repeats allowed.
 
         Yields:
@@ -151,47 +148,29 @@ class Runtime:
         wanted = [int(i) for i in indices]
         batch_size = self._ensure_batch_size(video)
 
-        def read() -> Iterator[FrameBatch]:
+        def reread() -> Iterator[FrameBatch]:
             for first in range(0, len(wanted), batch_size):
-                chunk = wanted[first : first + batch_size]
-                with self._read_lock:
-                    batch = video.read_frames(chunk)
-                if [int(i) for i in batch.indices] != chunk:
-                    raise PipelineError(
-                        f"read_frames({chunk}) on {video.info.source} returned frames "
-                        f"{batch.indices.tolist()}"
-                    )
-                yield batch
+                yield video.read_frames(wanted[first : first + batch_size])
 
-        return self._pipeline(read)
+        depth = self.settings.queue_depth
+        return self._pipeline(lambda: prefetch(reread(), depth, name="segany-reread"))
 
     def encode_batches(self, batches: Iterable[FrameBatch]) -> Iterator[EncodedFrame]:
-        """Encode already-read batches (any source) with the threaded pipeline."""
+        """Encode batches from any iterable (iterated in the encoder thread), in order."""
         return self._pipeline(lambda: iter(batches))
 
     def _pipeline(self, read: Callable[[], Iterator[FrameBatch]]) -> Iterator[EncodedFrame]:
-        depth = self.settings.queue_depth
-        frames_read = run_ahead(_Deferred(read), depth=depth, name="reader")
-        encoded = run_ahead(self._encode_all(frames_read), depth=depth, name="encoder")
+        encoded = prefetch(
+            _Deferred(lambda: self._encode_all(read())),
+            self.settings.queue_depth,
+            name="segany-encoder",
+        )
         try:
             for group in encoded:
                 yield from group
         finally:
-            # Stops the encoder thread, which in turn closes the reader stage it iterates.
+            # Stops the encoder thread, which in turn closes the reader it iterates.
             encoded.close()
-
-    def _locked(self, batches: Iterator[FrameBatch]) -> Iterator[FrameBatch]:
-        try:
-            while True:
-                with self._read_lock:
-                    batch = next(batches, None)
-                if batch is None:
-                    return
-                yield batch
-        finally:
-            close = getattr(batches, "close", None)
-            if close is not None:
-                close()
 
     # ------------------------------------------------------------------------------ encode
 
@@ -202,7 +181,9 @@ class Runtime:
                 for batch in batches:
                     yield self.encode_batch(batch)
         finally:
-            batches.close()  # type: ignore[attr-defined]  # stops the reader thread
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()  # stops the reader thread now rather than at garbage collection
 
     def encode_batch(self, batch: FrameBatch) -> list[EncodedFrame]:
         """Encode one batch on the calling thread, in chunks of :attr:`batch_size` frames.
@@ -313,12 +294,13 @@ class Runtime:
 
 
 class _Deferred:
-    """An iterable that builds its iterator only when iterated (i.e. in the reader thread)."""
+    """An iterable that builds its iterator only when iterated, i.e. in the worker thread
+    (so the source opens there and inference mode/autocast are entered there)."""
 
-    def __init__(self, make: Callable[[], Iterator[FrameBatch]]) -> None:
+    def __init__(self, make: Callable[[], Iterator[list[EncodedFrame]]]) -> None:
         self._make = make
 
-    def __iter__(self) -> Iterator[FrameBatch]:
+    def __iter__(self) -> Iterator[list[EncodedFrame]]:
         return self._make()
 
 
