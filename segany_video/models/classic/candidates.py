@@ -1,0 +1,160 @@
+"""From one object's prompt to K scored candidate masks (the classic engine's "decoder").
+
+Candidates differ in granularity, like SAM's three outputs:
+
+* box or mask prior: (0) the graph cut as it came out, (1) the cut cleaned to its main parts
+  with small holes filled, (2) the prompt's own shape — the mask prior itself, or for a box the
+  pixels the colour models alone call object — a fallback when the cut goes astray;
+* clicks alone: the cut in a small, a medium and a large region around the clicks (a part, the
+  object, the object with what it touches), since one click does not say how big the object is.
+
+Each candidate is a soft foreground probability over its source crop, with a quality score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from segany_video.models.base import ObjectPrompt
+from segany_video.models.classic.features import ClassicFeatures
+from segany_video.models.classic.graph_cut import CutResult, cut_region
+from segany_video.models.classic.quality import QualityInputs, mask_quality
+from segany_video.models.classic.refine import upsample_mask
+from segany_video.models.classic.settings import ClassicSettings
+from segany_video.models.classic.trimap import (
+    GC_FGD,
+    WorkRegion,
+    build_trimap,
+    plan_regions,
+    prior_foreground,
+)
+
+# grabCut seeds its k-means from OpenCV's RNG; a fixed seed per object makes decoding
+# deterministic and independent of which other objects share the call.
+_RNG_SEED = 12345
+# Parts of a cut smaller than this fraction of its largest part are dropped by the cleaning.
+_MIN_PART = 0.1
+# Holes smaller than this fraction of the object are filled by the cleaning.
+_MAX_HOLE = 0.02
+
+CANDIDATES = 3
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate mask of one object.
+
+    Attributes:
+        probability: ``(y1 - y0, x1 - x0)`` float32 foreground probability over ``region``.
+        region: the source crop it covers (outside it the probability is 0).
+        score: quality estimate in ``[0, 1]``.
+    """
+
+    probability: np.ndarray
+    region: WorkRegion
+    score: float
+
+
+def object_candidates(
+    features: ClassicFeatures, prompt: ObjectPrompt, settings: ClassicSettings
+) -> list[Candidate]:
+    """:data:`CANDIDATES` scored candidates for one validated prompt (empty if no region)."""
+    regions = plan_regions(prompt, features.frame_size, settings)
+    if not regions:
+        return []
+    prior = prior_foreground(prompt)
+    if len(regions) > 1:
+        candidates = []
+        for region in regions:
+            cut, _ = _cut(features, prompt, region, settings)
+            mask = cut.foreground
+            candidates.append(_finish(features, prompt, prior, region, mask, cut, settings))
+        return candidates
+    region = regions[0]
+    cut, trimap = _cut(features, prompt, region, settings)
+    cleaned = clean_mask(cut.foreground, trimap == GC_FGD)
+    candidates = [
+        _finish(features, prompt, prior, region, cut.foreground, cut, settings),
+        _finish(features, prompt, prior, region, cleaned, cut, settings),
+    ]
+    if prior is not None and prior.any():
+        shaped = region.crop(prompt.mask, cv2.INTER_AREA) >= 0.5
+    elif cut.colour_ratio is not None:
+        object_like = (cut.colour_ratio > 0) & (trimap != cv2.GC_BGD)
+        shaped = cv2.morphologyEx(
+            object_like.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)
+        ).astype(bool)
+    else:
+        shaped = cut.foreground
+    candidates.append(_finish(features, prompt, prior, region, shaped, cut, settings))
+    return candidates
+
+
+def _cut(
+    features: ClassicFeatures, prompt: ObjectPrompt, region: WorkRegion, settings: ClassicSettings
+) -> tuple[CutResult, np.ndarray]:
+    trimap, box_work = build_trimap(prompt, region, settings)
+    # The tight-box constraint only holds when the box is the object's extent, not a bound on a
+    # mask prior that already shapes the object.
+    pin_box = box_work if prompt.mask is None else None
+    cv2.setRNGSeed(_RNG_SEED)
+    cut = cut_region(
+        region.crop(features.image), trimap, settings.iterations, pin_box, settings.pin_rounds
+    )
+    return cut, trimap
+
+
+def _finish(
+    features: ClassicFeatures,
+    prompt: ObjectPrompt,
+    prior: np.ndarray | None,
+    region: WorkRegion,
+    work_mask: np.ndarray,
+    cut: CutResult,
+    settings: ClassicSettings,
+) -> Candidate:
+    probability = upsample_mask(
+        work_mask, region, features.guide, settings.refine_radius, settings.refine_eps
+    )
+    quality = QualityInputs(
+        mask=probability >= 0.5,
+        gradient=features.gradient[region.y0 : region.y1, region.x0 : region.x1],
+        colour_ratio=cut.colour_ratio,
+        work_mask=work_mask,
+        offset=(region.x0, region.y0),
+    )
+    return Candidate(probability, region, mask_quality(quality, prompt, prior))
+
+
+def clean_mask(mask: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Drop small stray parts and fill small holes of a binary mask.
+
+    Args:
+        mask: ``(h, w)`` bool.
+        keep: ``(h, w)`` bool pixels whose parts are kept whatever their size (sure foreground).
+
+    Returns:
+        ``(h, w)`` bool.
+    """
+    if not mask.any():
+        return mask
+    count, parts, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), 8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    wanted = np.zeros(count, dtype=bool)
+    wanted[1:] = areas >= _MIN_PART * areas.max()
+    wanted[np.unique(parts[keep & mask])] = True
+    wanted[0] = False
+    cleaned = wanted[parts]
+    holes = ~cleaned
+    count, parts, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), 4)
+    h, w = mask.shape
+    small = np.zeros(count, dtype=bool)
+    limit = _MAX_HOLE * cleaned.sum()
+    for label in range(1, count):
+        x, y, bw, bh, area = stats[label]
+        touches_border = x == 0 or y == 0 or x + bw == w or y + bh == h
+        small[label] = area <= limit and not touches_border
+    return cleaned | small[parts]
