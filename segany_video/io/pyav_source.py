@@ -1,0 +1,415 @@
+"""PyAV backend: any FFmpeg input (files, URLs, pipes), streamed, with seeking on files.
+
+Frame indices are counted while decoding, never guessed from timestamps, so files whose headers
+or timestamps are wrong (AVI with packed B-frames, a header frame count that is too high) still
+get exact indices. What sequential decoding has seen is remembered in a :class:`_FrameIndex`
+(one stamp per frame plus the keyframes): random access seeks to a keyframe it has seen, checks
+that the decoder landed exactly there, and falls back to decoding from the start when it did
+not.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import itertools
+import threading
+from array import array
+from collections import deque
+from collections.abc import Iterator
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from segany_video.errors import FrameIndexError, VideoOpenError
+from segany_video.io.frames import VideoInfo
+from segany_video.io.reader import ReaderSettings, VideoSource, upright
+
+# Frames decoded at open: enough to check the codec works and to see whether PTS or DTS
+# increase in presentation order, few enough to keep opening cheap.
+PROBE_FRAMES = 8
+_NO_STAMP = -(2**63)
+_LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "udp", "tcp", "srt", "rtp", "pipe")
+_URL_TIMEOUT_S = (15.0, 30.0)  # (open, read): a dead camera fails instead of hanging
+
+
+class _Broken(Exception):
+    """Internal: the demuxer or decoder failed part-way."""
+
+
+def _is_live(source: str) -> bool:
+    scheme = source.split(":", 1)[0].lower()
+    return source == "-" or scheme in _LIVE_SCHEMES
+
+
+def _stamp(frame: av.VideoFrame, mode: str) -> int:
+    value = frame.pts if mode == "pts" else frame.dts if mode == "dts" else None
+    return _NO_STAMP if value is None else int(value)
+
+
+def _choose_stamp_mode(frames: list[av.VideoFrame]) -> str:
+    """Which timestamp increases in presentation order: "pts", else "dts", else "count"."""
+
+    def increasing(values: list[int | None]) -> bool:
+        return all(v is not None for v in values) and all(
+            b > a  # type: ignore[operator]
+            for a, b in itertools.pairwise(values)
+        )
+
+    if increasing([f.pts for f in frames]):
+        return "pts"
+    # Containers without real PTS (AVI with packed B-frames) can carry shuffled PTS while the
+    # DTS the decoder reports still counts up one per displayed frame.
+    if increasing([f.dts for f in frames]):
+        return "dts"
+    return "count"
+
+
+def _rotation_cw(frame: av.VideoFrame, stream: av.video.stream.VideoStream) -> int:
+    """Degrees clockwise to turn decoded frames so they come out upright."""
+    ccw = float(frame.rotation or 0)  # display matrix, counter-clockwise
+    if ccw:
+        return round(-ccw / 90.0) * 90 % 360
+    tag = stream.metadata.get("rotate")  # legacy tag, clockwise
+    if tag:
+        try:
+            return round(float(tag) / 90.0) * 90 % 360
+        except ValueError:
+            return 0
+    return 0
+
+
+class _FrameIndex:
+    """Per-frame stamps and seconds, keyframes, and the exact count once an end was reached."""
+
+    def __init__(self, mode: str, time_base: Fraction, fps: Fraction) -> None:
+        self.mode = mode
+        self.time_base = time_base
+        self.frame_seconds = float(1 / fps) if fps > 0 else 1 / 30
+        self.stamps = array("q")
+        self.seconds = array("d")
+        self.keyframes: list[int] = []
+        self.key_by_stamp: dict[int, int] = {}
+        self.count: int | None = None
+        self.lock = threading.Lock()
+
+    def learn(self, index: int, frame: av.VideoFrame) -> float:
+        """Record frame ``index`` if it is new; return its timestamp in seconds."""
+        with self.lock:
+            known = len(self.stamps)
+            if index < known:
+                return self.seconds[index]
+            assert index == known, (index, known)
+            stamp = _stamp(frame, self.mode)
+            if stamp == _NO_STAMP:
+                seconds = self.seconds[-1] + self.frame_seconds if known else 0.0
+            else:
+                base = self.stamps[0] if known else stamp
+                seconds = float((stamp - base) * self.time_base) if known else 0.0
+            self.stamps.append(stamp)
+            self.seconds.append(seconds)
+            if frame.key_frame:
+                self.keyframes.append(index)
+                if stamp != _NO_STAMP:
+                    self.key_by_stamp.setdefault(stamp, index)
+            return seconds
+
+    def keyframe_at_or_before(self, index: int) -> int | None:
+        with self.lock:
+            pos = bisect.bisect_right(self.keyframes, index)
+            return self.keyframes[pos - 1] if pos else None
+
+    def known(self) -> int:
+        return len(self.stamps)
+
+
+class _Cursor:
+    """One open demuxer/decoder and the index of the next frame it will produce."""
+
+    def __init__(self, container: av.container.InputContainer) -> None:
+        self.container = container
+        self.stream = container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        self.pending: deque[av.VideoFrame] = deque()
+        self.broken: str | None = None
+        self.next_index = 0
+        self._decoder: Iterator[av.VideoFrame] | None = None
+
+    def next_frame(self) -> av.VideoFrame | None:
+        """The next decoded frame, or None at a clean end; raises _Broken on failure."""
+        if self.pending:
+            return self.pending.popleft()
+        if self.broken is not None:
+            raise _Broken(self.broken)
+        if self._decoder is None:
+            self._decoder = self.container.decode(self.stream)
+        try:
+            return next(self._decoder)
+        except StopIteration:
+            return None
+        except av.FFmpegError as exc:
+            self.broken = str(exc)
+            # Frames the decoder still holds (B-frame reordering) decoded fine: deliver them.
+            with contextlib.suppress(av.FFmpegError):
+                self.pending.extend(self.stream.codec_context.decode(None))
+            if self.pending:
+                return self.pending.popleft()
+            raise _Broken(self.broken) from exc
+
+    def seek(self, stamp: int) -> None:
+        self.container.seek(stamp, backward=True, any_frame=False, stream=self.stream)
+        self._decoder = None
+        self.pending.clear()
+        self.broken = None
+
+    def close(self) -> None:
+        self.container.close()
+
+
+class PyAVSource(VideoSource):
+    """A video read through PyAV. Build it with ``open_video(source, backend="pyav")``."""
+
+    def __init__(self, source: str, settings: ReaderSettings) -> None:
+        super().__init__(settings)
+        self._url = "pipe:0" if source == "-" else source
+        self._reopenable = not _is_live(source)
+        self._lock = threading.Lock()
+        self._cursors: set[_Cursor] = set()
+        cursor = self._open_cursor(source)
+        try:
+            probe = self._probe(cursor, source)
+        except BaseException:
+            cursor.close()
+            raise
+        stream = cursor.stream
+        fps = Fraction(stream.average_rate or stream.guessed_rate or stream.base_rate or 30)
+        rotation = _rotation_cw(probe[0], stream)
+        width, height = probe[0].width, probe[0].height
+        if rotation in (90, 270):
+            width, height = height, width
+        time_base = stream.time_base or Fraction(1, 1)
+        duration = None
+        if stream.duration:
+            duration = float(stream.duration * time_base)
+        elif cursor.container.duration:
+            duration = cursor.container.duration / av.time_base
+        self.info = VideoInfo(
+            source=source,
+            width=width,
+            height=height,
+            fps=fps,
+            frame_count=(stream.frames or None) if not _is_live(source) else None,
+            duration=duration,
+            rotation=rotation,
+            codec=stream.codec_context.name,
+            backend="pyav",
+        )
+        # Expected frames, to tell a file cut short (clean EOF, no error) from a normal end;
+        # container duration only counts when nothing else (e.g. longer audio) can set it.
+        expected = stream.frames or None
+        if expected is None and duration is not None and len(cursor.container.streams) == 1:
+            expected = round(duration * fps)
+        self._expected = expected
+        self._index = _FrameIndex(_choose_stamp_mode(probe), time_base, fps)
+        cursor.pending.extend(probe)
+        for i, frame in enumerate(probe):
+            self._index.learn(i, frame)
+        self._spare: _Cursor | None = cursor
+
+    # -- opening -------------------------------------------------------------------------
+
+    def _open_cursor(self, source: str) -> _Cursor:
+        options = {"timeout": _URL_TIMEOUT_S} if "://" in source else {}
+        try:
+            container = av.open(self._url, mode="r", **options)
+        except FileNotFoundError:
+            raise VideoOpenError(f"{source}: no such file; check the path") from None
+        except av.error.InvalidDataError as exc:
+            raise VideoOpenError(
+                f"{source}: not a video FFmpeg can read (invalid data: {exc.strerror}); "
+                "is it a video file, complete and not encrypted?"
+            ) from exc
+        except (av.FFmpegError, OSError) as exc:
+            raise VideoOpenError(f"{source}: cannot open: {exc}") from exc
+        if not container.streams.video:
+            kinds = sorted({s.type for s in container.streams}) or ["none"]
+            container.close()
+            raise VideoOpenError(
+                f"{source}: has no video stream (streams found: {', '.join(kinds)})"
+            )
+        if container.streams.video[0].codec_context is None:
+            container.close()
+            raise VideoOpenError(
+                f"{source}: its video codec is not supported by this FFmpeg build (no decoder); "
+                "convert it first, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4"
+            )
+        cursor = _Cursor(container)
+        with self._lock:
+            self._cursors.add(cursor)
+        return cursor
+
+    def _probe(self, cursor: _Cursor, source: str) -> list[av.VideoFrame]:
+        frames: list[av.VideoFrame] = []
+        try:
+            while len(frames) < PROBE_FRAMES:
+                frame = cursor.next_frame()
+                if frame is None:
+                    break
+                frames.append(frame)
+        except _Broken as exc:
+            if not frames:
+                raise VideoOpenError(
+                    f"{source}: zero decodable frames (decoding failed: {exc}); "
+                    "the file is damaged or not a video"
+                ) from None
+        if not frames:
+            raise VideoOpenError(f"{source}: zero decodable frames; the video stream is empty")
+        return frames
+
+    def _acquire(self) -> _Cursor:
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            return spare
+        if not self._reopenable:
+            raise FrameIndexError(
+                f"{self.info.source}: a live stream or pipe can only be read once, by one "
+                "iterator at a time; close the other iterator first"
+            )
+        return self._open_cursor(self.info.source)
+
+    def _release(self, cursor: _Cursor) -> None:
+        with self._lock:
+            if self._spare is None and not self._closed:
+                self._spare = cursor
+                return
+            self._cursors.discard(cursor)
+        cursor.close()
+
+    def _close_backend(self) -> None:
+        with self._lock:
+            cursors, self._cursors, self._spare = list(self._cursors), set(), None
+        for cursor in cursors:
+            cursor.close()
+
+    # -- positioning and decoding ----------------------------------------------------------
+
+    def _restart(self, cursor: _Cursor, target: int) -> _Cursor:
+        """A cursor at frame 0, for when seeking cannot reach ``target``."""
+        if not self._reopenable:
+            raise FrameIndexError(
+                f"{self.info.source}: frame {target} has already gone by in this live stream "
+                "or pipe; it cannot be read again"
+            )
+        with self._lock:
+            self._cursors.discard(cursor)
+        cursor.close()
+        return self._open_cursor(self.info.source)
+
+    def _position(self, cursor: _Cursor, target: int) -> _Cursor:
+        """Return a cursor whose next frame index is ``<= target``, seeking when it saves work."""
+        index = self._index
+        key = index.keyframe_at_or_before(target)
+        ahead = cursor.next_index > target
+        if not ahead and (key is None or key <= cursor.next_index):
+            return cursor  # decoding forward from here is the cheapest way
+        if key is None or key == 0 or index.mode == "count":
+            return self._restart(cursor, target)
+        stamp = index.stamps[key]
+        try:
+            cursor.seek(stamp)
+            while True:
+                frame = cursor.next_frame()
+                if frame is None:
+                    break
+                got = _stamp(frame, index.mode)
+                if got == stamp:
+                    cursor.pending.appendleft(frame)
+                    cursor.next_index = key
+                    return cursor
+                if got != _NO_STAMP and got > stamp:
+                    break  # landed past the keyframe: fall back below
+        except (_Broken, av.FFmpegError):
+            pass
+        return self._restart(cursor, target)
+
+    def _decode_from(self, cursor: _Cursor, target: int) -> Iterator[tuple[int, av.VideoFrame]]:
+        """Yield ``(index, frame)`` from ``target`` on; stops at the end or where it broke."""
+        while True:
+            try:
+                frame = cursor.next_frame()
+            except _Broken as exc:
+                last_good = cursor.next_index - 1
+                with self._index.lock:
+                    self._index.count = cursor.next_index
+                self._stream_broke(last_good if last_good >= 0 else None, str(exc))
+                return
+            if frame is None:
+                self._reached_end(cursor.next_index)
+                return
+            i = cursor.next_index
+            cursor.next_index += 1
+            self._index.learn(i, frame)
+            if i >= target:
+                yield i, frame
+
+    def _reached_end(self, count: int) -> None:
+        with self._index.lock:
+            self._index.count = count
+        expected = self._expected
+        if expected is not None and count < expected - max(3, expected // 50):
+            self._stream_broke(
+                count - 1, f"the stream ended at {count} frames, its header declares {expected}"
+            )
+
+    def _rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        return upright(frame.to_ndarray(format="rgb24"), self.info.rotation)
+
+    def _iter_frames(self, start: int, end: int | None) -> Iterator[tuple[int, float, np.ndarray]]:
+        cursor = self._acquire()
+        try:
+            cursor = self._position(cursor, start)
+            produced = False
+            for i, frame in self._decode_from(cursor, start):
+                if end is not None and i >= end:
+                    break
+                produced = True
+                yield i, self._index.seconds[i], self._rgb(frame)
+            if not produced and (end is None or end > start):
+                self._past_end(start)
+        finally:
+            self._release(cursor)
+
+    def _read_frames(self, indices: list[int]) -> dict[int, tuple[float, np.ndarray]]:
+        out: dict[int, tuple[float, np.ndarray]] = {}
+        cursor = self._acquire()
+        try:
+            pos = 0
+            while pos < len(indices):
+                cursor = self._position(cursor, indices[pos])
+                for i, frame in self._decode_from(cursor, indices[pos]):
+                    if i == indices[pos]:
+                        out[i] = (self._index.seconds[i], self._rgb(frame))
+                        pos += 1
+                        if pos == len(indices):
+                            break
+                        # A keyframe closer to the next wanted frame: seek instead of decoding.
+                        key = self._index.keyframe_at_or_before(indices[pos])
+                        if key is not None and key > cursor.next_index:
+                            break
+                else:
+                    self._past_end(indices[pos])
+        finally:
+            self._release(cursor)
+        return out
+
+    def _past_end(self, index: int) -> None:
+        count = self._index.count
+        raise FrameIndexError(
+            f"{self.info.source}: frame {index} is past the end "
+            f"(it has {count if count is not None else 'fewer'} decodable frames)"
+        )
+
+    def _exact_count(self) -> int | None:
+        return self._index.count
