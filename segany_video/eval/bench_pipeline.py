@@ -1,0 +1,389 @@
+"""Benchmark of the streaming runtime: ``python -m segany_video.eval.bench_pipeline <part>``.
+
+Parts (each prints its figures and the settings that produced them):
+
+- ``speed``: the same clip, random-initialised weights and prompts for 3 objects, in one run:
+  our pipeline (:class:`Runtime` encoding batches ahead in a thread, one batched decode of all
+  objects per frame) against the loop people write with the reference package's
+  ``SamPredictor`` (decode a frame, ``set_image``, ``predict`` once per object, next frame).
+  Meta's ``segment_anything`` for the SAM ViTs; ``mobile_sam`` (MobileSAM's own TinyViT) for
+  MobileSAM. Both load the same state dict. One untimed warm-up frame each.
+- ``memory``: peak RSS (and peak CUDA memory) streaming a 300- and a 3000-frame 480p clip
+  through the runtime with the classic engine's ``embed``; each clip in a fresh process so the
+  peaks are independent. Mask decoding is skipped: it is per-frame work whose memory does not
+  grow with the clip.
+- ``overlap``: a stub engine whose encoder costs a known time per frame (sleep); a decoded
+  480p clip is read, encoded and consumed (with simulated per-frame tracking work). The
+  pipeline's wall time is compared with the encoder's own busy time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+from segany_video.engine.device import usable_cpu_count
+from segany_video.engine.runtime import Runtime
+from segany_video.engine.settings import RuntimeSettings
+from segany_video.io.reader import open_video
+from segany_video.models.base import EngineInfo, ObjectPrompt
+
+DEFAULT_CLIP = Path(__file__).resolve().parents[2].parent / (
+    "shared/data/videos/sam2_05_default_juggle.mp4"
+)
+
+
+# ---------------------------------------------------------------------------------- clips
+
+
+def write_clip(path: Path, frames: int, width: int = 854, height: int = 480, seed: int = 0) -> Path:
+    """Write a synthetic MPEG-4 clip: three textured squares drifting over a textured
+    background (enough detail that the codec and the engines do real work)."""
+    rng = np.random.default_rng(seed)
+    background = rng.integers(40, 200, size=(height, width, 3), dtype=np.uint8)
+    patches = [rng.integers(0, 256, size=(96, 96, 3), dtype=np.uint8) for _ in range(3)]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.bit_rate = 2_000_000
+        for i in range(frames):
+            image = np.roll(background, i, axis=1)
+            for k, patch in enumerate(patches):
+                x = int((k + 1) * width / 4 - 48 + 60 * np.sin(i / 20 + k))
+                y = int(height / 2 - 48 + 40 * np.cos(i / 25 + k))
+                image[y : y + 96, x : x + 96] = patch
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def three_prompts(height: int, width: int) -> list[ObjectPrompt]:
+    """A box and a positive click for each of 3 objects at 1/4, 1/2, 3/4 of the width."""
+    prompts = []
+    for k in range(3):
+        cx, cy = (k + 1) * width / 4, height / 2
+        half_w, half_h = width / 10, height / 5
+        prompts.append(
+            ObjectPrompt(
+                points=np.array([[cx, cy]], np.float32),
+                point_labels=np.array([1]),
+                box=np.array([cx - half_w, cy - half_h, cx + half_w, cy + half_h], np.float32),
+            )
+        )
+    return prompts
+
+
+# ---------------------------------------------------------------------------------- speed
+
+
+def build_engine(kind: str, device: torch.device, seed: int) -> torch.nn.Module:
+    """Our engine ``kind`` with random weights drawn from ``seed``."""
+    from segany_video.models.registry import get_spec
+
+    torch.manual_seed(seed)
+    return get_spec(kind).builder(device).eval()
+
+
+def time_pipeline(
+    model: object, clip: Path, frames: int, prompts: list[ObjectPrompt], settings: RuntimeSettings
+) -> float:
+    """Seconds for our pipeline over the first ``frames`` frames (decode all objects/frame)."""
+    runtime = Runtime(model, settings)  # type: ignore[arg-type]
+    with open_video(clip) as video:  # warm-up: first forward allocates and picks kernels
+        for encoded in runtime.stream(video, 0, 1):
+            runtime.decode(encoded.features, prompts).masks.cpu()
+    begin = time.perf_counter()
+    count = 0
+    with open_video(clip) as video:
+        for encoded in runtime.stream(video, 0, frames):
+            runtime.decode(encoded.features, prompts).masks.cpu().numpy()
+            count += 1
+    assert count == frames, (count, frames)
+    return time.perf_counter() - begin
+
+
+def time_naive_loop(
+    predictor: object, clip: Path, frames: int, prompts: list[ObjectPrompt]
+) -> float:
+    """Seconds for the reference loop: decode, ``set_image``, ``predict`` per object."""
+
+    def run(limit: int) -> int:
+        count = 0
+        with av.open(str(clip)) as container:
+            for frame in container.decode(video=0):
+                if count == limit:
+                    break
+                predictor.set_image(frame.to_ndarray(format="rgb24"))  # type: ignore[attr-defined]
+                for prompt in prompts:
+                    predictor.predict(  # type: ignore[attr-defined]
+                        point_coords=prompt.points,
+                        point_labels=prompt.point_labels,
+                        box=prompt.box,
+                        multimask_output=True,
+                    )
+                count += 1
+        return count
+
+    with torch.inference_mode():
+        run(1)
+        begin = time.perf_counter()
+        assert run(frames) == frames
+        return time.perf_counter() - begin
+
+
+def run_speed(args: argparse.Namespace) -> dict:
+    from segany_video.eval.reference_predictors import reference_model, reference_predictor
+
+    device = torch.device(args.device if args.device != "auto" else "cpu")
+    clip = Path(args.clip) if args.clip else DEFAULT_CLIP
+    if not clip.is_file():
+        clip = write_clip(Path(tempfile.mkdtemp()) / "speed.mp4", args.frames + 1)
+    with open_video(clip) as video:
+        info = video.info
+    prompts = three_prompts(info.height, info.width)
+    threads = args.threads or usable_cpu_count()
+    torch.set_num_threads(threads)
+    ours = build_engine(args.model, device, args.seed)
+    reference = reference_model(args.model, ours.state_dict()).to(device)
+    predictor = reference_predictor(args.model, reference)
+    settings = RuntimeSettings(
+        device=str(device),
+        batch_size=args.batch_size,
+        num_threads=threads,
+        compile=args.compile,
+        dtype=args.dtype,
+    )
+    naive_s = time_naive_loop(predictor, clip, args.frames, prompts)
+    del predictor, reference
+    ours_s = time_pipeline(ours, clip, args.frames, prompts, settings)
+    result = {
+        "part": "speed",
+        "model": args.model,
+        "device": str(device),
+        "clip": str(clip),
+        "frame_size": [info.height, info.width],
+        "frames": args.frames,
+        "objects": 3,
+        "threads": threads,
+        "batch_size": settings.batch_size,
+        "dtype": settings.dtype,
+        "naive_fps": args.frames / naive_s,
+        "pipeline_fps": args.frames / ours_s,
+        "speedup": naive_s / ours_s,
+    }
+    if args.int8:
+        int8_engine = build_engine(args.model, torch.device("cpu"), args.seed)
+        int8_settings = RuntimeSettings(
+            device="cpu", batch_size=args.batch_size, num_threads=threads, quantize_int8=True
+        )
+        int8_s = time_pipeline(int8_engine, clip, args.frames, prompts, int8_settings)
+        result["pipeline_int8_fps"] = args.frames / int8_s
+        result["speedup_int8"] = naive_s / int8_s
+        result["int8_mask_iou"] = int8_agreement(args, clip, prompts)
+    return result
+
+
+def int8_agreement(args: argparse.Namespace, clip: Path, prompts: list[ObjectPrompt]) -> dict:
+    """Mean and worst mask IoU of the int8 encoder against float32 on the timed frames."""
+    from segany_video.engine.quantize import int8_mask_agreement
+
+    with open_video(clip) as video:
+        frames = list(video.read_frames(list(range(args.frames))).frames)
+    agreement = int8_mask_agreement(
+        build_engine(args.model, torch.device("cpu"), args.seed), frames, prompts
+    )
+    return {"mean": agreement.mean, "worst": agreement.worst}
+
+
+# --------------------------------------------------------------------------------- memory
+
+
+def memory_child(clip: Path, device: str, batch_size: int | None) -> dict:
+    """Stream ``clip`` through the runtime with the classic engine; peak memory of this
+    process (run in a fresh interpreter so its peak is the clip's alone)."""
+    from segany_video.models.classic import build_classic
+
+    runtime = Runtime(build_classic(device), RuntimeSettings(device=device, batch_size=batch_size))
+    begin = time.perf_counter()
+    count = 0
+    with open_video(clip) as video:
+        for encoded in runtime.stream(video):
+            count += 1
+            del encoded
+    result = {
+        "frames": count,
+        "seconds": time.perf_counter() - begin,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "batch_size": runtime.batch_size,
+    }
+    if runtime.device.type == "cuda":
+        result["peak_cuda_mib"] = torch.cuda.max_memory_allocated(runtime.device) / 2**20
+    return result
+
+
+def run_memory(args: argparse.Namespace) -> dict:
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for frames in args.lengths:
+            clip = write_clip(Path(folder) / f"clip_{frames}.mp4", frames, args.width, args.height)
+            command = [
+                sys.executable,
+                "-m",
+                "segany_video.eval.bench_pipeline",
+                "memory-child",
+                str(clip),
+                "--device",
+                args.device,
+            ]
+            if args.batch_size:
+                command += ["--batch-size", str(args.batch_size)]
+            out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            rows.append(json.loads(out.strip().splitlines()[-1]))
+    peaks = [row["peak_rss_mib"] for row in rows]
+    return {
+        "part": "memory",
+        "engine": "classic (embed only; decode skipped)",
+        "frame_size": [args.height, args.width],
+        "runs": rows,
+        "rss_ratio_longest_to_shortest": peaks[-1] / peaks[0],
+    }
+
+
+# -------------------------------------------------------------------------------- overlap
+
+
+@dataclass(frozen=True)
+class _SleepFeatures:
+    frame_size: tuple[int, int]
+
+
+class SleepEngine:
+    """An engine whose ``embed`` costs ``encode_s`` per frame (sleeping, so it leaves the
+    CPU to the reader like a GPU encoder would) and records its busy time."""
+
+    info = EngineInfo("sleep", "benchmark stub with a known encode cost")
+
+    def __init__(self, encode_s: float) -> None:
+        self.encode_s = encode_s
+        self.busy_s = 0.0
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cpu")
+
+    def embed(self, frames: torch.Tensor) -> list[_SleepFeatures]:
+        begin = time.perf_counter()
+        time.sleep(self.encode_s * len(frames))
+        self.busy_s += time.perf_counter() - begin
+        return [_SleepFeatures(tuple(frames.shape[1:3])) for _ in range(len(frames))]
+
+    def decode(self, features, prompts, *, multimask=True):  # pragma: no cover - not called
+        raise NotImplementedError("the overlap benchmark only encodes")
+
+
+def run_overlap(args: argparse.Namespace) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        clip = write_clip(Path(folder) / "overlap.mp4", args.frames, args.width, args.height)
+        begin = time.perf_counter()
+        with open_video(clip) as video:
+            for _ in video.batches(args.batch_size):
+                pass
+        read_s = time.perf_counter() - begin
+
+        engine = SleepEngine(args.encode_ms / 1000)
+        runtime = Runtime(engine, RuntimeSettings(device="cpu", batch_size=args.batch_size))
+        consume_s = args.consume_ms / 1000
+        begin = time.perf_counter()
+        with open_video(clip) as video:
+            for _ in runtime.stream(video):
+                time.sleep(consume_s)  # the tracker's per-frame work
+        wall_s = time.perf_counter() - begin
+    return {
+        "part": "overlap",
+        "frames": args.frames,
+        "frame_size": [args.height, args.width],
+        "batch_size": args.batch_size,
+        "encode_ms_per_frame": args.encode_ms,
+        "consume_ms_per_frame": args.consume_ms,
+        "read_alone_s": read_s,
+        "encoder_busy_s": engine.busy_s,
+        "consumer_busy_s": consume_s * args.frames,
+        "serial_estimate_s": read_s + engine.busy_s + consume_s * args.frames,
+        "pipeline_wall_s": wall_s,
+        "wall_over_encoder": wall_s / engine.busy_s,
+    }
+
+
+# ----------------------------------------------------------------------------------- main
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m segany_video.eval.bench_pipeline", description=__doc__.split("\n\n")[0]
+    )
+    parts = parser.add_subparsers(dest="part", required=True)
+
+    speed = parts.add_parser("speed", help="our pipeline vs the reference predictor loop")
+    speed.add_argument(
+        "--model",
+        default="sam_vit_b",
+        choices=["sam_vit_b", "sam_vit_l", "sam_vit_h", "mobile_sam"],
+    )
+    speed.add_argument("--clip", help=f"video (default {DEFAULT_CLIP}, else a generated one)")
+    speed.add_argument("--frames", type=int, default=3)
+    speed.add_argument("--device", default="cpu")
+    speed.add_argument("--dtype", default="auto")
+    speed.add_argument("--batch-size", type=int, default=None)
+    speed.add_argument("--threads", type=int, default=None)
+    speed.add_argument("--compile", action="store_true")
+    speed.add_argument("--int8", action="store_true", help="also time int8 and report mask IoU")
+    speed.add_argument("--seed", type=int, default=0)
+
+    memory = parts.add_parser("memory", help="peak RSS for short and long clips")
+    memory.add_argument("--lengths", type=int, nargs="+", default=[300, 3000])
+    memory.add_argument("--width", type=int, default=854)
+    memory.add_argument("--height", type=int, default=480)
+    memory.add_argument("--device", default="cpu")
+    memory.add_argument("--batch-size", type=int, default=None)
+
+    child = parts.add_parser("memory-child", help=argparse.SUPPRESS)
+    child.add_argument("clip")
+    child.add_argument("--device", default="cpu")
+    child.add_argument("--batch-size", type=int, default=None)
+
+    overlap = parts.add_parser("overlap", help="is reading hidden behind encoding?")
+    overlap.add_argument("--frames", type=int, default=120)
+    overlap.add_argument("--width", type=int, default=854)
+    overlap.add_argument("--height", type=int, default=480)
+    overlap.add_argument("--batch-size", type=int, default=4)
+    overlap.add_argument("--encode-ms", type=float, default=40.0)
+    overlap.add_argument("--consume-ms", type=float, default=10.0)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.part == "memory-child":
+        print(json.dumps(memory_child(Path(args.clip), args.device, args.batch_size)))
+        return 0
+    run = {"speed": run_speed, "memory": run_memory, "overlap": run_overlap}[args.part]
+    print(json.dumps(run(args), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
