@@ -130,7 +130,8 @@ class _Cursor:
     def __init__(self, container: av.container.InputContainer) -> None:
         self.container = container
         self.stream = container.streams.video[0]
-        self.stream.thread_type = "AUTO"
+        # Frame threading ("AUTO") is left off on purpose: with it FFmpeg 7 drops the frames
+        # still in flight and the error when a stream breaks off, hiding truncation.
         self.pending: deque[av.VideoFrame] = deque()
         self.broken: str | None = None
         self.next_index = 0
@@ -205,12 +206,12 @@ class PyAVSource(VideoSource):
             codec=stream.codec_context.name,
             backend="pyav",
         )
-        # Expected frames, to tell a file cut short (clean EOF, no error) from a normal end;
-        # container duration only counts when nothing else (e.g. longer audio) can set it.
-        expected = stream.frames or None
-        if expected is None and duration is not None and len(cursor.container.streams) == 1:
-            expected = round(duration * fps)
-        self._expected = expected
+        # What the header promises, to tell a file cut short (clean EOF, no error) from a
+        # normal end; container duration only counts when no other stream (audio) can set it.
+        self._expected_frames = stream.frames or None
+        self._expected_duration = (
+            duration if stream.duration or len(cursor.container.streams) == 1 else None
+        )
         self._index = _FrameIndex(_choose_stamp_mode(probe), time_base, fps)
         cursor.pending.extend(probe)
         for i, frame in enumerate(probe):
@@ -225,6 +226,11 @@ class PyAVSource(VideoSource):
             container = av.open(self._url, mode="r", **options)
         except FileNotFoundError:
             raise VideoOpenError(f"{source}: no such file; check the path") from None
+        except av.error.EOFError as exc:
+            raise VideoOpenError(
+                f"{source}: zero decodable frames: the file ends before its first frame "
+                "(empty or cut short)"
+            ) from exc
         except av.error.InvalidDataError as exc:
             raise VideoOpenError(
                 f"{source}: not a video FFmpeg can read (invalid data: {exc.strerror}); "
@@ -357,11 +363,25 @@ class PyAVSource(VideoSource):
     def _reached_end(self, count: int) -> None:
         with self._index.lock:
             self._index.count = count
-        expected = self._expected
-        if expected is not None and count < expected - max(3, expected // 50):
-            self._stream_broke(
-                count - 1, f"the stream ended at {count} frames, its header declares {expected}"
-            )
+            last_seconds = self._index.seconds[count - 1] if count else 0.0
+        frames = self._expected_frames
+        if frames is not None:
+            # A few frames short is normal (AVI headers count dropped/placeholder frames).
+            if count < frames - max(3, frames // 50):
+                self._stream_broke(
+                    count - 1, f"the stream ended at {count} frames, its header declares {frames}"
+                )
+            return
+        duration = self._expected_duration
+        if duration is not None:
+            # The last frame's own display time and VFR gaps make some shortfall normal.
+            slack = max(0.5, 5 / float(self.info.fps or 30), 0.02 * duration)
+            if last_seconds < duration - slack:
+                self._stream_broke(
+                    count - 1,
+                    f"the stream ended at {last_seconds:.2f} s, its header declares "
+                    f"{duration:.2f} s",
+                )
 
     def _rgb(self, frame: av.VideoFrame) -> np.ndarray:
         return upright(frame.to_ndarray(format="rgb24"), self.info.rotation)

@@ -237,13 +237,19 @@ class VideoSource(abc.ABC):
         self._sink.notices = notices = []
         frame_iter = self._iter_frames(start, end)
         try:
-            for index, seconds, frame in frame_iter:
-                indices.append(index)
-                times.append(seconds)
-                frames.append(frame)
-                if len(indices) == size:
+            try:
+                for index, seconds, frame in frame_iter:
+                    indices.append(index)
+                    times.append(seconds)
+                    frames.append(frame)
+                    if len(indices) == size:
+                        yield _batch(indices, times, frames)
+                        indices, times, frames = [], [], []
+            except VideoDecodeError:
+                # Frames that decoded before the break are delivered before the error.
+                if indices:
                     yield _batch(indices, times, frames)
-                    indices, times, frames = [], [], []
+                raise
             if indices:
                 yield _batch(indices, times, frames)
         finally:

@@ -1,0 +1,168 @@
+"""PyAV reader: timestamps, batch iteration, random access, rotation, settings."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from conftest import HEIGHT, VFR_PTS_MS, WIDTH, raw_decode
+
+import segany_video
+from segany_video.errors import ConfigError, FrameIndexError
+from segany_video.io.reader import ReaderSettings, open_video
+
+
+def test_timestamps_follow_pts_within_1ms(vfr_mkv):
+    with open_video(vfr_mkv.path) as video:
+        times = np.concatenate([b.timestamps for b in video.batches(7)])
+    expected = (np.array(VFR_PTS_MS) - VFR_PTS_MS[0]) / 1000.0
+    assert len(times) == len(expected)
+    np.testing.assert_allclose(times, expected, atol=1e-3, rtol=0)
+
+
+def test_info_describes_the_clip(vfr_mkv, h264_mp4):
+    with open_video(vfr_mkv.path) as video:
+        info = video.info
+    assert (info.width, info.height, info.rotation) == (WIDTH, HEIGHT, 0)
+    assert info.codec == "ffv1" and info.backend == "pyav"
+    assert isinstance(info.fps, Fraction) and info.fps > 0
+    with open_video(h264_mp4.path) as video:
+        assert video.info.frame_count == 40
+        assert video.info.codec == "h264"
+        assert video.info.duration == pytest.approx(h264_mp4.pts_ms[-1] / 1000, abs=0.05)
+
+
+@pytest.mark.parametrize("size", [1, 3, 8])
+@pytest.mark.parametrize("prefetch_batches", [0, 2])
+def test_batches_give_every_frame_once_in_order(h264_mp4, size, prefetch_batches):
+    oracle, _ = raw_decode(h264_mp4.path)
+    settings = ReaderSettings(prefetch_batches=prefetch_batches)
+    with open_video(h264_mp4.path, settings=settings) as video:
+        batches = list(video.batches(size))
+    assert all(1 <= len(b) <= size for b in batches)
+    assert all(len(b) == size for b in batches[:-1])
+    indices = np.concatenate([b.indices for b in batches])
+    np.testing.assert_array_equal(indices, np.arange(len(oracle)))
+    frames = np.concatenate([b.frames for b in batches])
+    assert frames.dtype == np.uint8 and frames.shape == (len(oracle), HEIGHT, WIDTH, 3)
+    np.testing.assert_array_equal(frames, oracle)
+
+
+def test_lossless_frames_are_the_encoded_pixels(vfr_mkv):
+    with open_video(vfr_mkv.path) as video:
+        frames = np.concatenate([b.frames for b in video.batches(4)])
+    np.testing.assert_array_equal(frames, vfr_mkv.frames)
+
+
+def test_batches_respect_start_and_exclusive_end(h264_mp4):
+    oracle, times = raw_decode(h264_mp4.path)
+    with open_video(h264_mp4.path) as video:
+        batches = list(video.batches(4, start=13, end=31))
+    indices = np.concatenate([b.indices for b in batches])
+    np.testing.assert_array_equal(indices, np.arange(13, 31))
+    np.testing.assert_array_equal(np.concatenate([b.frames for b in batches]), oracle[13:31])
+    np.testing.assert_allclose(
+        np.concatenate([b.timestamps for b in batches]), times[13:31], atol=1e-3
+    )
+
+
+@pytest.mark.parametrize(
+    "indices",
+    [
+        [5],
+        [39, 0, 17, 17, 22],
+        list(range(39, 19, -1)),  # a backward-propagation run
+        [33, 31, 9, 8, 7, 38],
+    ],
+)
+def test_read_frames_matches_sequential_decode(h264_mp4, indices):
+    oracle, times = raw_decode(h264_mp4.path)
+    with open_video(h264_mp4.path) as video:
+        batch = video.read_frames(indices)
+    np.testing.assert_array_equal(batch.indices, indices)
+    np.testing.assert_array_equal(batch.frames, oracle[indices])
+    np.testing.assert_allclose(batch.timestamps, times[indices], atol=1e-3)
+
+
+def test_read_frames_after_iteration_and_in_reverse_runs(h264_mp4):
+    oracle, _ = raw_decode(h264_mp4.path)
+    with open_video(h264_mp4.path) as video:
+        for _ in video.batches(16):
+            pass
+        for top in range(39, -1, -6):
+            run = list(range(top, max(top - 6, -1), -1))
+            np.testing.assert_array_equal(video.read_frames(run).frames, oracle[run])
+
+
+def test_read_frames_past_the_end_raises(h264_mp4):
+    with open_video(h264_mp4.path) as video:
+        with pytest.raises(FrameIndexError, match="40") as caught:
+            video.read_frames([3, 40])
+        assert isinstance(caught.value, IndexError)
+        with pytest.raises(FrameIndexError):
+            video.read_frames([-1])
+        with pytest.raises(FrameIndexError):
+            list(video.batches(4, start=55))
+        # The source stays usable after a refused request.
+        assert len(video.read_frames([39])) == 1
+
+
+def test_read_frames_empty_request(h264_mp4):
+    with open_video(h264_mp4.path) as video:
+        batch = video.read_frames([])
+    assert batch.frames.shape == (0, HEIGHT, WIDTH, 3)
+
+
+def test_rotation_metadata_is_applied(rotated_mp4):
+    with open_video(rotated_mp4.path) as video:
+        info = video.info
+        frames = np.concatenate([b.frames for b in video.batches(4)])
+    # Display matrix: turn 90° counter-clockwise = 270° clockwise; size swaps.
+    assert info.rotation == 270
+    assert (info.width, info.height) == (HEIGHT, WIDTH)
+    assert frames.shape[1:3] == (WIDTH, HEIGHT)
+    np.testing.assert_array_equal(frames, np.rot90(rotated_mp4.frames, k=1, axes=(1, 2)))
+    # The red top-left marker of the stored frame now sits bottom-left.
+    assert (frames[0, -8:, :8] == (255, 0, 0)).all()
+
+
+def test_open_video_is_importable_from_package_and_accepts_pathlike(vfr_mkv):
+    with segany_video.open_video(vfr_mkv.path) as video:  # a pathlib.Path
+        assert video.info.source == str(vfr_mkv.path)
+
+
+def test_closed_source_stops_iterators_and_refuses_reads(h264_mp4):
+    video = open_video(h264_mp4.path)
+    batches = video.batches(2)
+    first = next(batches)
+    assert len(first) == 2
+    video.close()
+    assert list(batches) == []
+    with pytest.raises(ValueError, match="closed"):
+        video.read_frames([0])
+    video.close()  # twice is fine
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"backend": "opencv"}, "backend"),
+        ({"image_fps": 0}, "image_fps"),
+        ({"image_fps": "fast"}, "image_fps"),
+        ({"on_truncated": "ignore"}, "on_truncated"),
+        ({"prefetch_batches": -1}, "prefetch_batches"),
+        ({"prefetch": 2}, "unknown"),
+    ],
+)
+def test_reader_settings_reject_invalid_values(values, message):
+    with pytest.raises(ConfigError, match=message) as caught:
+        ReaderSettings.from_dict(values)
+    assert isinstance(caught.value, ValueError)
+
+
+def test_reader_settings_from_dict_coerces_fps():
+    settings = ReaderSettings.from_dict({"image_fps": "30000/1001", "on_truncated": "error"})
+    assert settings.image_fps == Fraction(30000, 1001)
+    assert ReaderSettings(image_fps=25).image_fps == Fraction(25)
+    assert ReaderSettings() == ReaderSettings.from_dict({})
