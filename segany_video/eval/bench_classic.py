@@ -46,6 +46,7 @@ class SequenceReport:
     baseline: list[float] = field(default_factory=list)
     prior_first: list[float] = field(default_factory=list)
     prior_best: list[float] = field(default_factory=list)
+    prior_copy: list[float] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     score_truth: list[float] = field(default_factory=list)
     decode_s: list[float] = field(default_factory=list)
@@ -114,6 +115,7 @@ def evaluate_sequence(
         js = [region_similarity(m, gt) for m in masks]
         report.prior_first.append(js[0])
         report.prior_best.append(js[int(np.argmax(scores))])
+        report.prior_copy.append(region_similarity(previous, gt))
         report.scores.extend(scores.tolist())
         report.score_truth.extend(js)
 
@@ -131,8 +133,8 @@ def _mean(values: Sequence[float]) -> float:
 
 def print_reports(reports: Sequence[SequenceReport], baseline: bool) -> None:
     """One row per sequence and the mean over sequences (each sequence weighs the same)."""
-    columns = ["box J", "box J best", "box J oracle", "prior J", "prior J best"]
-    keys = ["box_first", "box_best", "box_oracle", "prior_first", "prior_best"]
+    columns = ["box J", "box J best", "box J oracle", "prior J", "prior J best", "prior as is"]
+    keys = ["box_first", "box_best", "box_oracle", "prior_first", "prior_best", "prior_copy"]
     if baseline:
         columns.append("grabCut J")
         keys.append("baseline")

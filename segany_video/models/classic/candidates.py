@@ -96,14 +96,13 @@ def object_candidates(
 def _cut(
     features: ClassicFeatures, prompt: ObjectPrompt, region: WorkRegion, settings: ClassicSettings
 ) -> tuple[CutResult, np.ndarray]:
-    trimap, box_work = build_trimap(prompt, region, settings)
+    image = region.crop(features.image)
+    trimap, box_work = build_trimap(prompt, region, settings, image)
     # The tight-box constraint only holds when the box is the object's extent, not a bound on a
     # mask prior that already shapes the object.
     pin_box = box_work if prompt.mask is None else None
     cv2.setRNGSeed(_RNG_SEED)
-    cut = cut_region(
-        region.crop(features.image), trimap, settings.iterations, pin_box, settings.pin_rounds
-    )
+    cut = cut_region(image, trimap, settings.iterations, pin_box, settings.pin_rounds)
     return cut, trimap
 
 

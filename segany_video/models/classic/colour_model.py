@@ -43,16 +43,17 @@ class ColourMixture:
 
     def log_likelihood(self, pixels: np.ndarray) -> np.ndarray:
         """``(P,)`` log density of ``(P, 3)`` pixels (same channel order the model was fit on)."""
-        x = np.asarray(pixels, dtype=np.float64)
+        x = np.asarray(pixels, dtype=np.float32)
         per_component = []
         for weight, mean, cov in zip(self.weights, self.means, self.covariances, strict=True):
             if weight <= 0:
                 continue
             cov = cov + _RIDGE * np.eye(3)
-            inverse = np.linalg.inv(cov)
+            # Whitening by the Cholesky factor: |L^-1 (x - mean)|^2 is the Mahalanobis distance.
+            whiten = np.linalg.inv(np.linalg.cholesky(cov)).T.astype(np.float32)
             _, logdet = np.linalg.slogdet(cov)
-            diff = x - mean  # (P, 3)
-            mahalanobis = np.einsum("pi,ij,pj->p", diff, inverse, diff)
+            white = (x - mean.astype(np.float32)) @ whiten  # (P, 3)
+            mahalanobis = np.square(white).sum(axis=1)
             per_component.append(
                 np.log(weight) - 0.5 * (mahalanobis + logdet + 3 * np.log(2 * np.pi))
             )

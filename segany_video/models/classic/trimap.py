@@ -24,6 +24,11 @@ from segany_video.models.classic.settings import ClassicSettings
 
 GC_BGD, GC_FGD, GC_PR_BGD, GC_PR_FGD = cv2.GC_BGD, cv2.GC_FGD, cv2.GC_PR_BGD, cv2.GC_PR_FGD
 
+# A negative click removes the patch of similar colour (max per-channel difference from the
+# clicked colour, after blurring) within this fraction of the region side.
+_PATCH_RADIUS = 0.25
+_PATCH_TOLERANCE = 30
+
 
 @dataclass(frozen=True)
 class WorkRegion:
@@ -168,9 +173,12 @@ def _disc_radius(region: WorkRegion, fraction: float) -> int:
 
 
 def build_trimap(
-    prompt: ObjectPrompt, region: WorkRegion, settings: ClassicSettings
+    prompt: ObjectPrompt, region: WorkRegion, settings: ClassicSettings, image: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Translate a prompt into grabCut's four-label map on the work region.
+
+    ``image`` is the ``(h, w, 3)`` uint8 work crop: a negative click removes the patch of
+    similar colour around it, not just the pixel under it.
 
     Returns:
         ``(h, w)`` uint8 trimap of ``GC_*`` labels, and the box in work pixels ``XYXY``
@@ -200,10 +208,34 @@ def build_trimap(
         else:
             trimap[inside] = GC_PR_FGD
     radius = _disc_radius(region, settings.click_radius)
+    negatives = region.to_work(_points(prompt, 0))
+    if len(negatives):
+        trimap[_similar_patches(image, negatives, _disc_radius(region, _PATCH_RADIUS))] = GC_BGD
     for label, value in ((1, GC_FGD), (0, GC_BGD)):
         for x, y in region.to_work(_points(prompt, label)):
             cv2.circle(trimap, (round(float(x)), round(float(y))), radius, int(value), -1)
     return trimap, box_work
+
+
+def _similar_patches(image: np.ndarray, seeds: np.ndarray, radius: int) -> np.ndarray:
+    """``(h, w)`` bool: pixels connected to a seed through similar colour, within ``radius``.
+
+    The image is blurred first so texture does not stop the fill at every other pixel.
+    """
+    h, w = image.shape[:2]
+    smooth = cv2.GaussianBlur(image, (5, 5), 0)
+    filled = np.zeros((h + 2, w + 2), dtype=np.uint8)
+    flags = 8 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8)
+    tolerance = (_PATCH_TOLERANCE,) * 3
+    for x, y in seeds:
+        seed = (int(np.clip(round(float(x)), 0, w - 1)), int(np.clip(round(float(y)), 0, h - 1)))
+        reach = np.zeros((h + 2, w + 2), dtype=np.uint8)
+        cv2.circle(reach, (seed[0] + 1, seed[1] + 1), radius, 1, -1)
+        # floodFill never enters pixels already set in its mask: block everything out of reach.
+        patch = np.where(reach > 0, 0, 2).astype(np.uint8)
+        cv2.floodFill(smooth, patch, seed, 0, tolerance, tolerance, flags)
+        filled |= patch == 1
+    return filled[1:-1, 1:-1].astype(bool)
 
 
 def _prior_trimap(fg: np.ndarray, settings: ClassicSettings) -> np.ndarray:

@@ -1,0 +1,258 @@
+"""The classic engine on generated images whose true masks are known by construction."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import scipy.stats
+import torch
+
+from segany_video.errors import ConfigError, PromptError
+from segany_video.models.base import ObjectPrompt, PromptableSegmenter
+from segany_video.models.classic import ClassicEngine, ClassicSettings, build_classic
+from segany_video.models.classic.colour_model import ColourMixture
+
+H, W = 160, 200
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+def textured(rng: np.random.Generator, colour: tuple[int, int, int], period: int) -> np.ndarray:
+    """A colour with pixel noise and stripes, so no region is flat."""
+    yy, xx = np.mgrid[0:H, 0:W]
+    stripes = 18 * np.sin(2 * np.pi * (xx + 0.5 * yy) / period)[..., None]
+    noise = rng.normal(0, 12, (H, W, 3))
+    return np.asarray(colour, dtype=np.float64) + stripes + noise
+
+
+def compose(layers: list[tuple[np.ndarray, tuple[int, int, int], int]], seed: int = 0):
+    """Paint textured layers over a textured green background; returns uint8 RGB."""
+    rng = np.random.default_rng(seed)
+    image = textured(rng, (60, 130, 70), 23)
+    for mask, colour, period in layers:
+        image[mask] = textured(rng, colour, period)[mask]
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def blob(centre: tuple[int, int], axes: tuple[int, int]) -> np.ndarray:
+    """A non-convex object: an ellipse with a rectangular arm."""
+    mask = np.zeros((H, W), np.uint8)
+    cv2.ellipse(mask, centre, axes, 20, 0, 360, 1, -1)
+    cx, cy = centre
+    cv2.rectangle(mask, (cx, cy - 6), (cx + axes[0] + 18, cy + 4), 1, -1)
+    return mask.astype(bool)
+
+
+def box_of(mask: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(mask)
+    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+
+
+@pytest.fixture(scope="module")
+def engine() -> ClassicEngine:
+    return build_classic("cpu")
+
+
+@pytest.fixture(scope="module")
+def scene():
+    """One red object on a textured background."""
+    obj = blob((90, 80), (40, 28))
+    image = compose([(obj, (200, 70, 60), 11)])
+    return image, obj
+
+
+def features_of(engine: ClassicEngine, image: np.ndarray):
+    return engine.embed(torch.from_numpy(image)[None])[0]
+
+
+def test_is_a_promptable_segmenter(engine: ClassicEngine) -> None:
+    assert isinstance(engine, PromptableSegmenter)
+    assert engine.info.name == "classic"
+    assert engine.info.description == "classic engine, no learned weights"
+    assert engine.info.weights is None
+    assert engine.device == torch.device("cpu")
+
+
+def test_box_recovers_object(engine: ClassicEngine, scene) -> None:
+    image, obj = scene
+    out = engine.decode(features_of(engine, image), [ObjectPrompt(box=box_of(obj))])
+    assert out.logits.shape == (1, 3, H, W) and out.scores.shape == (1, 3)
+    assert out.low_res_logits is None
+    assert ((out.scores >= 0) & (out.scores <= 1)).all()
+    masks = out.masks[0].numpy()
+    assert iou(masks[0], obj) >= 0.9
+    assert iou(masks[int(out.scores[0].argmax())], obj) >= 0.9
+
+
+def test_single_mask_output_is_the_best_scored_candidate(engine: ClassicEngine, scene) -> None:
+    image, obj = scene
+    features = features_of(engine, image)
+    prompt = ObjectPrompt(box=box_of(obj))
+    many = engine.decode(features, [prompt], multimask=True)
+    one = engine.decode(features, [prompt], multimask=False)
+    assert one.logits.shape == (1, 1, H, W)
+    best = int(many.scores[0].argmax())
+    torch.testing.assert_close(one.logits[0, 0], many.logits[0, best])
+    assert iou(one.masks[0, 0].numpy(), obj) >= 0.9
+
+
+def test_clicks_recover_object(engine: ClassicEngine, scene) -> None:
+    image, obj = scene
+    clicks = np.array([[80, 80], [100, 75], [90, 95]], np.float32)
+    prompt = ObjectPrompt(points=clicks, point_labels=np.ones(3, np.int64))
+    out = engine.decode(features_of(engine, image), [prompt])
+    masks = out.masks[0].numpy()
+    assert max(iou(m, obj) for m in masks) >= 0.85
+    best = masks[int(out.scores[0].argmax())]
+    assert iou(best, obj) >= 0.8
+    assert all(best[int(y), int(x)] for x, y in clicks)
+
+
+def test_negative_click_removes_a_region(engine: ClassicEngine) -> None:
+    body = blob((90, 90), (38, 26))
+    hat = np.zeros((H, W), bool)
+    hat[40:66, 70:112] = True
+    hat &= ~body
+    image = compose([(body, (200, 70, 60), 11), (hat, (230, 210, 60), 7)])
+    features = features_of(engine, image)
+    box = box_of(body | hat)
+    with_hat = engine.decode(features, [ObjectPrompt(box=box)]).masks[0, 0].numpy()
+    assert iou(with_hat, body | hat) >= 0.85
+    prompt = ObjectPrompt(
+        box=box, points=np.array([[90, 52], [90, 90]], np.float32), point_labels=np.array([0, 1])
+    )
+    without = engine.decode(features, [prompt]).masks[0, 0].numpy()
+    assert without[hat].mean() <= 0.2
+    assert iou(without, body) >= 0.85
+
+
+def test_mask_prior_is_respected(engine: ClassicEngine) -> None:
+    left, right = blob((55, 80), (30, 22)), blob((150, 85), (28, 20))
+    image = compose([(left, (200, 70, 60), 11), (right, (200, 70, 60), 11)])
+    # The prior is the left object moved by a few pixels, as a motion-warped previous mask is.
+    prior = np.roll(left, (3, -2), axis=(0, 1)).astype(np.float32)
+    out = engine.decode(features_of(engine, image), [ObjectPrompt(mask=prior)])
+    mask = out.masks[0, 0].numpy()
+    assert iou(mask, left) >= 0.9
+    assert not mask[right].any()  # the same-coloured twin outside the prior stays out
+
+
+def test_empty_mask_prior_gives_an_empty_zero_score_result(engine: ClassicEngine, scene) -> None:
+    image, _ = scene
+    out = engine.decode(features_of(engine, image), [ObjectPrompt(mask=np.zeros((H, W)))])
+    assert not out.masks.any()
+    assert (out.scores == 0).all()
+
+
+def test_batched_decode_equals_decoding_each_alone(engine: ClassicEngine) -> None:
+    left, right = blob((55, 80), (30, 22)), blob((150, 85), (28, 20))
+    image = compose([(left, (200, 70, 60), 11), (right, (60, 60, 200), 9)])
+    features = features_of(engine, image)
+    prompts = [
+        ObjectPrompt(box=box_of(left)),
+        ObjectPrompt(points=np.array([[150, 85]], np.float32), point_labels=np.array([1])),
+        ObjectPrompt(mask=right.astype(np.float32)),
+    ]
+    together = engine.decode(features, prompts)
+    for i, prompt in enumerate(prompts):
+        alone = engine.decode(features, [prompt])
+        torch.testing.assert_close(together.logits[i], alone.logits[0], rtol=0, atol=0)
+        torch.testing.assert_close(together.scores[i], alone.scores[0], rtol=0, atol=0)
+
+
+def test_embed_matches_opencv_luma_and_sobel(engine: ClassicEngine, scene) -> None:
+    image, _ = scene
+    batch = torch.from_numpy(np.stack([image, image[::-1].copy()]))
+    features = engine.embed(batch)
+    assert len(features) == 2 and features[0].frame_size == (H, W)
+    np.testing.assert_array_equal(features[1].image, image[::-1])
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
+    np.testing.assert_allclose(features[0].guide, grey, atol=1 / 255)
+    exact = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) / 255
+    gx = cv2.Sobel(exact, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE) / 4
+    gy = cv2.Sobel(exact, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE) / 4
+    np.testing.assert_allclose(features[0].gradient, np.hypot(gx, gy), atol=1e-4)
+
+
+def test_colour_mixture_matches_scipy() -> None:
+    rng = np.random.default_rng(1)
+    weights = np.array([0.1, 0.2, 0.3, 0.25, 0.15])
+    means = rng.uniform(0, 255, (5, 3))
+    factors = rng.normal(0, 8, (5, 3, 3))
+    covs = factors @ factors.transpose(0, 2, 1) + 30 * np.eye(3)
+    model = np.concatenate([weights, means.ravel(), covs.ravel()])[None]
+    mixture = ColourMixture.from_opencv(model)
+    pixels = rng.uniform(0, 255, (50, 3))
+    ridge = 1e-2 * np.eye(3)  # the engine's regulariser
+    expected = np.log(
+        sum(
+            w * scipy.stats.multivariate_normal(m, c + ridge).pdf(pixels)
+            for w, m, c in zip(weights, means, covs, strict=True)
+        )
+    )
+    np.testing.assert_allclose(mixture.log_likelihood(pixels), expected, rtol=1e-4, atol=1e-3)
+
+
+BAD_PROMPTS = [
+    pytest.param(
+        lambda: ObjectPrompt(box=np.array([300, 10, 400, 50])), "does not cover", id="box-off"
+    ),
+    pytest.param(
+        lambda: ObjectPrompt(box=np.array([10, 10, 10, 50])), "degenerate", id="box-empty"
+    ),
+    pytest.param(
+        lambda: ObjectPrompt(points=np.array([[10, 500]]), point_labels=np.array([1])),
+        "outside the frame",
+        id="point-off",
+    ),
+    pytest.param(
+        lambda: ObjectPrompt(points=np.array([[-3, 5]]), point_labels=np.array([0])),
+        "outside the frame",
+        id="negative-off",
+    ),
+    pytest.param(lambda: ObjectPrompt(mask=np.zeros((10, 10))), "expected the frame", id="mask"),
+    pytest.param(
+        lambda: ObjectPrompt(low_res_logits=torch.zeros(256, 256)), "`mask`", id="sam-logits"
+    ),
+]
+
+
+@pytest.mark.parametrize(("make", "message"), BAD_PROMPTS)
+def test_bad_prompts_raise_clear_errors(engine: ClassicEngine, scene, make, message) -> None:
+    image, _ = scene
+    features = features_of(engine, image)
+    with pytest.raises(PromptError, match=message):
+        engine.decode(features, [ObjectPrompt(box=np.array([5, 5, 50, 50])), make()])
+
+
+def test_bad_prompt_error_names_the_object(engine: ClassicEngine, scene) -> None:
+    image, _ = scene
+    bad = ObjectPrompt(points=np.array([[10, 500]]), point_labels=np.array([1]))
+    with pytest.raises(PromptError, match="object 1"):
+        engine.decode(features_of(engine, image), [ObjectPrompt(box=np.array([5, 5, 50, 50])), bad])
+    with pytest.raises(PromptError, match="at least one"):
+        engine.decode(features_of(engine, image), [])
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"iterations": 0}, "iterations"),
+        ({"work_pixels": 10}, "work_pixels"),
+        ({"click_scales": [0.5, 0.2]}, "click_scales"),
+        ({"prior_band": -1.0}, "prior_band"),
+        ({"speed": 3}, "unknown"),
+    ],
+)
+def test_settings_reject_invalid_values(values: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        ClassicSettings.from_dict(values)
+
+
+def test_settings_from_dict_round_trip() -> None:
+    settings = ClassicSettings.from_dict({"iterations": 2, "click_scales": [0.1, 0.3, 0.6]})
+    assert settings.iterations == 2 and settings.click_scales == (0.1, 0.3, 0.6)
+    assert ClassicSettings.from_dict({}) == ClassicSettings()
