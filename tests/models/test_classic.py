@@ -87,16 +87,17 @@ def test_box_recovers_object(engine: ClassicEngine, scene) -> None:
     assert iou(masks[int(out.scores[0].argmax())], obj) >= 0.9
 
 
-def test_single_mask_output_is_the_best_scored_candidate(engine: ClassicEngine, scene) -> None:
+def test_single_mask_output(engine: ClassicEngine, scene) -> None:
     image, obj = scene
     features = features_of(engine, image)
-    prompt = ObjectPrompt(box=box_of(obj))
-    many = engine.decode(features, [prompt], multimask=True)
-    one = engine.decode(features, [prompt], multimask=False)
-    assert one.logits.shape == (1, 1, H, W)
-    best = int(many.scores[0].argmax())
-    torch.testing.assert_close(one.logits[0, 0], many.logits[0, best])
-    assert iou(one.masks[0, 0].numpy(), obj) >= 0.9
+    clicks = ObjectPrompt(points=np.array([[90, 80]], np.float32), point_labels=np.array([1]))
+    for prompt, pick in ((ObjectPrompt(box=box_of(obj)), "first"), (clicks, "best")):
+        many = engine.decode(features, [prompt], multimask=True)
+        one = engine.decode(features, [prompt], multimask=False)
+        assert one.logits.shape == (1, 1, H, W)
+        slot = 0 if pick == "first" else int(many.scores[0].argmax())
+        torch.testing.assert_close(one.logits[0, 0], many.logits[0, slot])
+        torch.testing.assert_close(one.scores[0, 0], many.scores[0, slot])
 
 
 def test_clicks_recover_object(engine: ClassicEngine, scene) -> None:

@@ -93,6 +93,18 @@ def object_candidates(
     return candidates
 
 
+def preferred(prompt: ObjectPrompt, candidates: list[Candidate]) -> Candidate:
+    """The single candidate to return when one mask is asked for.
+
+    With a box or mask prior the cut itself (candidate 0) is the engine's answer (on DAVIS it
+    beats picking by score); with clicks alone the right granularity is unknown, so the
+    best-scored one.
+    """
+    if prompt.box is None and prompt.mask is None:
+        return max(candidates, key=lambda c: c.score)
+    return candidates[0]
+
+
 def _cut(
     features: ClassicFeatures, prompt: ObjectPrompt, region: WorkRegion, settings: ClassicSettings
 ) -> tuple[CutResult, np.ndarray]:

@@ -16,7 +16,12 @@ import torch
 
 from segany_video.errors import PromptError
 from segany_video.models.base import EngineInfo, MaskCandidates, ObjectPrompt
-from segany_video.models.classic.candidates import CANDIDATES, Candidate, object_candidates
+from segany_video.models.classic.candidates import (
+    CANDIDATES,
+    Candidate,
+    object_candidates,
+    preferred,
+)
 from segany_video.models.classic.features import ClassicFeatures, compute_features
 from segany_video.models.classic.settings import ClassicSettings
 from segany_video.models.classic.trimap import validate_prompt
@@ -73,7 +78,8 @@ class ClassicEngine:
             features: this frame's :class:`ClassicFeatures` from :meth:`embed`.
             prompts: N >= 1 prompts, one per object: clicks ``(x, y)``, a box ``XYXY`` and/or a
                 mask prior ``(H, W)`` in ``[0, 1]``, all in source-frame pixels.
-            multimask: return 3 candidates per object (granularities); else the best-scored one.
+            multimask: return 3 candidates per object (granularities); else the engine's pick
+                (the cut for a box or mask prior, the best-scored for clicks alone).
 
         Returns:
             :class:`MaskCandidates` with logits ``(N, K, H, W)`` (K = 3 or 1) on :attr:`device`
@@ -94,7 +100,7 @@ class ClassicEngine:
         for index, prompt in enumerate(prompts):
             candidates = object_candidates(features, prompt, self.settings)
             if not multimask and candidates:
-                candidates = [max(candidates, key=lambda c: c.score)]
+                candidates = [preferred(prompt, candidates)]
             for slot, candidate in enumerate(candidates):
                 _paste(logits[index, slot], candidate)
                 scores[index, slot] = candidate.score

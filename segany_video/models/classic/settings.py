@@ -41,8 +41,8 @@ class ClassicSettings:
     box_margin: float = 0.1
     context_px: int = 8
     pin_rounds: int = 3
-    prior_sure_fg: float = 0.25
-    prior_band: float = 0.3
+    prior_sure_fg: float = 0.1
+    prior_band: float = 0.15
     click_radius: float = 0.02
     click_scales: tuple[float, ...] = (0.2, 0.4, 0.7)
     refine_radius: int = 4
