@@ -29,10 +29,14 @@ def natural_key(name: str) -> tuple[object, ...]:
 
     ``re.split`` with a capturing group alternates text and digit runs, always starting with
     text, so every position holds the same type across keys and tuples compare safely. The
-    name itself breaks ties (``a01`` vs ``a1``) in a separate slot so types never mix.
+    name itself breaks ties (``a01`` vs ``a1``) in a separate slot so types never mix. Only the
+    stem is split, so ``x2b.png`` sorts before ``x2b3.png`` as ``x2b`` does before ``x2b3``.
     """
-    parts = _DIGITS.split(name)
-    return (tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(parts)), name)
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    parts = _DIGITS.split(stem)
+    return (tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(parts)), suffix, name)
 
 
 def list_images(folder: str | os.PathLike[str]) -> list[Path]:

@@ -134,7 +134,9 @@ class Prefetcher(Iterator[T], Generic[T]):
                     ) from None
                 stalled = time.monotonic() - waited_since
                 if self._stall_timeout_s is not None and stalled > self._stall_timeout_s:
-                    self.close()
+                    # The worker is stuck inside its source: ask it to stop but don't wait.
+                    self._finished = True
+                    self._stop.set()
                     raise PipelineError(
                         f"{self._name}: no item for {stalled:.1f} s although the worker is "
                         "alive (stalled input?); raise stall_timeout_s if this is expected"
@@ -189,8 +191,9 @@ class Prefetcher(Iterator[T], Generic[T]):
 
     def __del__(self) -> None:
         # A consumer that drops the iterator without closing it must not leave a thread behind.
-        if not self._finished:
-            self._stop.set()
+        stop = getattr(self, "_stop", None)  # absent when __init__ rejected its arguments
+        if stop is not None and not self._finished:
+            stop.set()
 
 
 def prefetch(
