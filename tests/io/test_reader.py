@@ -166,3 +166,17 @@ def test_reader_settings_from_dict_coerces_fps():
     assert settings.image_fps == Fraction(30000, 1001)
     assert ReaderSettings(image_fps=25).image_fps == Fraction(25)
     assert ReaderSettings() == ReaderSettings.from_dict({})
+
+
+def test_read_frames_while_a_batch_iteration_runs(h264_mp4):
+    # The runtime re-reads earlier frames (backward propagation) while the prefetch worker
+    # keeps decoding forward: each needs its own decoder, and both must stay exact.
+    oracle, _ = raw_decode(h264_mp4.path)
+    with open_video(h264_mp4.path) as video:
+        seen = []
+        for batch in video.batches(5):
+            seen.extend(batch.indices.tolist())
+            np.testing.assert_array_equal(batch.frames, oracle[batch.indices])
+            back = list(range(int(batch.indices[-1]), max(int(batch.indices[-1]) - 7, -1), -1))
+            np.testing.assert_array_equal(video.read_frames(back).frames, oracle[back])
+    assert seen == list(range(40))
