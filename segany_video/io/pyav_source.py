@@ -71,7 +71,8 @@ def _rotation_cw(frame: av.VideoFrame, stream: av.video.stream.VideoStream) -> i
     ccw = float(frame.rotation or 0)  # display matrix, counter-clockwise
     if ccw:
         return round(-ccw / 90.0) * 90 % 360
-    tag = stream.metadata.get("rotate")  # legacy tag, clockwise
+    # Legacy tag, clockwise; Matroska spells it "ROTATE".
+    tag = next((v for k, v in stream.metadata.items() if k.lower() == "rotate"), None)
     if tag:
         try:
             return round(float(tag) / 90.0) * 90 % 360

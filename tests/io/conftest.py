@@ -45,6 +45,7 @@ def write_clip(
     options: dict[str, str] | None = None,
     container_options: dict[str, str] | None = None,
     rotation_ccw: int | None = None,
+    metadata: dict[str, str] | None = None,
     noise_seed: int = 0,
 ) -> Clip:
     """Encode ``pattern`` frames with explicit PTS in a 1/1000 time base."""
@@ -59,6 +60,7 @@ def write_clip(
         stream.codec_context.time_base = Fraction(1, 1000)
         if rotation_ccw is not None:
             stream.set_display_rotation(rotation_ccw)
+        stream.metadata.update(metadata or {})
         for pts, rgb in zip(pts_ms, frames, strict=True):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts, frame.time_base = pts, Fraction(1, 1000)
@@ -102,6 +104,12 @@ def rotated_mp4(media_dir: Path) -> Clip:
         options={"qp": "0"},
         rotation_ccw=90,
     )
+
+
+@pytest.fixture(scope="session")
+def rotate_tag_mkv(media_dir: Path) -> Clip:
+    """Lossless FFV1 with only the legacy ``rotate`` tag (90, clockwise), no display matrix."""
+    return write_clip(media_dir / "tagged.mkv", [0, 33, 66], metadata={"rotate": "90"})
 
 
 @pytest.fixture(scope="session")

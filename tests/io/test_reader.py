@@ -127,6 +127,15 @@ def test_rotation_metadata_is_applied(rotated_mp4):
     assert (frames[0, -8:, :8] == (255, 0, 0)).all()
 
 
+def test_legacy_rotate_tag_is_applied(rotate_tag_mkv):
+    with open_video(rotate_tag_mkv.path) as video:
+        assert video.info.rotation == 90
+        assert (video.info.width, video.info.height) == (HEIGHT, WIDTH)
+        frames = video.read_frames([0, 1, 2]).frames
+    np.testing.assert_array_equal(frames, np.rot90(rotate_tag_mkv.frames, k=-1, axes=(1, 2)))
+    assert (frames[0, :8, -8:] == (255, 0, 0)).all()  # top-left marker turned to top-right
+
+
 def test_open_video_is_importable_from_package_and_accepts_pathlike(vfr_mkv):
     with segany_video.open_video(vfr_mkv.path) as video:  # a pathlib.Path
         assert video.info.source == str(vfr_mkv.path)
