@@ -24,11 +24,13 @@ class Matching:
 
 
 def match_candidates(cost: np.ndarray, gate: float) -> Matching:
-    """Minimum-cost one-to-one assignment where no pair costs more than ``gate``.
+    """One-to-one assignment of rows to columns where no pair costs more than ``gate``.
 
-    Rectangular matrices are fine; each row gets at most one column and vice versa. Pairs with a
-    cost above ``gate`` (or a non-finite cost) are never assigned, so a row whose every pair fails
-    the gate stays unmatched. Ties are broken deterministically by the solver.
+    Among assignments using only pairs within the gate, the one with the most pairs is chosen,
+    and among those the one with the lowest total cost. Rectangular matrices are fine; each row
+    gets at most one column and vice versa. Pairs with a cost above ``gate`` (or a non-finite
+    cost) are never assigned, so a row whose every pair fails the gate stays unmatched. Ties are
+    broken deterministically by the solver.
 
     Args:
         cost: ``(R, C)`` costs; not modified.
@@ -47,10 +49,13 @@ def match_candidates(cost: np.ndarray, gate: float) -> Matching:
             np.arange(rows, dtype=np.int64),
             np.arange(cols, dtype=np.int64),
         )
-    # A finite stand-in above the gate keeps the solver happy; such pairs are dropped below.
-    blocked = gate + 1.0
-    solvable = np.where(np.isfinite(cost) & (cost <= gate), cost, blocked)
-    _, row_to_col, _ = lap.lapjv(solvable, extend_cost=True, cost_limit=gate + 0.5)
+    allowed = np.isfinite(cost) & (cost <= gate)
+    # Leaving a pair unmatched costs far more than any allowed pair (so the count of pairs is
+    # maximised first) and far less than a blocked one (which is therefore never taken).
+    spread = float(np.abs(cost[allowed]).sum()) + 1.0 if allowed.any() else 1.0
+    unmatched = 4.0 * spread
+    solvable = np.where(allowed, cost, 4.0 * unmatched)
+    _, row_to_col, _ = lap.lapjv(solvable, extend_cost=True, cost_limit=unmatched)
     pairs = [(r, int(c)) for r, c in enumerate(row_to_col) if c >= 0 and solvable[r, c] <= gate]
     matches = np.array(pairs, dtype=np.int64).reshape(-1, 2)
     unmatched_rows = np.setdiff1d(np.arange(rows), matches[:, 0]).astype(np.int64)
