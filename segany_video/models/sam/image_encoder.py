@@ -1,0 +1,244 @@
+"""SAM's ViT image encoder: patch embedding, windowed and global attention blocks with
+decomposed relative positions, and a convolutional neck down to 256 channels.
+
+Parameter names follow the official checkpoints (``patch_embed.proj``, ``pos_embed``,
+``blocks.{i}.attn.qkv``, ``blocks.{i}.attn.rel_pos_h``, ``neck.{0..3}``).
+
+The relative-position bias of an attention block is ``q · Rh[row(q), row(k)] +
+q · Rw[col(q), col(k)]``. Instead of materialising that ``(L, L)`` bias for every head and
+passing it as an attention mask, we append its two factors to the queries and one-hot row and
+column indicators to the keys: ``[q·s, q·Rh, q·Rw] · [k, onehot(row), onehot(col)]`` equals
+``s·q·k + bias`` exactly. Attention then runs through
+``F.scaled_dot_product_attention`` without a mask, so fused kernels apply and memory stays
+``O(L·(h + w))`` instead of ``O(L²)`` per head (4096² floats per head in a global block).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from segany_video.models.sam.layers import LayerNorm2d, MLPBlock
+
+# Augmented query/key widths are rounded up to this many channels: fused attention kernels
+# want head dims that are multiples of 8.
+_HEAD_DIM_ALIGN = 8
+
+
+class PatchEmbed(nn.Module):
+    """Non-overlapping ``patch x patch`` convolution: ``(B, 3, H, W) -> (B, H/p, W/p, C)``."""
+
+    def __init__(self, patch_size: int, in_chans: int, embed_dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch_size, stride=patch_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # A channels-last input gives a channels-last conv output, whose (B, H, W, C) view is
+        # contiguous: the permute below is then free.
+        return self.proj(x).permute(0, 2, 3, 1)
+
+
+class RelPosAttention(nn.Module):
+    """Multi-head self-attention over a ``size x size`` grid with decomposed relative positions.
+
+    The module owns the weights only; :class:`Block` applies ``qkv`` and ``proj`` itself so that
+    window partitioning happens on the projected tokens (see :meth:`Block.forward`).
+    """
+
+    def __init__(self, dim: int, num_heads: int, size: int, use_rel_pos: bool = True) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.scale = self.head_dim**-0.5
+        self.size = size
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+        self.use_rel_pos = use_rel_pos
+        if use_rel_pos:
+            self.rel_pos_h = nn.Parameter(torch.zeros(2 * size - 1, self.head_dim))
+            self.rel_pos_w = nn.Parameter(torch.zeros(2 * size - 1, self.head_dim))
+        # Per (device, dtype): the constant key-side extension (one-hot rows and columns plus
+        # alignment zeros) and the relative-offset index table.
+        self._constants: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, ...]] = {}
+
+    def _key_extension(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        key = (like.device, like.dtype)
+        cached = self._constants.get(key)
+        if cached is None:
+            s = self.size
+            extra = 2 * s
+            width = -(-(self.head_dim + extra) // _HEAD_DIM_ALIGN) * _HEAD_DIM_ALIGN
+            ext = torch.zeros(s, s, width - self.head_dim, device=like.device, dtype=like.dtype)
+            idx = torch.arange(s, device=like.device)
+            ext[idx, :, idx] = 1  # key at row r -> channel r
+            ext[:, idx, s + idx] = 1  # key at column c -> channel s + c
+            # offsets[i, j] = i - j + s - 1 indexes rel_pos (length 2s - 1)
+            offsets = idx[:, None] - idx[None, :] + (s - 1)
+            cached = (ext.reshape(s * s, -1), offsets)
+            self._constants[key] = cached
+        return cached  # type: ignore[return-value]
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Attention of ``(B, heads, L, head_dim)`` tokens of ``size x size`` grids.
+
+        Returns:
+            ``(B, heads, L, head_dim)``.
+        """
+        if not self.use_rel_pos:
+            return F.scaled_dot_product_attention(q, k, v)
+        b, n, L, d = q.shape
+        s = self.size
+        ext, offsets = self._key_extension(q)
+        rh = self.rel_pos_h[offsets]  # (s, s, d): Rh[row(q), row(k)]
+        rw = self.rel_pos_w[offsets]
+        q_aug = q.new_zeros(b, n, L, ext.shape[1] + d)
+        torch.mul(q, self.scale, out=q_aug[..., :d])
+        q_grid = q.view(b, n, s, s, d)
+        # (B, heads, qh, qw, d) x (qh, kh, d) -> (B, heads, qh, qw, kh); likewise for columns
+        q_aug[..., d : d + s] = torch.einsum("bnhwc,hkc->bnhwk", q_grid, rh).reshape(b, n, L, s)
+        q_aug[..., d + s : d + 2 * s] = torch.einsum("bnhwc,wkc->bnhwk", q_grid, rw).reshape(
+            b, n, L, s
+        )
+        k_aug = torch.cat([k, ext.expand(b, n, L, ext.shape[1])], dim=-1)
+        return F.scaled_dot_product_attention(q_aug, k_aug, v, scale=1.0)
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block; ``window_size`` 0 means global attention."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float,
+        window_size: int,
+        grid_size: int,
+        use_rel_pos: bool = True,
+    ) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = RelPosAttention(
+            dim, num_heads, window_size if window_size > 0 else grid_size, use_rel_pos
+        )
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = MLPBlock(dim, int(dim * mlp_ratio))
+        self.window_size = window_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, H, W, C) -> (B, H, W, C)``."""
+        attn = self.attn
+        b, h, w, c = x.shape
+        heads, d = attn.num_heads, attn.head_dim
+        qkv = attn.qkv(self.norm1(x))  # (B, H, W, 3C)
+        if self.window_size > 0:
+            out = self._windowed(qkv)
+        else:
+            # (B, L, 3, heads, d) -> 3 x (B, heads, L, d), as views
+            q, k, v = qkv.view(b, h * w, 3, heads, d).permute(2, 0, 3, 1, 4).unbind(0)
+            out = attn.attend(q, k, v).transpose(1, 2).reshape(b, h, w, c)
+        x = x + attn.proj(out)
+        return x + self.mlp(self.norm2(x))
+
+    def _windowed(self, qkv: torch.Tensor) -> torch.Tensor:
+        """Attention inside non-overlapping windows: ``(B, H, W, 3C) -> (B, H, W, C)``."""
+        attn = self.attn
+        b, h, w, c3 = qkv.shape
+        ws, heads, d = self.window_size, attn.num_heads, attn.head_dim
+        hp, wp = -(-h // ws) * ws, -(-w // ws) * ws
+        if (hp, wp) != (h, w):
+            # The reference pads the normed tokens with zeros before the qkv projection, so a
+            # padded token's q, k and v equal the projection bias.
+            padded = attn.qkv.bias.expand(b, hp, wp, c3).clone()
+            padded[:, :h, :w] = qkv
+            qkv = padded
+        nh, nw = hp // ws, wp // ws
+        # (B, nh, ws, nw, ws, 3, heads, d) -> (3, B*nh*nw, heads, ws*ws, d): one copy does both
+        # the window partition and the head split.
+        qkv = qkv.view(b, nh, ws, nw, ws, 3, heads, d).permute(5, 0, 1, 3, 6, 2, 4, 7)
+        q, k, v = qkv.reshape(3, b * nh * nw, heads, ws * ws, d).unbind(0)
+        out = attn.attend(q, k, v)  # (B*nW, heads, ws*ws, d)
+        # (B, nh, nw, heads, ws, ws, d) -> (B, nh, ws, nw, ws, heads, d) -> (B, Hp, Wp, C)
+        out = out.view(b, nh, nw, heads, ws, ws, d).permute(0, 1, 4, 2, 5, 3, 6)
+        out = out.reshape(b, hp, wp, heads * d)
+        return out[:, :h, :w] if (hp, wp) != (h, w) else out
+
+
+class Neck(nn.Sequential):
+    """1x1 conv, LayerNorm2d, 3x3 conv, LayerNorm2d: ``(B, H, W, C) -> (B, 256, H, W)``.
+
+    Indexed like ``nn.Sequential`` so the checkpoint keys are ``neck.0.weight`` … ``neck.3.bias``.
+    """
+
+    def __init__(self, embed_dim: int, out_chans: int) -> None:
+        super().__init__(
+            nn.Conv2d(embed_dim, out_chans, kernel_size=1, bias=False),
+            LayerNorm2d(out_chans),
+            nn.Conv2d(out_chans, out_chans, kernel_size=3, padding=1, bias=False),
+            LayerNorm2d(out_chans),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        conv1, norm1, conv3, norm2 = self
+        # The 1x1 conv is a linear map on channels-last tokens; its (B, C, H, W) view is
+        # channels-last, which the 3x3 conv and the norms consume without copies.
+        y = F.linear(x, conv1.weight.flatten(1))
+        y = F.layer_norm(y, (y.shape[-1],), norm1.weight, norm1.bias, norm1.eps)
+        y = conv3(y.permute(0, 3, 1, 2))
+        return norm2(y).contiguous()
+
+
+class ImageEncoderViT(nn.Module):
+    """ViT backbone of SAM: ``(B, 3, S, S)`` normalised images -> ``(B, out_chans, S/p, S/p)``.
+
+    Args:
+        img_size: Input side ``S`` (1024 for the official models).
+        patch_size: Patch side ``p``.
+        embed_dim: Token width.
+        depth: Number of blocks.
+        num_heads: Attention heads per block.
+        global_attn_indexes: Blocks that attend over the whole grid; the others use windows.
+        window_size: Window side of the windowed blocks.
+        out_chans: Channels of the neck output.
+        mlp_ratio: Feed-forward width over ``embed_dim``.
+        use_rel_pos: Add decomposed relative positions to attention (True for SAM).
+    """
+
+    def __init__(
+        self,
+        *,
+        img_size: int = 1024,
+        patch_size: int = 16,
+        embed_dim: int = 768,
+        depth: int = 12,
+        num_heads: int = 12,
+        global_attn_indexes: tuple[int, ...] = (2, 5, 8, 11),
+        window_size: int = 14,
+        out_chans: int = 256,
+        mlp_ratio: float = 4.0,
+        use_rel_pos: bool = True,
+    ) -> None:
+        super().__init__()
+        self.img_size = img_size
+        grid = img_size // patch_size
+        self.patch_embed = PatchEmbed(patch_size, 3, embed_dim)
+        self.pos_embed = nn.Parameter(torch.zeros(1, grid, grid, embed_dim))
+        self.blocks = nn.ModuleList(
+            Block(
+                embed_dim,
+                num_heads,
+                mlp_ratio,
+                window_size=0 if i in global_attn_indexes else window_size,
+                grid_size=grid,
+                use_rel_pos=use_rel_pos,
+            )
+            for i in range(depth)
+        )
+        self.neck = Neck(embed_dim, out_chans)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.contiguous(memory_format=torch.channels_last)
+        x = (self.patch_embed(x) + self.pos_embed).contiguous()  # (B, S/p, S/p, C)
+        for block in self.blocks:
+            x = block(x)
+        return self.neck(x)
