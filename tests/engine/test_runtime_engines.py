@@ -103,3 +103,23 @@ def test_tiny_sam_int8_runtime_and_agreement():
     got = list(runtime.stream(MemoryVideo(frames)))
     assert [f.index for f in got] == list(range(COUNT))
     assert runtime.decode(got[0].features, prompts).logits.shape == (1, 3, 48, 64)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_tiny_sam_on_cuda_autocast_auto_batch():
+    frames = textured_frames(48, 64)
+    model = tiny_sam()
+    cpu_reference = reference_frames(model, frames)
+    runtime = Runtime(model, RuntimeSettings(device="cuda"))  # auto batch, bf16/fp16 autocast
+    got = list(runtime.stream(MemoryVideo(frames)))
+    assert [f.index for f in got] == list(range(COUNT))
+    assert runtime.batch_size is not None and runtime.batch_size >= 1
+    assert got[0].features.embedding.device.type == "cuda"
+    prompts = [ObjectPrompt(box=np.array([14, 10, 34, 38], np.float32))]
+    for g, e in zip(got, cpu_reference, strict=True):
+        torch.testing.assert_close(
+            g.features.embedding.float().cpu(), e.features.embedding, rtol=0.1, atol=0.1
+        )
+        logits = runtime.decode(g.features, prompts).logits
+        assert logits.shape == (1, 3, 48, 64) and torch.isfinite(logits).all()
