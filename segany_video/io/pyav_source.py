@@ -2,34 +2,34 @@
 
 Frame indices are counted while decoding, never guessed from timestamps, so files whose headers
 or timestamps are wrong (AVI with packed B-frames, a header frame count that is too high) still
-get exact indices. What sequential decoding has seen is remembered in a :class:`_FrameIndex`
-(one stamp per frame plus the keyframes): random access seeks to a keyframe it has seen, checks
-that the decoder landed exactly there, and falls back to decoding from the start when it did
-not.
+get exact indices. What sequential decoding has seen is remembered in a ``FrameIndex`` (one
+stamp per frame plus the keyframes): random access seeks to a keyframe it has seen, checks that
+the decoder landed exactly there, and falls back to decoding from the start when it did not.
+Frames decoded for random access stay in a small ``RecentFrames`` cache, so reading backwards
+in short runs (backward propagation) decodes each stretch from its keyframe once, not per run.
 """
 
 from __future__ import annotations
 
-import bisect
 import contextlib
-import itertools
 import threading
-from array import array
 from collections import deque
 from collections.abc import Iterator
 from fractions import Fraction
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from segany_video.errors import FrameIndexError, VideoOpenError
+from segany_video.io.frame_cache import RecentFrames
+from segany_video.io.frame_index import NO_STAMP, FrameIndex, choose_stamp_mode, frame_stamp
 from segany_video.io.frames import VideoInfo
 from segany_video.io.reader import ReaderSettings, VideoSource, upright
 
 # Frames decoded at open: enough to check the codec works and to see whether PTS or DTS
 # increase in presentation order, few enough to keep opening cheap.
 PROBE_FRAMES = 8
-_NO_STAMP = -(2**63)
 _LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "udp", "tcp", "srt", "rtp", "pipe")
 _URL_TIMEOUT_S = (15.0, 30.0)  # (open, read): a dead camera fails instead of hanging
 
@@ -41,29 +41,6 @@ class _Broken(Exception):
 def _is_live(source: str) -> bool:
     scheme = source.split(":", 1)[0].lower()
     return source == "-" or scheme in _LIVE_SCHEMES
-
-
-def _stamp(frame: av.VideoFrame, mode: str) -> int:
-    value = frame.pts if mode == "pts" else frame.dts if mode == "dts" else None
-    return _NO_STAMP if value is None else int(value)
-
-
-def _choose_stamp_mode(frames: list[av.VideoFrame]) -> str:
-    """Which timestamp increases in presentation order: "pts", else "dts", else "count"."""
-
-    def increasing(values: list[int | None]) -> bool:
-        return all(v is not None for v in values) and all(
-            b > a  # type: ignore[operator]
-            for a, b in itertools.pairwise(values)
-        )
-
-    if increasing([f.pts for f in frames]):
-        return "pts"
-    # Containers without real PTS (AVI with packed B-frames) can carry shuffled PTS while the
-    # DTS the decoder reports still counts up one per displayed frame.
-    if increasing([f.dts for f in frames]):
-        return "dts"
-    return "count"
 
 
 def _rotation_cw(frame: av.VideoFrame, stream: av.video.stream.VideoStream) -> int:
@@ -79,50 +56,6 @@ def _rotation_cw(frame: av.VideoFrame, stream: av.video.stream.VideoStream) -> i
         except ValueError:
             return 0
     return 0
-
-
-class _FrameIndex:
-    """Per-frame stamps and seconds, keyframes, and the exact count once an end was reached."""
-
-    def __init__(self, mode: str, time_base: Fraction, fps: Fraction) -> None:
-        self.mode = mode
-        self.time_base = time_base
-        self.frame_seconds = float(1 / fps) if fps > 0 else 1 / 30
-        self.stamps = array("q")
-        self.seconds = array("d")
-        self.keyframes: list[int] = []
-        self.key_by_stamp: dict[int, int] = {}
-        self.count: int | None = None
-        self.lock = threading.Lock()
-
-    def learn(self, index: int, frame: av.VideoFrame) -> float:
-        """Record frame ``index`` if it is new; return its timestamp in seconds."""
-        with self.lock:
-            known = len(self.stamps)
-            if index < known:
-                return self.seconds[index]
-            assert index == known, (index, known)
-            stamp = _stamp(frame, self.mode)
-            if stamp == _NO_STAMP:
-                seconds = self.seconds[-1] + self.frame_seconds if known else 0.0
-            else:
-                base = self.stamps[0] if known else stamp
-                seconds = float((stamp - base) * self.time_base) if known else 0.0
-            self.stamps.append(stamp)
-            self.seconds.append(seconds)
-            if frame.key_frame:
-                self.keyframes.append(index)
-                if stamp != _NO_STAMP:
-                    self.key_by_stamp.setdefault(stamp, index)
-            return seconds
-
-    def keyframe_at_or_before(self, index: int) -> int | None:
-        with self.lock:
-            pos = bisect.bisect_right(self.keyframes, index)
-            return self.keyframes[pos - 1] if pos else None
-
-    def known(self) -> int:
-        return len(self.stamps)
 
 
 class _Cursor:
@@ -213,11 +146,18 @@ class PyAVSource(VideoSource):
         self._expected_duration = (
             duration if stream.duration or len(cursor.container.streams) == 1 else None
         )
-        self._index = _FrameIndex(_choose_stamp_mode(probe), time_base, fps)
+        self._index = FrameIndex(choose_stamp_mode(probe), time_base, fps)
         cursor.pending.extend(probe)
         for i, frame in enumerate(probe):
             self._index.learn(i, frame)
         self._spare: _Cursor | None = cursor
+        frame_bytes = sum(plane.buffer_size for plane in probe[0].planes)
+        self._recent: RecentFrames[av.VideoFrame] = RecentFrames(
+            settings.reread_cache_mb * 2**20, max(frame_bytes, 1)
+        )
+        # One RGB converter per thread: PyAV keeps one per frame object, and a cached frame
+        # may be converted by two threads at once.
+        self._converters = threading.local()
 
     # -- opening -------------------------------------------------------------------------
 
@@ -295,6 +235,7 @@ class PyAVSource(VideoSource):
         cursor.close()
 
     def _close_backend(self) -> None:
+        self._recent.clear()
         with self._lock:
             cursors, self._cursors, self._spare = list(self._cursors), set(), None
         for cursor in cursors:
@@ -330,19 +271,24 @@ class PyAVSource(VideoSource):
                 frame = cursor.next_frame()
                 if frame is None:
                     break
-                got = _stamp(frame, index.mode)
+                got = frame_stamp(frame, index.mode)
                 if got == stamp:
                     cursor.pending.appendleft(frame)
                     cursor.next_index = key
                     return cursor
-                if got != _NO_STAMP and got > stamp:
+                if got != NO_STAMP and got > stamp:
                     break  # landed past the keyframe: fall back below
         except (_Broken, av.FFmpegError):
             pass
         return self._restart(cursor, target)
 
-    def _decode_from(self, cursor: _Cursor, target: int) -> Iterator[tuple[int, av.VideoFrame]]:
-        """Yield ``(index, frame)`` from ``target`` on; stops at the end or where it broke."""
+    def _decode_from(
+        self, cursor: _Cursor, target: int, keep: bool = False
+    ) -> Iterator[tuple[int, av.VideoFrame]]:
+        """Yield ``(index, frame)`` from ``target`` on; stops at the end or where it broke.
+
+        With ``keep``, every decoded frame, wanted or passed over, goes to the re-read cache.
+        """
         while True:
             try:
                 frame = cursor.next_frame()
@@ -358,6 +304,8 @@ class PyAVSource(VideoSource):
             i = cursor.next_index
             cursor.next_index += 1
             self._index.learn(i, frame)
+            if keep:
+                self._recent.put(i, frame)
             if i >= target:
                 yield i, frame
 
@@ -385,7 +333,11 @@ class PyAVSource(VideoSource):
                 )
 
     def _rgb(self, frame: av.VideoFrame) -> np.ndarray:
-        return upright(frame.to_ndarray(format="rgb24"), self.info.rotation)
+        converter = getattr(self._converters, "reformatter", None)
+        if converter is None:
+            converter = self._converters.reformatter = VideoReformatter()
+        rgb = converter.reformat(frame, format="rgb24").to_ndarray()
+        return upright(rgb, self.info.rotation)
 
     def _iter_frames(self, start: int, end: int | None) -> Iterator[tuple[int, float, np.ndarray]]:
         cursor = self._acquire()
@@ -404,23 +356,32 @@ class PyAVSource(VideoSource):
 
     def _read_frames(self, indices: list[int]) -> dict[int, tuple[float, np.ndarray]]:
         out: dict[int, tuple[float, np.ndarray]] = {}
+        missing: list[int] = []
+        for i in indices:
+            cached = self._recent.get(i)
+            if cached is None:
+                missing.append(i)
+            else:
+                out[i] = (self._index.seconds[i], self._rgb(cached))
+        if not missing:
+            return out
         cursor = self._acquire()
         try:
             pos = 0
-            while pos < len(indices):
-                cursor = self._position(cursor, indices[pos])
-                for i, frame in self._decode_from(cursor, indices[pos]):
-                    if i == indices[pos]:
+            while pos < len(missing):
+                cursor = self._position(cursor, missing[pos])
+                for i, frame in self._decode_from(cursor, missing[pos], keep=True):
+                    if i == missing[pos]:
                         out[i] = (self._index.seconds[i], self._rgb(frame))
                         pos += 1
-                        if pos == len(indices):
+                        if pos == len(missing):
                             break
                         # A keyframe closer to the next wanted frame: seek instead of decoding.
-                        key = self._index.keyframe_at_or_before(indices[pos])
+                        key = self._index.keyframe_at_or_before(missing[pos])
                         if key is not None and key > cursor.next_index:
                             break
                 else:
-                    self._past_end(indices[pos])
+                    self._past_end(missing[pos])
         finally:
             self._release(cursor)
         return out

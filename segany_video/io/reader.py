@@ -48,12 +48,16 @@ class ReaderSettings:
             "error" (raise :class:`VideoDecodeError`).
         prefetch_batches: batches decoded ahead in a worker thread; 0 decodes on the caller's
             thread.
+        reread_cache_mb: memory (MiB) for frames decoded by ``read_frames`` on the way to the
+            ones asked for, so reading backwards in short runs does not decode again from the
+            keyframe each time (PyAV backend); 0 disables.
     """
 
     backend: str = "auto"
     image_fps: Fraction = Fraction(30)
     on_truncated: str = "warn"
     prefetch_batches: int = 2
+    reread_cache_mb: int = 128
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -84,6 +88,15 @@ class ReaderSettings:
         ):
             raise ConfigError(
                 f"reader prefetch_batches must be an int >= 0, got {self.prefetch_batches!r}"
+            )
+
+        if (
+            not isinstance(self.reread_cache_mb, int)
+            or isinstance(self.reread_cache_mb, bool)
+            or self.reread_cache_mb < 0
+        ):
+            raise ConfigError(
+                f"reader reread_cache_mb must be an int >= 0, got {self.reread_cache_mb!r}"
             )
 
     @classmethod

@@ -10,6 +10,8 @@ from conftest import HEIGHT, VFR_PTS_MS, WIDTH, raw_decode
 
 import segany_video
 from segany_video.errors import ConfigError, FrameIndexError
+from segany_video.io import pyav_source
+from segany_video.io.frame_cache import RecentFrames
 from segany_video.io.reader import ReaderSettings, open_video
 
 
@@ -85,14 +87,39 @@ def test_read_frames_matches_sequential_decode(h264_mp4, indices):
     np.testing.assert_allclose(batch.timestamps, times[indices], atol=1e-3)
 
 
-def test_read_frames_after_iteration_and_in_reverse_runs(h264_mp4):
+@pytest.mark.parametrize("cache_mb", [0, 16])
+def test_read_frames_after_iteration_and_in_reverse_runs(h264_mp4, cache_mb):
     oracle, _ = raw_decode(h264_mp4.path)
-    with open_video(h264_mp4.path) as video:
+    with open_video(h264_mp4.path, settings=ReaderSettings(reread_cache_mb=cache_mb)) as video:
         for _ in video.batches(16):
             pass
         for top in range(39, -1, -6):
             run = list(range(top, max(top - 6, -1), -1))
             np.testing.assert_array_equal(video.read_frames(run).frames, oracle[run])
+
+
+def test_reverse_runs_decode_each_stretch_once_with_the_cache(h264_mp4, monkeypatch):
+    decoded = []
+    original = pyav_source._Cursor.next_frame
+
+    def counting(cursor):
+        frame = original(cursor)
+        decoded.append(frame is not None)
+        return frame
+
+    monkeypatch.setattr(pyav_source._Cursor, "next_frame", counting)
+    totals = {}
+    for cache_mb in (0, 16):
+        decoded.clear()
+        with open_video(h264_mp4.path, settings=ReaderSettings(reread_cache_mb=cache_mb)) as video:
+            decoded.clear()  # not the frames decoded at open
+            for top in range(39, -1, -3):
+                video.read_frames(list(range(top, max(top - 3, -1), -1)))
+        totals[cache_mb] = sum(decoded)
+    # 40 frames, keyframe every 10, runs of 3: with the cache each GOP is decoded about once
+    # (plus B-frame look-ahead); without it, most runs decode again from their keyframe.
+    assert totals[16] <= 40 + 8, totals
+    assert totals[0] > totals[16] * 1.5, totals
 
 
 def test_read_frames_past_the_end_raises(h264_mp4):
@@ -161,6 +188,7 @@ def test_closed_source_stops_iterators_and_refuses_reads(h264_mp4):
         ({"image_fps": "fast"}, "image_fps"),
         ({"on_truncated": "ignore"}, "on_truncated"),
         ({"prefetch_batches": -1}, "prefetch_batches"),
+        ({"reread_cache_mb": 1.5}, "reread_cache_mb"),
         ({"prefetch": 2}, "unknown"),
     ],
 )
@@ -189,3 +217,17 @@ def test_read_frames_while_a_batch_iteration_runs(h264_mp4):
             back = list(range(int(batch.indices[-1]), max(int(batch.indices[-1]) - 7, -1), -1))
             np.testing.assert_array_equal(video.read_frames(back).frames, oracle[back])
     assert seen == list(range(40))
+
+
+def test_recent_frames_evicts_least_recently_used():
+    cache = RecentFrames(budget_bytes=30, frame_bytes=10)  # room for 3
+    for i in range(3):
+        cache.put(i, f"frame{i}")
+    assert cache.get(0) == "frame0"  # 0 is now the most recent
+    cache.put(3, "frame3")  # evicts 1, the least recently used
+    assert cache.get(1) is None
+    assert [cache.get(i) for i in (0, 2, 3)] == ["frame0", "frame2", "frame3"]
+    assert len(cache) == 3
+    off = RecentFrames(budget_bytes=0, frame_bytes=10)
+    off.put(0, "frame0")
+    assert off.get(0) is None
