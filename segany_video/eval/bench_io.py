@@ -6,6 +6,8 @@ Measures, in the same run and on the same file:
   any PyAV-based reader pays;
 * our reader: ``open_video(CLIP).batches(N)`` (open included), with and without the prefetch
   thread, and the ratio to raw PyAV (goal: >= 0.9);
+* backward reading: ``read_frames`` in descending runs of ``--batch`` (after one forward pass,
+  which the count includes), as backward propagation reads;
 * the FFV1 mask writer (``segany_video.io.mask_video``), writing one 0/255 mask per frame.
 
 Each measurement is repeated ``--repeats`` times, interleaved, and the best run is kept, so a
@@ -53,6 +55,16 @@ def reader(clip: str, settings: ReaderSettings, batch: int, limit: int | None) -
     return count
 
 
+def reader_backwards(clip: str, settings: ReaderSettings, batch: int, limit: int | None) -> int:
+    """Read the clip last frame first, ``read_frames`` of ``batch`` descending indices a call
+    (backward propagation's pattern); returns the frame count."""
+    with open_video(clip, settings=settings) as video:
+        total = sum(len(b) for b in video.batches(64, end=limit))  # learn the keyframes
+        for top in range(total - 1, -1, -batch):
+            video.read_frames(list(range(top, max(top - batch, -1), -1)))
+    return total
+
+
 def mask_writer(width: int, height: int, fps: Fraction, frames: int) -> int | None:
     """Write ``frames`` moving-ellipse masks to an FFV1 mask video; None if the writer is absent."""
     try:
@@ -92,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement (best)")
     parser.add_argument("--backend", default="pyav", choices=["pyav", "decord"])
     parser.add_argument(
+        "--no-backwards", action="store_true", help="skip the backward-reading measurement"
+    )
+    parser.add_argument(
         "--mask-frames", type=int, default=300, help="frames for the mask writer (0: skip)"
     )
     args = parser.parse_args(argv)
@@ -113,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.clip, replace(settings, prefetch_batches=0), args.batch, args.frames
         ),
     }
+    backwards = f"forward pass + read_frames backwards by {args.batch}"
     rates: dict[str, float] = {name: 0.0 for name in runs}
     counts: dict[str, int] = {}
     # Interleave the repeats so all candidates see the same background load.
@@ -126,6 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ratio = "" if name == raw_name else f"   ratio {rate / rates[raw_name]:.2f}"
         print(f"  {name:<42} {rate:8.1f} frames/s  ({counts[name]} frames){ratio}")
     print("  goal: reader / raw >= 0.90")
+    if not args.no_backwards:
+        rate, frames = best_rate(
+            lambda: reader_backwards(args.clip, settings, args.batch, args.frames), 1
+        )  # type: ignore[misc]
+        print(f"  {backwards:<42} {rate:8.1f} frames/s  ({frames} frames, each read twice)")
 
     if args.mask_frames > 0:
         measured = best_rate(
