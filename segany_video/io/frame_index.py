@@ -20,6 +20,7 @@ NO_STAMP = -(2**63)
 
 
 def frame_stamp(frame: av.VideoFrame, mode: str) -> int:
+    """The frame's PTS or DTS (per ``mode``) in stream time base; NO_STAMP if it has none."""
     value = frame.pts if mode == "pts" else frame.dts if mode == "dts" else None
     return NO_STAMP if value is None else int(value)
 
@@ -52,7 +53,6 @@ class FrameIndex:
         self.stamps = array("q")
         self.seconds = array("d")
         self.keyframes: list[int] = []
-        self.key_by_stamp: dict[int, int] = {}
         self.count: int | None = None
         self.lock = threading.Lock()
 
@@ -73,14 +73,10 @@ class FrameIndex:
             self.seconds.append(seconds)
             if frame.key_frame:
                 self.keyframes.append(index)
-                if stamp != NO_STAMP:
-                    self.key_by_stamp.setdefault(stamp, index)
             return seconds
 
     def keyframe_at_or_before(self, index: int) -> int | None:
+        """The last keyframe seen at or before ``index``, or None."""
         with self.lock:
             pos = bisect.bisect_right(self.keyframes, index)
             return self.keyframes[pos - 1] if pos else None
-
-    def known(self) -> int:
-        return len(self.stamps)
