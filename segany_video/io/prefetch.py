@@ -41,6 +41,49 @@ class _Failure:
         self.exc = exc
 
 
+class _Worker:
+    """The thread's side. It holds no reference to the :class:`Prefetcher`, so a consumer that
+    drops its prefetcher without closing it still gets collected, and ``__del__`` stops this."""
+
+    def __init__(self, iterable: Iterable[object], name: str, depth: int) -> None:
+        self.iterable = iterable
+        self.name = name
+        self.queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+
+    def put(self, item: object) -> bool:
+        """Queue ``item``; returns False when the consumer has asked the worker to stop."""
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run(self) -> None:
+        iterator = None
+        try:
+            iterator = iter(self.iterable)
+            for item in iterator:
+                if not self.put(item):
+                    return
+            self.put(_End())
+        except BaseException as exc:  # every failure must reach the consumer, not die here
+            self.put(_Failure(exc))
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception as exc:  # the consumer is gone or done; report, don't raise
+                    warnings.warn(
+                        f"{self.name}: closing the source iterator failed: {exc!r}",
+                        RuntimeWarning,
+                        stacklevel=1,
+                    )
+
+
 class Prefetcher(Iterator[T], Generic[T]):
     """Iterator over ``iterable`` whose items are produced ahead by a worker thread.
 
@@ -68,47 +111,13 @@ class Prefetcher(Iterator[T], Generic[T]):
             raise ValueError(f"prefetch depth must be an int >= 1, got {depth!r}")
         if stall_timeout_s is not None and stall_timeout_s <= 0:
             raise ValueError(f"stall_timeout_s must be > 0 or None, got {stall_timeout_s!r}")
-        self._iterable = iterable
         self._name = name
         self._stall_timeout_s = stall_timeout_s
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
+        self._worker = _Worker(iterable, name, depth)
+        self._queue = self._worker.queue
+        self._stop = self._worker.stop
         self._thread: threading.Thread | None = None
         self._finished = False
-
-    # -- worker side ---------------------------------------------------------------------
-
-    def _put(self, item: object) -> bool:
-        """Queue ``item``; returns False when the consumer has asked the worker to stop."""
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=_POLL_S)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _work(self) -> None:
-        iterator = None
-        try:
-            iterator = iter(self._iterable)
-            for item in iterator:
-                if not self._put(item):
-                    return
-            self._put(_End())
-        except BaseException as exc:  # every failure must reach the consumer, not die here
-            self._put(_Failure(exc))
-        finally:
-            close = getattr(iterator, "close", None)
-            if close is not None:
-                try:
-                    close()
-                except Exception as exc:  # the consumer is gone or done; report, don't raise
-                    warnings.warn(
-                        f"{self._name}: closing the source iterator failed: {exc!r}",
-                        RuntimeWarning,
-                        stacklevel=1,
-                    )
 
     # -- consumer side -------------------------------------------------------------------
 
@@ -119,7 +128,7 @@ class Prefetcher(Iterator[T], Generic[T]):
         if self._finished:
             raise StopIteration
         if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
+            self._thread = threading.Thread(target=self._worker.run, name=self._name, daemon=True)
             self._thread.start()
         waited_since = time.monotonic()
         while True:

@@ -9,6 +9,7 @@ import traceback
 import pytest
 
 from segany_video.errors import PipelineError, VideoDecodeError
+from segany_video.io import prefetch as prefetch_module
 from segany_video.io.prefetch import prefetch
 
 
@@ -100,8 +101,8 @@ def test_generator_owner_stopping_early_closes_prefetcher():
 
 
 def test_consumer_does_not_hang_when_worker_dies_without_marker(monkeypatch):
+    monkeypatch.setattr(prefetch_module._Worker, "run", lambda self: None)  # exits silently
     items = prefetch(Source(5), depth=2, name="dies")
-    monkeypatch.setattr(items, "_work", lambda: None)  # a worker that exits silently
     with pytest.raises(PipelineError, match="without an end marker"):
         next(items)
 
@@ -124,3 +125,12 @@ def test_stall_timeout_raises_instead_of_waiting_forever():
 def test_depth_must_be_positive():
     with pytest.raises(ValueError, match="depth"):
         prefetch([], depth=0)
+
+
+def test_dropped_prefetcher_stops_its_worker():
+    source = Source(10_000)
+    items = prefetch(source, depth=2, name="dropped")
+    assert next(items) == 0
+    del items  # never closed: collection must still stop the worker and close the source
+    assert source.closed.wait(5)
+    assert _wait_for(lambda: not any(t.name == "dropped" for t in threading.enumerate()))
