@@ -1,0 +1,336 @@
+"""The Python API: :class:`VideoSegmenter` ties reader, engine, runtime, tracker and writers.
+
+>>> seg = VideoSegmenter()                       # classic engine, no learned weights
+>>> for frame in seg.track("clip.mp4", "prompts.json"):
+...     print(frame.index, {i: o.state.value for i, o in frame.objects.items()})
+>>> summary = seg.run("clip.mp4", "prompts.json", "out/", formats=["masks", "overlay"])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segany_video.config import Config, load_config
+from segany_video.engine.device import plan_device
+from segany_video.engine.encoded import EncodedFrame
+from segany_video.engine.runtime import Runtime
+from segany_video.errors import FrameIndexError, PromptError
+from segany_video.io.atomic import AtomicPath
+from segany_video.io.outputs import OutputSet
+from segany_video.io.reader import VideoSource, open_video
+from segany_video.models.base import PromptableSegmenter
+from segany_video.models.registry import build_model
+from segany_video.results import FrameResult, TrackState
+from segany_video.resume import RunJournal
+from segany_video.tracking.prompts import PromptSet, ResolvedPrompts
+from segany_video.tracking.tracker import Tracker
+
+Prompts = PromptSet | Mapping[str, Any] | str | os.PathLike[str]
+FramePosition = int | float | None  # int: frame index; float: seconds
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass(frozen=True)
+class ObjectSummary:
+    """How one object fared over a run: frames per state."""
+
+    id: int | str
+    name: str | None
+    frames: dict[str, int] = field(default_factory=dict)  # state value -> frame count
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What :meth:`VideoSegmenter.run` did; ``run.json`` holds :meth:`to_dict`."""
+
+    source: str
+    engine: str
+    engine_description: str
+    weights: str | None
+    device: str
+    frames: int
+    first_frame: int
+    objects: tuple[ObjectSummary, ...]
+    wall_time_s: float
+    outputs: dict[str, list[str]]
+    config: dict[str, Any]
+    resumed_at: int | None = None
+
+    @property
+    def frames_per_s(self) -> float:
+        return self.frames / self.wall_time_s if self.wall_time_s > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["frames_per_s"] = round(self.frames_per_s, 3)
+        return data
+
+
+class VideoSegmenter:
+    """Segments and tracks prompted objects through videos.
+
+    Args:
+        model: a registry name (``"classic"``, ``"sam_vit_b"``, ...), a checkpoint path, an
+            engine instance, or None for the config's model (default: the classic engine).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``; overrides the
+            config's runtime device.
+        config: a :class:`Config`, a YAML config file path, or None for the defaults.
+
+    Raises:
+        ModelNotFoundError, CheckpointError: the model cannot be found or loaded.
+        DeviceError: the device is unavailable.
+        ConfigError: an invalid config.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | PromptableSegmenter | None = None,
+        device: str | None = None,
+        config: Config | str | os.PathLike[str] | None = None,
+    ) -> None:
+        if not isinstance(config, Config):
+            config = load_config(config)
+        if device is not None:
+            config = dataclasses.replace(
+                config, runtime=dataclasses.replace(config.runtime, device=device)
+            )
+        if isinstance(model, (str, os.PathLike)):
+            config = dataclasses.replace(config, model=os.fspath(model))
+        self.config = config
+        if model is None or isinstance(model, (str, os.PathLike)):
+            model = build_model(config.model, device=plan_device(config.runtime).device)
+        self.model = model
+        self.runtime = Runtime(model, config.runtime)
+
+    # ------------------------------------------------------------------------------ tracking
+
+    def track(
+        self,
+        source: str | os.PathLike[str],
+        prompts: Prompts,
+        *,
+        start: FramePosition = None,
+        end: FramePosition = None,
+    ) -> Iterator[FrameResult]:
+        """Yield one :class:`FrameResult` per frame from ``start`` to ``end``, streaming.
+
+        Args:
+            source: a video file, URL or folder of frames.
+            prompts: a :class:`PromptSet`, its dict form, or a JSON/YAML prompts file.
+            start, end: first frame and one past the last: an int is a frame index, a float
+                is seconds; None for the video's start/end.
+        """
+        with self._open(source) as video:
+            resolved, first, last = self._prepare(video, prompts, start, end)
+            tracker = Tracker(self.model, resolved, self.config.tracker)
+            yield from tracker.track(self.runtime.stream(video, first, last), self._rewind(video))
+
+    def run(
+        self,
+        source: str | os.PathLike[str],
+        prompts: Prompts,
+        out_dir: str | os.PathLike[str],
+        formats: Sequence[str] | None = None,
+        *,
+        start: FramePosition = None,
+        end: FramePosition = None,
+        resume: bool = False,
+        progress: Progress | None = None,
+        snapshot_every: int = 25,
+    ) -> RunSummary:
+        """Track and write every requested output into ``out_dir``; return the summary.
+
+        Outputs are written under temporary names and renamed only when the whole run
+        completes. An interrupted run leaves ``out_dir/.resume`` so that ``resume=True`` with
+        the same arguments continues after the last snapshot and produces identical outputs.
+
+        Args:
+            formats: output formats (see :class:`WriterSettings`); None for the config's.
+            resume: continue an interrupted run in ``out_dir``.
+            progress: called as ``progress(frames_done, frames_total_or_None)``.
+            snapshot_every: frames between tracker snapshots for resuming.
+        """
+        t0 = time.perf_counter()
+        out = Path(out_dir)
+        writers = self.config.writers
+        if formats is not None:
+            writers = dataclasses.replace(writers, formats=tuple(formats))
+        config = dataclasses.replace(self.config, writers=writers)
+        with self._open(source) as video:
+            resolved, first, last = self._prepare(video, prompts, start, end)
+            total = None if last is None else last - first
+            identity = {
+                "source": _source_key(source),
+                "prompts": _prompts_digest(resolved),
+                "config": config.to_dict(),
+                "range": [first, last],
+            }
+            journal = RunJournal(out, identity, snapshot_every)
+            tracker = Tracker(self.model, resolved, config.tracker)
+            replay: list[FrameResult] = []
+            if resume:
+                snapshot, replay = journal.load()
+                if snapshot is not None:
+                    tracker.restore(snapshot)
+            else:
+                journal.start_fresh()
+            counts = {
+                obj.id: dict.fromkeys([s.value for s in TrackState], 0) for obj in resolved.objects
+            }
+            done = 0
+            try:
+                with OutputSet(out, video.info, resolved.ids, writers) as outputs:
+                    for result, image in self._replayed(video, replay, writers.formats):
+                        outputs.write(result, image)
+                        _count(counts, result)
+                        done += 1
+                    resume_at = replay[-1].index + 1 if replay else first
+                    images: dict[int, np.ndarray] = {}
+                    stream = _remember_images(self.runtime.stream(video, resume_at, last), images)
+                    for result in tracker.track(stream, self._rewind(video)):
+                        outputs.write(result, images.pop(result.index))
+                        journal.record(result, tracker.snapshot)
+                        _count(counts, result)
+                        done += 1
+                        if progress is not None:
+                            progress(done, total)
+            finally:
+                journal.close()
+            paths = {fmt: [str(p) for p in ps] for fmt, ps in outputs.paths.items()}
+            paths["run"] = [str(out / "run.json")]
+            summary = RunSummary(
+                source=os.fspath(source),
+                engine=self.model.info.name,
+                engine_description=self.model.info.description,
+                weights=self.model.info.weights,
+                device=str(self.runtime.device),
+                frames=done,
+                first_frame=first,
+                objects=tuple(
+                    ObjectSummary(obj.id, obj.name, counts[obj.id]) for obj in resolved.objects
+                ),
+                wall_time_s=round(time.perf_counter() - t0, 3),
+                outputs=paths,
+                config=config.to_dict(),
+                resumed_at=replay[-1].index + 1 if replay else None,
+            )
+        run_json = AtomicPath(out / "run.json")
+        run_json.temp.write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
+        run_json.commit()
+        journal.finish()
+        return summary
+
+    # ------------------------------------------------------------------------------ helpers
+
+    @contextmanager
+    def _open(self, source: str | os.PathLike[str]) -> Iterator[VideoSource]:
+        with open_video(source, settings=self.config.reader) as video:
+            yield video
+
+    def _rewind(self, video: VideoSource) -> Callable[[Sequence[int]], Iterator[EncodedFrame]]:
+        return lambda indices: self.runtime.stream_indices(video, indices)
+
+    def _prepare(
+        self, video: VideoSource, prompts: Prompts, start: FramePosition, end: FramePosition
+    ) -> tuple[ResolvedPrompts, int, int | None]:
+        resolved = _prompt_set(prompts).resolve(video.info)
+        first = _frame_index(video, start, "start") if start is not None else 0
+        last = _frame_index(video, end, "end") if end is not None else None
+        if last is not None and last <= first:
+            raise FrameIndexError(
+                f"{video.info.source}: the end (frame {last}) must come after the start "
+                f"(frame {first})"
+            )
+        for obj in resolved.objects:
+            if obj.first_frame < first or (last is not None and obj.first_frame >= last):
+                raise PromptError(
+                    f"object {obj.id!r}: its first keyframe (frame {obj.first_frame}) lies "
+                    f"outside the processed range [{first}, {last if last is not None else 'end'})"
+                )
+        return resolved, first, last
+
+    def _replayed(
+        self, video: VideoSource, replay: list[FrameResult], formats: Sequence[str]
+    ) -> Iterator[tuple[FrameResult, np.ndarray | None]]:
+        """Journaled results with their frames re-read only when an output needs pixels."""
+        if not replay:
+            return
+        if not {"overlay", "cutout"}.intersection(formats):
+            for result in replay:
+                yield result, None
+            return
+        by_index = iter(replay)
+        size = max(1, self.runtime.batch_size or 8)
+        for batch in video.batches(size, start=replay[0].index, end=replay[-1].index + 1):
+            for index, image in zip(batch.indices, batch.frames, strict=True):
+                result = next(by_index)
+                assert result.index == int(index), (result.index, index)
+                yield result, image
+
+
+def _prompt_set(prompts: Prompts) -> PromptSet:
+    if isinstance(prompts, PromptSet):
+        return prompts
+    if isinstance(prompts, Mapping):
+        return PromptSet.from_dict(prompts)
+    if isinstance(prompts, (str, os.PathLike)):
+        return PromptSet.load(prompts)
+    raise PromptError(
+        f"prompts must be a PromptSet, a dict or a prompts file path, got {type(prompts).__name__}"
+    )
+
+
+def _frame_index(video: VideoSource, value: int | float, what: str) -> int:
+    """A frame index from an int index or float seconds, checked against the video."""
+    info = video.info
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise FrameIndexError(f"{what} must be a frame index or seconds, got {value!r}")
+    index = value if isinstance(value, int) else round(value * float(info.fps))
+    if index < 0 or (info.frame_count is not None and index > info.frame_count):
+        raise FrameIndexError(
+            f"{info.source}: {what} {value!r} is outside the video "
+            f"(frames 0..{info.frame_count if info.frame_count is not None else '?'})"
+        )
+    return int(index)
+
+
+def _remember_images(
+    frames: Iterator[EncodedFrame], images: dict[int, np.ndarray]
+) -> Iterator[EncodedFrame]:
+    """Pass frames through, keeping each image until its result is written (then popped)."""
+    for frame in frames:
+        images[frame.index] = frame.image
+        yield frame
+
+
+def _count(counts: dict[int | str, dict[str, int]], result: FrameResult) -> None:
+    for object_id, obj in result.objects.items():
+        counts[object_id][TrackState(obj.state).value] += 1
+
+
+def _source_key(source: str | os.PathLike[str]) -> str:
+    text = os.fspath(source)
+    return os.path.abspath(text) if os.path.exists(text) else text
+
+
+def _prompts_digest(resolved: ResolvedPrompts) -> str:
+    """A digest of everything the prompts decide, masks included."""
+    h = hashlib.sha256()
+    for obj in resolved.objects:
+        h.update(repr((obj.id, obj.name)).encode())
+        for kf in obj.keyframes:
+            h.update(str(kf.frame).encode())
+            for part in (kf.points, kf.point_labels, kf.box, kf.mask):
+                h.update(b"-" if part is None else np.ascontiguousarray(part).tobytes())
+    return h.hexdigest()
