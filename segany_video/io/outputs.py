@@ -1,7 +1,7 @@
 """Every output of a run behind one object, :class:`OutputSet`, set up by :class:`WriterSettings`.
 
 The caller hands over one :class:`~segany_video.results.FrameResult` and its frame at a time;
-a worker thread (:mod:`writer_thread`) feeds the writers of the chosen formats, each writing
+a worker thread per format (:mod:`writer_thread`) feeds that format's writers, each writing
 under a temporary name. :meth:`OutputSet.close` finishes every output and only then renames
 them all; an exception (or :meth:`OutputSet.abort`) deletes the temporary files instead, so a
 failed or interrupted run never leaves a file that looks complete. Where each file goes is
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,24 +177,36 @@ class OutputSet:
         except BaseException:
             self._abort_writers()
             raise
-        self._thread: WriterThread[tuple[FrameResult, np.ndarray | None]] = WriterThread(
-            self._write_now,
-            depth=self.settings.queue_size,
-            name=f"writers:{self.layout.out_dir}",
-            stall_timeout_s=self.settings.stall_timeout_s,
-        )
+        # One thread per format: encoders release the GIL, so formats encode in parallel on
+        # machines with cores to spare, and a slow format (ProRes) does not hold back the rest
+        # until its queue fills. Items are shared, not copied, between the queues.
+        self._threads: list[WriterThread[tuple[FrameResult, np.ndarray | None]]] = []
+        try:
+            for fmt, calls in self._frame_writers.items():
+                self._threads.append(
+                    WriterThread(
+                        functools.partial(_write_frame, calls),
+                        depth=self.settings.queue_size,
+                        name=f"{fmt} writer for {self.layout.out_dir}",
+                        stall_timeout_s=self.settings.stall_timeout_s,
+                    )
+                )
+        except BaseException:
+            self.abort()
+            raise
 
     def _add(self, kind: str, writer: StagedWriter, path: Path) -> StagedWriter:
         self._writers.append(writer)
         self.paths.setdefault(kind, []).append(path)
         return writer
 
-    def _open_writers(self) -> list:
-        """Create each format's writers; returns callables ``(result, image) -> None``."""
+    def _open_writers(self) -> dict[str, list]:
+        """Create each format's writers; returns format -> callables ``(result, image)``."""
         s, info, layout = self.settings, self.info, self.layout
         size = (info.width, info.height, info.fps)
-        calls = []
+        by_format: dict[str, list] = {}
         for fmt in s.formats:
+            calls = by_format.setdefault(fmt, [])
             if fmt == "masks":
                 suffix = mask_video_suffix(s.mask_codec)
                 for oid in self.object_ids:
@@ -233,7 +246,7 @@ class OutputSet:
                 path = layout.mot_csv
                 w = self._add(fmt, MotCsvWriter(path, self.object_ids), path)
                 calls.append(lambda r, img, w=w: w.write(r))
-        return calls
+        return by_format
 
     # -- the caller's side ---------------------------------------------------------------
 
@@ -255,7 +268,14 @@ class OutputSet:
             raise WriterError(f"OutputSet for {self.layout.out_dir} is closed; write() after close")
         self._check_frame(result, image)
         needs_image = _NEEDS_IMAGE.intersection(self.settings.formats)
-        self._thread.put((result, np.array(image, copy=True) if needs_image else None))
+        result = _with_every_object(result, self.object_ids, (self.info.height, self.info.width))
+        item = (result, np.array(image, copy=True) if needs_image else None)
+        try:
+            for thread in self._threads:
+                thread.put(item)
+        except BaseException:
+            self.abort()
+            raise
         self._last_index = result.index
         self.frames_written += 1
 
@@ -301,20 +321,22 @@ class OutputSet:
             return self.paths
         self._closed = True
         try:
-            self._thread.close()
+            for thread in self._threads:
+                thread.close()
             for writer in self._writers:
                 writer.finish()
+            for writer in self._writers:
+                writer.commit()
         except BaseException:
-            self._abort_writers()
+            self.abort()  # committed outputs stay; every other temporary output goes
             raise
-        for writer in self._writers:
-            writer.commit()
         return self.paths
 
     def abort(self) -> None:
         """Stop writing and delete every temporary output; never raises."""
         self._closed = True
-        self._thread.abort()
+        for thread in getattr(self, "_threads", []):
+            thread.abort()
         self._abort_writers()
 
     def _abort_writers(self) -> None:
@@ -325,17 +347,6 @@ class OutputSet:
 
     # -- the worker's side ---------------------------------------------------------------
 
-    def _write_now(self, item: tuple[FrameResult, np.ndarray | None]) -> None:
-        result, image = item
-        result = _with_every_object(result, self.object_ids, (self.info.height, self.info.width))
-        try:
-            for call in self._frame_writers:
-                call(result, image)
-        except SegAnyVideoError:
-            raise
-        except OSError as exc:
-            raise WriterError(f"writing frame {result.index} failed: {exc}") from exc
-
     def __enter__(self) -> OutputSet:
         return self
 
@@ -344,6 +355,18 @@ class OutputSet:
             self.close()
         else:
             self.abort()
+
+
+def _write_frame(calls: list, item: tuple[FrameResult, np.ndarray | None]) -> None:
+    """Run one format's writers on one frame (in that format's thread)."""
+    result, image = item
+    try:
+        for call in calls:
+            call(result, image)
+    except SegAnyVideoError:
+        raise
+    except OSError as exc:
+        raise WriterError(f"writing frame {result.index} failed: {exc}") from exc
 
 
 def _with_every_object(

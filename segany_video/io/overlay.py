@@ -18,7 +18,7 @@ import numpy as np
 
 from segany_video.io.atomic import StagedWriter
 from segany_video.io.video_encoder import StreamSpec, VideoEncoder
-from segany_video.results import FrameResult
+from segany_video.results import FrameResult, mask_box
 
 _GOLDEN = 0.6180339887498949
 _H264_PREVIEW = StreamSpec(
@@ -62,20 +62,27 @@ def draw_overlay(
     drawn = []
     for slot, object_id in enumerate(object_ids, start=1):
         obj = result.objects.get(object_id)
-        if obj is None or obj.box is None or not obj.mask.any():
+        # Work inside the mask's own box only (masks are usually small next to the frame);
+        # the result's box is drawn as given but not trusted to contain the mask.
+        bounds = None if obj is None or obj.box is None else mask_box(obj.mask)
+        if bounds is None:
             continue
+        x0, y0, x1, y1 = _box_slice(bounds, width, height)
+        crop, inside = out[y0:y1, x0:x1], obj.mask[y0:y1, x0:x1]
         colour = np.array(slot_colour(slot), dtype=np.float32)
-        inside = obj.mask
-        out[inside] = (out[inside] * (1.0 - opacity) + colour * opacity + 0.5).astype(np.uint8)
-        drawn.append((object_id, slot, obj))
+        crop[inside] = (crop[inside] * (1.0 - opacity) + colour * opacity + 0.5).astype(np.uint8)
+        drawn.append((object_id, slot, obj, (x0, y0, x1, y1)))
     # Lines and labels go on top of every tint so a later object's tint never hides them.
-    for object_id, slot, obj in drawn:
+    for object_id, slot, obj, (x0, y0, x1, y1) in drawn:
         colour = slot_colour(slot)
         contours, _ = cv2.findContours(
-            obj.mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+            obj.mask[y0:y1, x0:x1].astype(np.uint8),
+            cv2.RETR_EXTERNAL,
+            cv2.CHAIN_APPROX_SIMPLE,
+            offset=(x0, y0),
         )
         cv2.drawContours(out, contours, -1, colour, thickness, cv2.LINE_AA)
-        x0, y0, x1, y1 = (round(float(v)) for v in obj.box)
+        x0, y0, x1, y1 = _box_slice(obj.box, width, height)
         cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), colour, 1)
         label = f"{object_id} {float(obj.score):.2f}"
         (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
@@ -92,6 +99,13 @@ def draw_overlay(
             cv2.LINE_AA,
         )
     return out
+
+
+def _box_slice(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    """``XYXY`` float box -> integer pixel bounds clipped to the frame, rounded outward."""
+    x0, y0 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
+    x1, y1 = min(width, int(np.ceil(box[2]))), min(height, int(np.ceil(box[3])))
+    return x0, y0, x1, y1
 
 
 class OverlayWriter(StagedWriter):
