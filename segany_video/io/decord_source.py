@@ -32,6 +32,11 @@ class DecordSource(VideoSource):
             raise VideoOpenError(
                 f"{source}: the decord backend reads local files only; use backend 'pyav'"
             )
+        # Probe first: a bad file gets the same error whichever backend was asked for.
+        from segany_video.io.pyav_source import PyAVSource
+
+        with PyAVSource(source, replace(settings, prefetch_batches=0)) as probe:
+            probed = probe.info
         try:
             import decord
         except ImportError as exc:
@@ -39,10 +44,6 @@ class DecordSource(VideoSource):
                 f"{source}: the decord backend needs the 'decord' package, which is not "
                 "installed (wheels exist for x86_64 Linux/Windows); use backend 'pyav'"
             ) from exc
-        from segany_video.io.pyav_source import PyAVSource
-
-        with PyAVSource(source, replace(settings, prefetch_batches=0)) as probe:
-            probed = probe.info
         if probed.rotation:
             # decord 0.6 swaps width and height for rotated video but returns unrotated,
             # mis-sized buffers; refuse rather than return garbage.

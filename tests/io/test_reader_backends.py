@@ -12,8 +12,6 @@ from segany_video.errors import FrameIndexError, VideoDecodeError, VideoOpenErro
 from segany_video.io.image_folder import natural_key
 from segany_video.io.reader import ReaderSettings, open_video
 
-pytest.importorskip("decord")
-
 
 def _everything(path, backend, size=6):
     with open_video(path, backend=backend) as video:
@@ -28,6 +26,7 @@ def _everything(path, backend, size=6):
 
 
 def test_pyav_and_decord_return_identical_frames(vfr_mkv):
+    pytest.importorskip("decord")
     info_a, idx_a, ts_a, frames_a = _everything(vfr_mkv.path, "pyav")
     info_b, idx_b, ts_b, frames_b = _everything(vfr_mkv.path, "decord")
     assert info_b.backend == "decord"
@@ -41,6 +40,7 @@ def test_pyav_and_decord_return_identical_frames(vfr_mkv):
 
 
 def test_decord_random_access_matches_pyav(h264_mp4):
+    pytest.importorskip("decord")
     indices = [39, 12, 11, 10, 0, 25]
     with open_video(h264_mp4.path, backend="pyav") as video:
         expected = video.read_frames(indices)
@@ -56,6 +56,7 @@ def test_decord_random_access_matches_pyav(h264_mp4):
 
 
 def test_decord_refuses_urls_and_rotated_video(rotated_mp4):
+    pytest.importorskip("decord")
     with pytest.raises(VideoOpenError, match="local files"):
         open_video("rtsp://camera.invalid/stream", backend="decord")
     with pytest.raises(VideoOpenError, match="rotation"):
