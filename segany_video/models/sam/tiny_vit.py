@@ -200,7 +200,8 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
         idxs = _offset_index(window)
-        self.attention_biases = nn.Parameter(torch.zeros(num_heads, int(idxs.max()) + 1))
+        # Every (|dy|, |dx|) with 0 <= dy, dx < window occurs: window² offsets per head.
+        self.attention_biases = nn.Parameter(torch.zeros(num_heads, window * window))
         # Derived from the window size, so not saved: the official file has no such key.
         self.register_buffer("attention_bias_idxs", idxs, persistent=False)
 

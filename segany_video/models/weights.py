@@ -1,0 +1,358 @@
+"""The weights cache: list, download (resumable, digest-checked), verify, locate.
+
+Downloads go to ``<cache>/<file>.part`` and are renamed to ``<cache>/<file>`` only once complete
+and matching the registry's sha256, so a file under its final name is always whole. An
+interrupted download resumes from the ``.part`` with an HTTP Range request, both within one call
+(``retries``) and across calls. Nothing here runs at import; nothing downloads unless asked.
+
+``SEGANY_VIDEO_WEIGHTS_URL`` replaces the official host with a base URL (a mirror, or a local
+server in tests): the file is fetched from ``<base>/<file name>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import os
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from segany_video import __version__
+from segany_video.errors import (
+    DigestMismatchError,
+    DownloadError,
+    ModelNotFoundError,
+    SegAnyVideoError,
+    UserInputError,
+)
+from segany_video.models.checkpoint import file_sha256
+from segany_video.models.registry import (
+    MODEL_SPECS,
+    SKIP_DIGEST_ENV,
+    ModelSpec,
+    cache_dir,
+    cached_path,
+    digest_checks_disabled,
+    get_spec,
+    remember_sha256,
+    spec_for_file_name,
+)
+
+__all__ = [
+    "WEIGHTS_URL_ENV",
+    "ModelListing",
+    "cache_dir",
+    "cached_path",
+    "download",
+    "list_models",
+    "verify",
+    "weights_main",
+]
+
+WEIGHTS_URL_ENV = "SEGANY_VIDEO_WEIGHTS_URL"
+_CHUNK = 1 << 20
+_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class ModelListing:
+    """A registry entry and the state of its file in the cache.
+
+    Attributes:
+        spec: the registry entry.
+        path: where its weights live in the cache; None for weight-free engines.
+        downloaded: whether that file exists (weight-free engines count as ready).
+    """
+
+    spec: ModelSpec
+    path: Path | None
+    downloaded: bool
+
+
+def list_models() -> list[ModelListing]:
+    """Every registry model with its cache path and whether it is downloaded."""
+    listings = []
+    for spec in MODEL_SPECS.values():
+        path = cached_path(spec.name) if spec.needs_weights else None
+        listings.append(ModelListing(spec, path, path is None or path.is_file()))
+    return listings
+
+
+def _source_url(spec: ModelSpec, url_override: str | None) -> str:
+    if url_override:
+        return url_override
+    base = os.environ.get(WEIGHTS_URL_ENV)
+    if base:
+        return f"{base.rstrip('/')}/{spec.file_name}"
+    assert spec.url is not None
+    return spec.url
+
+
+class _Interrupted(Exception):
+    """A transfer that stopped early but may resume from the bytes already written."""
+
+
+def _hash_existing(part: Path) -> hashlib._Hash:
+    digest = hashlib.sha256()
+    with part.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest
+
+
+def _copy_body(resp: BinaryIO, out: BinaryIO, digest: hashlib._Hash, bar: object) -> None:
+    try:
+        while chunk := resp.read(_CHUNK):
+            out.write(chunk)
+            digest.update(chunk)
+            bar.update(len(chunk))  # type: ignore[attr-defined]
+    except (OSError, http.client.HTTPException) as exc:
+        raise _Interrupted(str(exc)) from exc
+
+
+def _transfer_once(url: str, part: Path, expected_size: int, progress: bool) -> hashlib._Hash:
+    """Fetch the rest of ``url`` into ``part`` (resuming at its size); the sha256 of all of it.
+
+    Raises:
+        _Interrupted: the connection failed or ended early; ``part`` holds what arrived.
+        DownloadError: an HTTP error that a retry would not fix.
+    """
+    from tqdm import tqdm
+
+    offset = part.stat().st_size if part.exists() else 0
+    headers = {"User-Agent": f"segany-video/{__version__}"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        resp = urllib.request.urlopen(request, timeout=_TIMEOUT_S)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and offset:
+            # Nothing left to send: the part already holds the whole file (or more, which the
+            # digest check refuses).
+            return _hash_existing(part)
+        raise DownloadError(f"downloading {url} failed: HTTP {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        raise _Interrupted(f"cannot reach {url}: {exc}") from exc
+    with resp:
+        if offset and resp.status == 206:
+            digest = _hash_existing(part)
+            mode = "ab"
+        else:  # a server that ignores Range sends the whole file again
+            digest = hashlib.sha256()
+            offset = 0
+            mode = "wb"
+        length = resp.headers.get("Content-Length")
+        total = offset + int(length) if length and length.isdigit() else expected_size
+        with (
+            part.open(mode) as out,
+            tqdm(
+                total=total,
+                initial=offset,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=part.name.removesuffix(".part"),
+                disable=not progress,
+            ) as bar,
+        ):
+            _copy_body(resp, out, digest, bar)
+            out.flush()
+            os.fsync(out.fileno())
+    received = part.stat().st_size
+    if received < total:
+        raise _Interrupted(f"connection closed after {received:,} of {total:,} bytes")
+    return digest
+
+
+def download(
+    name: str,
+    *,
+    url_override: str | None = None,
+    progress: bool = True,
+    retries: int = 3,
+) -> Path:
+    """Download the weights of registry model ``name`` into the cache and check their sha256.
+
+    An existing complete file with the right digest is kept as is. A partial ``.part`` from an
+    earlier attempt is resumed.
+
+    Args:
+        name: registry name, e.g. ``"sam_vit_b"``.
+        url_override: fetch from this URL instead of the official one (or
+            ``$SEGANY_VIDEO_WEIGHTS_URL/<file>``).
+        progress: show a tqdm progress bar on stderr.
+        retries: how many times an interrupted transfer is resumed within this call.
+
+    Returns:
+        The path of the verified file in the cache.
+
+    Raises:
+        ModelNotFoundError: unknown or weight-free model name.
+        DigestMismatchError: the downloaded bytes have another sha256 (the partial file is
+            deleted); set ``SEGANY_VIDEO_SKIP_DIGEST=1`` to keep such a file.
+        DownloadError: network or HTTP failure after the retries; the ``.part`` is kept so a
+            later call resumes.
+    """
+    spec = get_spec(name)
+    if not spec.needs_weights:
+        raise ModelNotFoundError(f"model {name!r} is weight-free: there is nothing to download")
+    assert spec.size_bytes is not None and spec.sha256 is not None
+    dest = cached_path(name)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.is_file() and dest.stat().st_size == spec.size_bytes:
+        digest = file_sha256(dest)
+        if digest == spec.sha256:
+            remember_sha256(dest, digest)
+            return dest
+    url = _source_url(spec, url_override)
+    part = dest.with_name(dest.name + ".part")
+    for attempt in range(retries + 1):
+        try:
+            hasher = _transfer_once(url, part, spec.size_bytes, progress)
+            break
+        except _Interrupted as exc:
+            if attempt == retries:
+                raise DownloadError(
+                    f"downloading {spec.name} from {url} failed after {retries + 1} attempts "
+                    f"({exc}); {part.stat().st_size if part.exists() else 0:,} bytes are kept in "
+                    f"{part} and the next `segany-video weights download {spec.name}` resumes."
+                ) from exc
+    actual = hasher.hexdigest()
+    if actual != spec.sha256 and not digest_checks_disabled():
+        size = part.stat().st_size
+        part.unlink()
+        raise DigestMismatchError(
+            f"the file downloaded from {url} ({size:,} bytes; official size "
+            f"{spec.size_bytes:,}) is not the {spec.name} weights the registry knows:\n"
+            f"  expected sha256 {spec.sha256}\n  actual sha256   {actual}\n"
+            f"It was deleted. If you trust this source (the expected digests come from "
+            f"third-party manifests), download again with {SKIP_DIGEST_ENV}=1 set."
+        )
+    os.replace(part, dest)
+    remember_sha256(dest, actual)
+    return dest
+
+
+def verify(path: str | os.PathLike[str]) -> tuple[str | None, bool, str]:
+    """Check a weights file against the registry.
+
+    The entry is found by the file's name, else by its digest.
+
+    Args:
+        path: a checkpoint file.
+
+    Returns:
+        ``(registry name or None, digest matches, sha256 hex)``.
+
+    Raises:
+        ModelNotFoundError: the file does not exist.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelNotFoundError(f"no such file: {path}")
+    digest = file_sha256(path)
+    spec = spec_for_file_name(path.name)
+    if spec is None:
+        spec = next((s for s in MODEL_SPECS.values() if s.sha256 == digest), None)
+    if spec is None:
+        return None, False, digest
+    return spec.name, digest == spec.sha256, digest
+
+
+def _cmd_list(_: argparse.Namespace) -> int:
+    print(f"weights cache: {cache_dir()}")
+    for item in list_models():
+        spec = item.spec
+        if not spec.needs_weights:
+            state, size = "ready (no weights)", "-"
+        else:
+            state = "downloaded" if item.downloaded else "not downloaded"
+            size = f"{spec.size_bytes / 1e6:,.0f} MB"
+        print(f"  {spec.name:<11} {size:>9}  {state:<18} {spec.description}")
+    return 0
+
+
+def _cmd_download(args: argparse.Namespace) -> int:
+    path = download(args.name, url_override=args.url, progress=not args.no_progress)
+    print(path)
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    target = Path(args.path)
+    if not target.exists() and args.path in MODEL_SPECS:
+        target = cached_path(args.path)
+    name, ok, digest = verify(target)
+    if name is None:
+        print(f"{target}: sha256 {digest} matches no registry model", file=sys.stderr)
+        return 1
+    expected = get_spec(name).sha256
+    if ok:
+        print(f"{target}: OK, {name} (sha256 {digest})")
+        return 0
+    print(
+        f"{target}: MISMATCH for {name}\n  expected sha256 {expected}\n  actual sha256   {digest}",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _cmd_path(args: argparse.Namespace) -> int:
+    path = cached_path(args.name)
+    print(path)
+    if not path.is_file():
+        print(
+            f"not downloaded yet: run `segany-video weights download {args.name}`",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segany-video weights", description="Manage the model weights cache."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list models and whether their weights are downloaded")
+    p = sub.add_parser("download", help="download a model's weights into the cache")
+    p.add_argument("name", choices=[s.name for s in MODEL_SPECS.values() if s.needs_weights])
+    p.add_argument("--url", help=f"fetch from this URL (or set {WEIGHTS_URL_ENV}=BASE_URL)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p = sub.add_parser("verify", help="check a weights file's sha256 against the registry")
+    p.add_argument("path", help="a checkpoint file (or a registry name: its cached file)")
+    p = sub.add_parser("path", help="print where a model's weights live in the cache")
+    p.add_argument("name", choices=[s.name for s in MODEL_SPECS.values() if s.needs_weights])
+    return parser
+
+
+_COMMANDS = {"list": _cmd_list, "download": _cmd_download, "verify": _cmd_verify, "path": _cmd_path}
+
+
+def weights_main(argv: Sequence[str] | None = None) -> int:
+    """``segany-video weights list | download NAME | verify PATH | path NAME``.
+
+    Returns:
+        0 on success; 1 for a failed check, a missing file or a download error; 2 for a user
+        error (message on stderr, one line per problem).
+    """
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except UserInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SegAnyVideoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(weights_main())
