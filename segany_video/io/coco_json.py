@@ -109,6 +109,7 @@ class TracksJsonWriter(StagedWriter):
                 self._target.temp, "w", encoding="utf-8", newline="\n"
             )
             self._file.write(text[:-1] + ', "frames": [\n')
+            self._file.flush()  # a killed run's partial file still names its objects
         except OSError as exc:
             self._target.discard()
             raise writer_error(self.path, exc, "create") from exc
