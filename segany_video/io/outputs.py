@@ -26,13 +26,22 @@ from segany_video.io.coco_json import TracksJsonWriter
 from segany_video.io.cutout import CUTOUT_CODECS, CutoutWriter, cutout_suffix
 from segany_video.io.davis_png import DavisPngWriter
 from segany_video.io.frames import VideoInfo
-from segany_video.io.layout import OutputLayout
+from segany_video.io.layout import OutputLayout, object_file_names, sanitize_id
 from segany_video.io.mask_video import MASK_CODECS, MaskVideoWriter, mask_video_suffix
 from segany_video.io.mot_csv import MotCsvWriter
 from segany_video.io.overlay import OverlayWriter
 from segany_video.io.png_sequence import PngSequenceWriter
 from segany_video.io.writer_thread import WriterThread
 from segany_video.results import FrameResult, ObjectResult, TrackState
+
+__all__ = [
+    "FORMATS",
+    "OutputLayout",
+    "OutputSet",
+    "WriterSettings",
+    "object_file_names",
+    "sanitize_id",
+]
 
 FORMATS = ("masks", "png", "cutout", "overlay", "json", "davis", "mot")
 _NEEDS_IMAGE = {"cutout", "overlay"}

@@ -61,12 +61,13 @@ def test_timestamps_that_do_not_advance_are_nudged_forward(tmp_path):
     np.testing.assert_allclose(times, [0.0, 0.001, 0.1, 0.101], atol=1e-9)
 
 
-def test_prores_cutout_alpha_equals_mask_and_colour_is_kept(tmp_path):
+@pytest.mark.parametrize(("width", "height"), [(64, 48), (63, 47)])
+def test_prores_cutout_alpha_equals_mask_and_colour_is_kept(tmp_path, width, height):
     path = tmp_path / "1.mov"
-    results = frame_results([1])
-    with CutoutWriter(path, 64, 48, FPS, "prores", object_id=1) as writer:
+    results = frame_results([1], width=width, height=height)
+    with CutoutWriter(path, width, height, FPS, "prores", object_id=1) as writer:
         for r in results:
-            writer.write(image(r.index), r.objects[1].mask, r.timestamp)
+            writer.write(image(r.index, width, height), r.objects[1].mask, r.timestamp)
     frames, times = decode(path)
     assert len(frames) == len(results)
     np.testing.assert_allclose(times, TIMESTAMPS, atol=1e-3)
@@ -78,15 +79,16 @@ def test_prores_cutout_alpha_equals_mask_and_colour_is_kept(tmp_path):
         np.testing.assert_array_equal(alpha, np.where(r.objects[1].mask, full, 0))
         rgb = frame.to_ndarray(format="rgb24").astype(int)
         inside = r.objects[1].mask
-        assert np.abs(rgb[inside] - image(r.index)[inside]).mean() < 4
+        assert np.abs(rgb[inside] - image(r.index, width, height)[inside]).mean() < 4
 
 
-def test_vp9_cutout_alpha_matches_mask_within_tolerance(tmp_path):
+@pytest.mark.parametrize(("width", "height"), [(64, 48), (63, 47)])
+def test_vp9_cutout_alpha_matches_mask_within_tolerance(tmp_path, width, height):
     path = tmp_path / "1.webm"
-    results = frame_results([1])
-    with CutoutWriter(path, 64, 48, FPS, "vp9", object_id=1) as writer:
+    results = frame_results([1], width=width, height=height)
+    with CutoutWriter(path, width, height, FPS, "vp9", object_id=1) as writer:
         for r in results:
-            writer.write(image(r.index), r.objects[1].mask, r.timestamp)
+            writer.write(image(r.index, width, height), r.objects[1].mask, r.timestamp)
     frames, times = decode(path, decoder="libvpx-vp9")
     assert len(frames) == len(results)
     np.testing.assert_allclose(times, TIMESTAMPS, atol=1e-3)
