@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 from scipy import ndimage
 
+from segany_video.eval.davis_data import open_sequence
 from segany_video.eval.metrics import (
     SequenceScores,
     boundary_f_measure,
@@ -220,3 +223,13 @@ def test_mean_over_sequences_weighs_sequences_equally() -> None:
     assert summary.j_mean == 0.5 and summary.f_mean == 0.5 and summary.jf_mean == 0.5
     with pytest.raises(ValueError):
         mean_over_sequences([])
+
+
+@pytest.mark.real_data
+def test_real_davis_sequence_scores_itself_perfectly_and_nothing_as_zero(davis_root: Path) -> None:
+    seq = open_sequence(davis_root, "rollerblade")  # the shortest: 35 frames
+    perfect = score_sequence(seq.masks(), seq.masks(), name=seq.name)
+    assert perfect.num_frames == 35 and perfect.jf_mean == 1.0
+    empty = (np.zeros_like(m) for m in seq.masks())
+    nothing = score_sequence(empty, seq.masks(), name=seq.name)
+    assert nothing.j_mean == 0.0 and nothing.f_mean == 0.0
