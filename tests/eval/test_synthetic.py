@@ -224,3 +224,21 @@ def test_written_ground_truth_and_prompts_read_back(
         assert np.array_equal(read_davis_png(files[i]), clip.label_map(i))
     prompts = json.loads(Path(paths.prompts).read_text())
     assert prompts == clip.prompts()
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "sample"
+
+
+@pytest.mark.skipif(not SAMPLE.is_dir(), reason="bundled sample not in this checkout")
+def test_bundled_sample_is_small_and_matches_the_generator() -> None:
+    # If the generator changes, the committed sample must be regenerated with
+    # `python samples/make_sample.py`; this test says so instead of letting them drift apart.
+    clip = make_clip(0)
+    assert (SAMPLE / "clip.mp4").stat().st_size < 2_000_000
+    assert json.loads((SAMPLE / "prompts.json").read_text()) == clip.prompts()
+    for i in (0, 47, 100, 149):
+        assert np.array_equal(
+            read_davis_png(SAMPLE / "Annotations" / f"{i:05d}.png"), clip.label_map(i)
+        )
+    with av.open(str(SAMPLE / "clip.mp4")) as container:
+        assert container.streams.video[0].frames == len(clip)
