@@ -19,7 +19,6 @@ from fractions import Fraction
 
 import av
 import numpy as np
-from av.video.reformatter import VideoReformatter
 
 from segany_video.errors import FrameIndexError, VideoOpenError
 from segany_video.io.frame_cache import RecentFrames
@@ -155,9 +154,9 @@ class PyAVSource(VideoSource):
         self._recent: RecentFrames[av.VideoFrame] = RecentFrames(
             settings.reread_cache_mb * 2**20, max(frame_bytes, 1)
         )
-        # One RGB converter per thread: PyAV keeps one per frame object, and a cached frame
-        # may be converted by two threads at once.
-        self._converters = threading.local()
+        # PyAV converts with a converter stored on the frame object; a cached frame may be
+        # asked for by two threads at once, so frames from the cache convert under this lock.
+        self._convert_lock = threading.Lock()
 
     # -- opening -------------------------------------------------------------------------
 
@@ -333,11 +332,7 @@ class PyAVSource(VideoSource):
                 )
 
     def _rgb(self, frame: av.VideoFrame) -> np.ndarray:
-        converter = getattr(self._converters, "reformatter", None)
-        if converter is None:
-            converter = self._converters.reformatter = VideoReformatter()
-        rgb = converter.reformat(frame, format="rgb24").to_ndarray()
-        return upright(rgb, self.info.rotation)
+        return upright(frame.to_ndarray(format="rgb24"), self.info.rotation)
 
     def _iter_frames(self, start: int, end: int | None) -> Iterator[tuple[int, float, np.ndarray]]:
         cursor = self._acquire()
@@ -362,7 +357,8 @@ class PyAVSource(VideoSource):
             if cached is None:
                 missing.append(i)
             else:
-                out[i] = (self._index.seconds[i], self._rgb(cached))
+                with self._convert_lock:
+                    out[i] = (self._index.seconds[i], self._rgb(cached))
         if not missing:
             return out
         cursor = self._acquire()
@@ -372,7 +368,8 @@ class PyAVSource(VideoSource):
                 cursor = self._position(cursor, missing[pos])
                 for i, frame in self._decode_from(cursor, missing[pos], keep=True):
                     if i == missing[pos]:
-                        out[i] = (self._index.seconds[i], self._rgb(frame))
+                        with self._convert_lock:  # the frame is in the cache already
+                            out[i] = (self._index.seconds[i], self._rgb(frame))
                         pos += 1
                         if pos == len(missing):
                             break
