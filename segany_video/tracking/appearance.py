@@ -89,6 +89,12 @@ class Appearance:
         ring = max(4, int(0.15 * np.sqrt(mask.sum())))
         return cls(index.histogram(mask), index.ring_histogram(mask, ring))
 
+    @staticmethod
+    def anchor_odds(index: ColourIndex, mask: np.ndarray) -> np.ndarray:
+        """``(D,)`` P(object | colour) against a wide band of surroundings (half its size)."""
+        ring = max(8, int(0.5 * np.sqrt(mask.sum())))
+        return colour_odds(index.histogram(mask), index.ring_histogram(mask, ring))
+
     def distance(self, index: ColourIndex, mask: np.ndarray) -> float:
         return hellinger(self.foreground, index.histogram(mask))
 

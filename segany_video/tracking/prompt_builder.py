@@ -49,9 +49,10 @@ def padded_box(mask: np.ndarray, padding: float, frame_size: tuple[int, int]) ->
 def interior_points(mask: np.ndarray, count: int) -> np.ndarray:
     """Up to ``count`` points deep inside ``mask``, spread over it.
 
-    The first is the distance-transform maximum (the most interior pixel); each next one is the
-    maximum after blanking a disc around the points chosen so far, so points cover elongated or
-    multi-part objects instead of clustering at the centre.
+    The first is the distance-transform maximum (the most interior pixel). The others are
+    picked by farthest-point sampling among the pixels at least half as deep as that maximum,
+    so points cover elongated or multi-part objects instead of clustering at the centre, while
+    staying away from the boundary (where a warped mask is least reliable).
 
     Args:
         mask: ``(H, W)`` bool.
@@ -64,20 +65,21 @@ def interior_points(mask: np.ndarray, count: int) -> np.ndarray:
     if box is None or count <= 0:
         return np.zeros((0, 2), dtype=np.float32)
     x0, y0, x1, y1 = (int(v) for v in box)
-    crop = np.pad(mask[y0:y1, x0:x1].astype(np.uint8), 1)  # border counts as outside
+    crop = np.pad(mask[y0:y1, x0:x1].astype(np.uint8), 1)  # the border counts as outside
     depth = cv2.distanceTransform(crop, cv2.DIST_L2, 3)
-    # Blanking radius: a share of the object's size so 'count' points can fit along it.
-    radius = max(2.0, 0.5 * float(np.sqrt(mask.sum())) / max(1, count - 1) + 1.0)
-    points = []
-    for _ in range(count):
-        flat = int(np.argmax(depth))
-        peak = depth.flat[flat]
-        if peak <= 0:
+    first = int(np.argmax(depth))
+    ys, xs = np.nonzero(depth >= 0.5 * depth.flat[first])
+    pool = np.stack([xs, ys], axis=1).astype(np.float64)
+    chosen = [np.array(divmod(first, depth.shape[1])[::-1], dtype=np.float64)]
+    nearest = np.linalg.norm(pool - chosen[0], axis=1)
+    while len(chosen) < count:
+        pick = int(np.argmax(nearest))
+        if nearest[pick] < 1.0:  # every deep pixel is already taken
             break
-        py, px = divmod(flat, depth.shape[1])
-        points.append((px - 1 + x0 + 0.5, py - 1 + y0 + 0.5))
-        cv2.circle(depth, (px, py), max(int(radius), int(peak)), 0.0, thickness=-1)
-    return np.array(points, dtype=np.float32).reshape(-1, 2)
+        chosen.append(pool[pick])
+        nearest = np.minimum(nearest, np.linalg.norm(pool - pool[pick], axis=1))
+    points = np.array(chosen) + np.array([x0 - 1 + 0.5, y0 - 1 + 0.5])
+    return points.astype(np.float32)
 
 
 def negative_points(region: np.ndarray, others: Sequence[np.ndarray], count: int) -> np.ndarray:
@@ -109,6 +111,44 @@ def negative_points(region: np.ndarray, others: Sequence[np.ndarray], count: int
     intruders.sort(key=lambda item: -item[0])
     chosen = [interior_points(inside, 1) for _, inside in intruders[:count]]
     return np.concatenate(chosen).astype(np.float32) if chosen else np.zeros((0, 2), np.float32)
+
+
+def colour_posterior(
+    warped: np.ndarray, odds: np.ndarray, colour_bins: np.ndarray, blur: float
+) -> np.ndarray:
+    """Combine where motion says the object is with what colour says it is (Bayes per pixel).
+
+    The warped mask is blurred by a radius of ``blur`` x the object's equivalent size (motion
+    is uncertain near the boundary), clipped away from 0 and 1, and used as the prior of a
+    per-pixel posterior whose likelihood is the object's colour model. This pulls a mask that
+    flow dragged onto background back onto the object's colours, which a frame-by-frame
+    segmenter cannot do alone.
+
+    Args:
+        warped: ``(H, W)`` float32 in ``[0, 1]``, the motion-warped previous mask.
+        odds: ``(D,)`` float32 P(object | colour bin), from the keyframe's colours.
+        colour_bins: ``(H, W)`` int colour bin of every pixel of the current frame.
+        blur: blur radius as a fraction of ``sqrt(area)``.
+
+    Returns:
+        ``(H, W)`` float32 posterior in ``[0, 1]`` (zero far from the warped mask).
+    """
+    inside = warped > 0.5
+    area = float(inside.sum())
+    box = mask_box(inside)
+    if box is None:
+        return warped
+    radius = max(1, int(blur * np.sqrt(area)))
+    height, width = warped.shape
+    x0, y0 = max(0, int(box[0]) - 3 * radius), max(0, int(box[1]) - 3 * radius)
+    x1, y1 = min(width, int(box[2]) + 3 * radius), min(height, int(box[3]) + 3 * radius)
+    prior = cv2.GaussianBlur(warped[y0:y1, x0:x1], (2 * radius + 1, 2 * radius + 1), 0)
+    prior = np.clip(prior, 0.02, 0.98)
+    likelihood = np.clip(odds[colour_bins[y0:y1, x0:x1]], 0.02, 0.98)
+    joint = prior * likelihood
+    posterior = np.zeros_like(warped)
+    posterior[y0:y1, x0:x1] = joint / (joint + (1.0 - prior) * (1.0 - likelihood))
+    return posterior
 
 
 def propagation_prompt(

@@ -28,7 +28,11 @@ from segany_video.tracking.association import (
 from segany_video.tracking.matching import match_candidates
 from segany_video.tracking.motion import FlowEstimator, FlowField
 from segany_video.tracking.overlaps import resolve_overlaps
-from segany_video.tracking.prompt_builder import propagation_prompt, search_prompt
+from segany_video.tracking.prompt_builder import (
+    colour_posterior,
+    propagation_prompt,
+    search_prompt,
+)
 from segany_video.tracking.prompts import ResolvedKeyframe
 from segany_video.tracking.search import find_lost_object, search_window
 from segany_video.tracking.settings import TrackerSettings
@@ -124,7 +128,10 @@ class Propagator:
         for slot, track in enumerate(self.tracks):
             if slot not in seeded and track.is_followed:
                 assert track.mask is not None
-                warped[slot] = field.warp(track.mask) if field else track.mask.astype(np.float32)
+                soft = field.warp(track.mask) if field else track.mask.astype(np.float32)
+                if s.colour_prior and track.anchor_odds is not None:
+                    soft = colour_posterior(soft, track.anchor_odds, colours.bins, s.prior_blur)
+                warped[slot] = soft
         expected_masks = {slot: w > 0.5 for slot, w in warped.items()}
         proposals = _Proposals([], [], [])
         for slot, soft in warped.items():
@@ -235,7 +242,8 @@ class Propagator:
             outcome, mask = ordered[slot], masks[slot]
             if slot in seeded_slots:
                 assert outcome is not None and mask is not None
-                track.seed(mask, outcome.score, Appearance.measure(colours, mask))
+                anchor = Appearance.anchor_odds(colours, mask)
+                track.seed(mask, outcome.score, Appearance.measure(colours, mask), anchor)
                 track.low_res_logits = outcome.low_res
             elif outcome is not None and mask is not None and self._visible(track, mask):
                 track.follow(

@@ -21,6 +21,10 @@ class TrackerSettings:
             warped mask (0 disables them; the box and dense prior then carry the prompt).
         negative_points: at most this many negative points, one per nearby other object.
         box_padding: the warped mask's box is grown by this fraction of its size on each side.
+        colour_prior: sharpen the warped mask with the object's keyframe colour model (a
+            per-pixel Bayes posterior) before prompting; this stops flow drift onto background.
+        prior_blur: motion uncertainty of that prior: blur radius as a fraction of the object's
+            ``sqrt(area)``.
         use_dense_prior: pass the warped previous mask (and low-res logits when the engine has
             them) as the dense prompt.
         gate: a candidate whose matching cost exceeds this is never assigned (cost range 0..~2).
@@ -42,10 +46,12 @@ class TrackerSettings:
     """
 
     flow_scale: float = 0.5
-    flow_preset: str = "fast"
+    flow_preset: str = "medium"
     positive_points: int = 3
     negative_points: int = 2
     box_padding: float = 0.1
+    colour_prior: bool = True
+    prior_blur: float = 0.2
     use_dense_prior: bool = True
     gate: float = 1.2
     min_iou: float = 0.1
@@ -59,7 +65,7 @@ class TrackerSettings:
     search_growth: float = 0.25
     velocity_damping: float = 0.9
     max_lost_frames: int | None = None
-    histogram_bins: int = 8
+    histogram_bins: int = 16
 
     def __post_init__(self) -> None:
         _check_range("flow_scale", self.flow_scale, 0.05, 1.0)
@@ -71,6 +77,12 @@ class TrackerSettings:
         _check_range("positive_points", self.positive_points, 0, 16)
         _check_range("negative_points", self.negative_points, 0, 16)
         _check_range("box_padding", self.box_padding, 0.0, 2.0)
+        for name in ("colour_prior", "use_dense_prior"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(
+                    f"tracker {name}: expected true or false, got {getattr(self, name)!r}"
+                )
+        _check_range("prior_blur", self.prior_blur, 0.0, 2.0)
         _check_range("gate", self.gate, 0.0, 10.0)
         _check_range("min_iou", self.min_iou, 0.0, 1.0)
         for name in ("iou_weight", "quality_weight", "appearance_weight"):

@@ -25,6 +25,8 @@ class Track:
             it means occlusion or leaving the frame.
         lost_frames: consecutive frames the object has been lost.
         low_res_logits: ``(256, 256)`` logits from the engine for the last mask, or None.
+        anchor_odds: ``(D,)`` float32 P(object | colour bin) measured on the latest keyframe
+            (object versus a wide band around it); fixed between keyframes so it cannot drift.
     """
 
     def __init__(self, object_id: int | str) -> None:
@@ -37,14 +39,18 @@ class Track:
         self.reference_area = 0.0
         self.lost_frames = 0
         self.low_res_logits: torch.Tensor | None = None
+        self.anchor_odds: np.ndarray | None = None
 
     @property
     def is_followed(self) -> bool:
         """True when the object was visible on the last frame (prompted or tracked)."""
         return self.state in (TrackState.PROMPTED, TrackState.TRACKED)
 
-    def seed(self, mask: np.ndarray, score: float, appearance: Appearance) -> None:
+    def seed(
+        self, mask: np.ndarray, score: float, appearance: Appearance, anchor_odds: np.ndarray
+    ) -> None:
         """Start or correct the track from a keyframe prompt."""
+        self.anchor_odds = anchor_odds
         self.state = TrackState.PROMPTED
         box = mask_box(mask)
         assert box is not None, "a keyframe mask is never empty"
@@ -99,6 +105,7 @@ class Track:
             "low_res_logits": None
             if self.low_res_logits is None
             else self.low_res_logits.detach().cpu().numpy().copy(),
+            "anchor_odds": None if self.anchor_odds is None else self.anchor_odds.copy(),
         }
 
     @classmethod
@@ -118,4 +125,6 @@ class Track:
         track.lost_frames = int(data["lost_frames"])
         if data["low_res_logits"] is not None:
             track.low_res_logits = torch.from_numpy(data["low_res_logits"].copy()).to(device)
+        if data["anchor_odds"] is not None:
+            track.anchor_odds = data["anchor_odds"].copy()
         return track
