@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from scipy.interpolate import PchipInterpolator
 from scipy.ndimage import gaussian_filter1d
 
 from segany_video.errors import FrameIndexError
+from segany_video.eval.synthetic_motion import outline_harmonics, trajectories
 from segany_video.eval.synthetic_texture import (
     PATTERNS,
     ground_texture,
@@ -331,86 +331,6 @@ class SyntheticClip:
         }
 
 
-def _path(knots: list[tuple[float, float, float]], u: np.ndarray) -> np.ndarray:
-    """Smooth, overshoot-free path through ``(u, x, y)`` knots, sampled at ``u`` -> ``(N, 2)``."""
-    ku = np.array([k[0] for k in knots])
-    xy = np.array([k[1:] for k in knots])
-    return PchipInterpolator(ku, xy, axis=0)(u)
-
-
-def _smoothstep(t: np.ndarray) -> np.ndarray:
-    t = np.clip(t, 0, 1)
-    return t * t * (3 - 2 * t)
-
-
-def _trajectories(
-    rng: np.random.Generator, u: np.ndarray, w: int, h: int, radii: dict[str, float]
-) -> dict[str, np.ndarray]:
-    """Scripted centres in pixels for the three roles (before mirroring and shake)."""
-
-    def jit(scale: float) -> float:
-        return float(rng.uniform(-scale, scale))
-
-    bob = rng.uniform(0, 2 * np.pi)
-    occluder = _path(
-        [
-            (0.0, 0.28 + jit(0.03), 0.55),
-            (0.5, 0.45 + jit(0.03), 0.56),
-            (1.0, 0.62 + jit(0.03), 0.55),
-        ],
-        u,
-    ) * (w, h)
-    occluder[:, 1] += 0.015 * h * np.sin(2 * np.pi * 1.3 * u + bob)
-
-    # hidden: its own path, pulled onto the occluder's centre during [t_in, t_out]
-    free = _path(
-        [
-            (0.0, 0.86 + jit(0.02), 0.80 + jit(0.02)),
-            (0.24, 0.68 + jit(0.02), 0.76 + jit(0.02)),
-            (0.66, 0.28 + jit(0.02), 0.83 + jit(0.02)),
-            (1.0, 0.10 + jit(0.02), 0.78 + jit(0.02)),
-        ],
-        u,
-    ) * (w, h)
-    t_in, t_out = 0.24 + jit(0.02), 0.56 + jit(0.02)
-    pull = _smoothstep((u - t_in) / 0.1) * (1 - _smoothstep((u - t_out) / 0.1))
-    wobble = 0.008 * h * np.stack([np.sin(7 * u + bob), np.cos(5 * u + bob)], axis=1)
-    hidden = free + pull[:, None] * (occluder + wobble - free)
-
-    # wanderer: crosses over the occluder's top, leaves the frame, comes back
-    u_cross = 0.11 + jit(0.01)
-    k_cross = int(np.argmin(np.abs(u - u_cross)))
-    cross = occluder[k_cross] / (w, h) - (0, 0.17)
-    outside = 1 + (radii["wanderer"] * 1.4) / w + 0.04
-    exit_y = 0.26 + jit(0.02)
-    wanderer = _path(
-        [
-            (0.0, 0.08 + jit(0.02), 0.20 + jit(0.02)),
-            (float(u[k_cross]), *cross),
-            (0.30, 0.72 + jit(0.02), 0.30 + jit(0.02)),
-            (0.42, outside, exit_y),
-            (0.62, outside, exit_y),
-            (0.74, 0.80 + jit(0.02), 0.18 + jit(0.01)),
-            (1.0, 0.50 + jit(0.03), 0.17 + jit(0.01)),
-        ],
-        u,
-    ) * (w, h)
-    return {"occluder": occluder, "hidden": hidden, "wanderer": wanderer}
-
-
-def _harmonics(rng: np.random.Generator, times: np.ndarray, total: float) -> np.ndarray:
-    """``(N, 4, 2)`` amplitude/phase of outline harmonics; amplitudes never sum above ``total``."""
-    weights = rng.uniform(0.2, 1.0, 4) * np.array([2.0, 1.0, 0.7, 0.5])
-    amp = weights / weights.sum() * total * rng.uniform(0.75, 1.0)
-    speed = rng.uniform(0.3, 1.0, 4) * rng.choice([-1, 1], 4)  # rad/s: slow deformation
-    phase0 = rng.uniform(0, 2 * np.pi, 4)
-    pulse = 0.85 + 0.15 * np.sin(times[:, None] * rng.uniform(0.5, 1.5, 4) + phase0)
-    out = np.empty((len(times), 4, 2))
-    out[..., 0] = amp * pulse
-    out[..., 1] = phase0 + speed * times[:, None]
-    return out
-
-
 def make_clip(
     seed: int = 0,
     *,
@@ -476,10 +396,13 @@ def make_clip(
     camera = margin + travel
 
     roles = ROLES[:num_objects]
+    # Mean radius (fraction of the height, +-5% per seed) and bound on the outline's wiggle. The
+    # hidden object must fit inside the occluder with room for its wobble (0.008 h per axis):
+    # 0.16 * 0.95 * (1 - 0.22) = 0.119 h > 0.065 * 1.05 * (1 + 0.2) + 0.0113 = 0.093 h.
     scale = {"occluder": 0.16, "hidden": 0.065, "wanderer": 0.11}
     wiggle = {"occluder": 0.22, "hidden": 0.2, "wanderer": 0.2}  # max summed harmonic amplitude
     radii = {role: scale[role] * height * rng.uniform(0.95, 1.05) for role in ROLES}
-    paths = _trajectories(rng, u, width, height, radii)
+    paths = trajectories(rng, u, width, height, radii)
     mirror_x, mirror_y = rng.random() < 0.5, rng.random() < 0.5
     hues = object_hues(rng, ground_hue, num_objects)
     patterns = rng.permutation(len(PATTERNS))
@@ -502,7 +425,7 @@ def make_clip(
                 radius=radii[role],
                 centres=centres,
                 angles=rng.uniform(0, 2 * np.pi) + rng.uniform(-0.3, 0.3) * times,
-                harmonics=_harmonics(rng, times, wiggle[role]),
+                harmonics=outline_harmonics(rng, times, wiggle[role]),
                 texture=object_texture(rng, side, hues[k], pattern),
             )
         )
