@@ -279,7 +279,7 @@ class SyntheticClip:
         h, w = self.height, self.width
         outline = obj.outline(index)
         # a soft shadow below and to the right, cast on whatever is already drawn
-        offset = np.array([0.6, 1.0]) * 0.015 * h
+        offset = np.array([0.6, 1.0]) * 0.02 * h
         pad = int(np.ceil(0.05 * h)) + 4
         lo = np.floor(outline.min(0)).astype(int) - pad
         hi = np.ceil(outline.max(0) + offset).astype(int) + pad
@@ -289,7 +289,7 @@ class SyntheticClip:
             return  # entirely outside the frame
         roi = image[y0:y1, x0:x1]
         shadow = _fill(outline + offset, y1 - y0, x1 - x0, (x0, y0)).astype(np.float32)
-        shadow = cv2.GaussianBlur(shadow, (0, 0), 0.012 * h + 0.5)
+        shadow = cv2.GaussianBlur(shadow, (0, 0), 0.01 * h + 0.5)
         roi *= 1 - self._shadow * shadow[..., None]
         mask = _fill(outline, y1 - y0, x1 - x0, (x0, y0)).astype(np.float32)
         alpha = cv2.GaussianBlur(mask, (0, 0), 0.6)[..., None]  # anti-aliased edge
@@ -341,7 +341,7 @@ def make_clip(
     pan_speed: float = 1.0,
     shake: float = 0.0,
     noise: float = 1.5,
-    shadow: float = 0.2,
+    shadow: float = 0.35,
     min_visible_fraction: float = 0.01,
 ) -> SyntheticClip:
     """Build the scripted scenario for one seed (textures and paths; frames render on demand).
