@@ -1,8 +1,8 @@
-"""Resuming after SIGKILL: replaying the partial tracks.json gives the uninterrupted outputs."""
+"""Writers under a killed run: nothing looks finished, and replaying the completed frames into
+fresh writers (what ``--resume`` does) reproduces an uninterrupted run's outputs exactly."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 from writer_frames import decode, frame_results, image, video_info
 
+from segany_video.io.atomic import partial_path
+from segany_video.io.coco_json import frame_result_from_record, iter_frame_records, read_header
 from segany_video.io.outputs import OutputSet, WriterSettings
-from segany_video.io.resume import find_resume_point
 
 IDS = [1, "b"]
 FORMATS = ("masks", "json", "davis", "mot", "png")
@@ -46,7 +47,7 @@ def _kill_mid_run(out: Path) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
-def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
+def test_replay_after_sigkill_matches_an_uninterrupted_run(tmp_path):
     full, resumed = tmp_path / "full", tmp_path / "resumed"
     settings = WriterSettings(formats=FORMATS)
     results = frame_results(IDS)
@@ -55,20 +56,19 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
             outputs.write(r, image(r.index))
 
     _kill_mid_run(resumed)
-    # Killed: nothing looks finished, the partial JSON is there.
+    # Killed: nothing looks finished; the partial JSON holds the completed frames losslessly.
     assert not (resumed / "tracks.json").exists() and not (resumed / "masks" / "1.mkv").exists()
-    point = find_resume_point(resumed)
-    assert point is not None
-    assert point.object_ids == IDS
-    assert point.next_index == KILL_AFTER
+    partial = partial_path(resumed / "tracks.json")
+    assert [o["id"] for o in read_header(partial)["objects"]] == IDS
+    replay = [frame_result_from_record(rec) for rec in iter_frame_records(partial)]
+    assert [r.index for r in replay] == list(range(KILL_AFTER))
 
-    replay = list(point.frame_results())
-    with OutputSet(resumed, video_info(), point.object_ids, settings) as outputs:
+    with OutputSet(resumed, video_info(), IDS, settings) as outputs:
         for r in replay:
             outputs.write(r, image(r.index))
-        for r in results[point.next_index :]:
+        for r in results[KILL_AFTER:]:
             outputs.write(r, image(r.index))
-    assert find_resume_point(resumed) is None  # finished: nothing left to resume
+    assert not partial.exists()
 
     for name in ["tracks.json", "tracks_mot.csv"]:
         assert (resumed / name).read_bytes() == (full / name).read_bytes(), name
@@ -81,17 +81,3 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
         assert ta == tb
         for x, y in zip(fa, fb, strict=True):
             np.testing.assert_array_equal(x.to_ndarray(), y.to_ndarray())
-
-
-def test_no_resume_point_without_a_partial_run(tmp_path):
-    assert find_resume_point(tmp_path) is None
-    (tmp_path / ".tracks.partial.json").write_text("")  # killed before the header
-    assert find_resume_point(tmp_path) is None
-
-
-def test_partial_run_before_any_frame_has_no_next_index(tmp_path):
-    outputs = OutputSet(tmp_path, video_info(), IDS, WriterSettings(formats=("json",)))
-    point = find_resume_point(tmp_path)
-    outputs.abort()
-    assert point is not None and point.next_index is None and point.records == ()
-    assert not os.listdir(tmp_path)
