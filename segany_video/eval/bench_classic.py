@@ -30,7 +30,7 @@ import torch
 
 from segany_video.eval.metrics import region_similarity
 from segany_video.models.base import ObjectPrompt
-from segany_video.models.classic import ClassicEngine, ClassicSettings
+from segany_video.models.classic import ClassicEngine, ClassicFeatures, ClassicSettings
 
 _BASELINE_ITERATIONS = 5
 
@@ -50,6 +50,7 @@ class SequenceReport:
     scores: list[float] = field(default_factory=list)
     score_truth: list[float] = field(default_factory=list)
     decode_s: list[float] = field(default_factory=list)
+    prior_decode_s: list[float] = field(default_factory=list)
     baseline_s: list[float] = field(default_factory=list)
     embed_s: list[float] = field(default_factory=list)
 
@@ -84,9 +85,13 @@ def plain_grabcut(image: np.ndarray, box: np.ndarray) -> np.ndarray:
 
 
 def evaluate_sequence(
-    engine: ClassicEngine, sequence: Path, step: int, baseline: bool
+    engine: ClassicEngine,
+    sequence: Path,
+    step: int,
+    baseline: bool,
+    protocols: Sequence[str] = ("box", "prior"),
 ) -> SequenceReport:
-    """Run both protocols on every ``step``-th frame (from frame ``step``) of one sequence."""
+    """Run the protocols on every ``step``-th frame (from frame ``step``) of one sequence."""
     report = SequenceReport(sequence.name)
     count = len(list((sequence / "JPEGImages").glob("*.jpg")))
     for index in range(step, count, step):
@@ -99,32 +104,54 @@ def evaluate_sequence(
         report.embed_s.append(time.perf_counter() - start)
 
         box = tight_box(gt)
-        start = time.perf_counter()
-        out = engine.decode(features, [ObjectPrompt(box=box)])
-        report.decode_s.append(time.perf_counter() - start)
-        masks, scores = out.masks[0].cpu().numpy(), out.scores[0].cpu().numpy()
-        js = [region_similarity(m, gt) for m in masks]
-        report.box_first.append(js[0])
-        report.box_best.append(js[int(np.argmax(scores))])
-        report.box_oracle.append(max(js))
-        report.scores.extend(scores.tolist())
-        report.score_truth.extend(js)
-
-        out = engine.decode(features, [ObjectPrompt(mask=previous.astype(np.float32))])
-        masks, scores = out.masks[0].cpu().numpy(), out.scores[0].cpu().numpy()
-        js = [region_similarity(m, gt) for m in masks]
-        report.prior_first.append(js[0])
-        report.prior_best.append(js[int(np.argmax(scores))])
-        report.prior_copy.append(region_similarity(previous, gt))
-        report.scores.extend(scores.tolist())
-        report.score_truth.extend(js)
-
+        if "box" in protocols:
+            _box_protocol(engine, features, box, gt, report)
+        if "prior" in protocols:
+            start = time.perf_counter()
+            _prior_protocol(engine, features, previous, gt, report)
+            report.prior_decode_s.append(time.perf_counter() - start)
         if baseline:
             start = time.perf_counter()
             reference = plain_grabcut(image, box)
             report.baseline_s.append(time.perf_counter() - start)
             report.baseline.append(region_similarity(reference, gt))
     return report
+
+
+def _box_protocol(
+    engine: ClassicEngine,
+    features: ClassicFeatures,
+    box: np.ndarray,
+    gt: np.ndarray,
+    report: SequenceReport,
+) -> None:
+    start = time.perf_counter()
+    out = engine.decode(features, [ObjectPrompt(box=box)])
+    report.decode_s.append(time.perf_counter() - start)
+    masks, scores = out.masks[0].cpu().numpy(), out.scores[0].cpu().numpy()
+    js = [region_similarity(m, gt) for m in masks]
+    report.box_first.append(js[0])
+    report.box_best.append(js[int(np.argmax(scores))])
+    report.box_oracle.append(max(js))
+    report.scores.extend(scores.tolist())
+    report.score_truth.extend(js)
+
+
+def _prior_protocol(
+    engine: ClassicEngine,
+    features: ClassicFeatures,
+    previous: np.ndarray,
+    gt: np.ndarray,
+    report: SequenceReport,
+) -> None:
+    out = engine.decode(features, [ObjectPrompt(mask=previous.astype(np.float32))])
+    masks, scores = out.masks[0].cpu().numpy(), out.scores[0].cpu().numpy()
+    js = [region_similarity(m, gt) for m in masks]
+    report.prior_first.append(js[0])
+    report.prior_best.append(js[int(np.argmax(scores))])
+    report.prior_copy.append(region_similarity(previous, gt))
+    report.scores.extend(scores.tolist())
+    report.score_truth.extend(js)
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -141,15 +168,17 @@ def print_reports(reports: Sequence[SequenceReport], baseline: bool) -> None:
     print(f"{'sequence':<18}{'frames':>7}" + "".join(f"{c:>14}" for c in columns))
     for r in reports:
         row = "".join(f"{_mean(getattr(r, k)):>14.3f}" for k in keys)
-        print(f"{r.name:<18}{len(r.box_first):>7}{row}")
+        print(f"{r.name:<18}{len(r.embed_s):>7}{row}")
     means = "".join(f"{_mean([_mean(getattr(r, k)) for r in reports]):>14.3f}" for k in keys)
-    print(f"{'mean':<18}{sum(len(r.box_first) for r in reports):>7}{means}")
-    decode = _mean([t for r in reports for t in r.decode_s])
-    embed = _mean([t for r in reports for t in r.embed_s])
-    print(
-        f"box decode: {1000 * decode:.0f} ms per object ({1 / decode:.1f} frames/s per object, "
-        f"3 candidates); embed: {1000 * embed:.0f} ms per frame"
-    )
+    print(f"{'mean':<18}{sum(len(r.embed_s) for r in reports):>7}{means}")
+    for what, key in (("box", "decode_s"), ("prior", "prior_decode_s")):
+        seconds = _mean([t for r in reports for t in getattr(r, key)])
+        if seconds == seconds:  # not NaN: the protocol ran
+            print(
+                f"{what} decode: {1000 * seconds:.0f} ms per object "
+                f"({1 / seconds:.1f} frames/s per object, 3 candidates)"
+            )
+    print(f"embed: {1000 * _mean([t for r in reports for t in r.embed_s]):.0f} ms per frame")
     if baseline:
         print(f"plain grabCut: {1000 * _mean([t for r in reports for t in r.baseline_s]):.0f} ms")
     scores = np.array([s for r in reports for s in r.scores])
@@ -164,6 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sequences", nargs="*", default=None, help="names (default: all)")
     parser.add_argument("--step", type=int, default=5, help="evaluate every STEP-th frame")
     parser.add_argument("--no-baseline", action="store_true", help="skip plain grabCut")
+    parser.add_argument(
+        "--protocols", nargs="+", choices=("box", "prior"), default=["box", "prior"]
+    )
     parser.add_argument("--threads", type=int, default=1, help="OpenCV and torch threads")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="override ClassicSettings fields (numbers)")  # fmt: skip
@@ -178,7 +210,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = args.sequences or sorted(p.name for p in args.data.iterdir() if p.is_dir())
     reports = []
     for name in names:
-        reports.append(evaluate_sequence(engine, args.data / name, args.step, not args.no_baseline))
+        reports.append(
+            evaluate_sequence(
+                engine, args.data / name, args.step, not args.no_baseline, args.protocols
+            )
+        )
         r = reports[-1]
         print(f"  {name}: box J {_mean(r.box_first):.3f}, prior J {_mean(r.prior_first):.3f}",
               flush=True)  # fmt: skip

@@ -80,8 +80,9 @@ def cut_region(
         for _ in range(pin_rounds):
             if not _pin_uncrossed_lines(labels, ratio, box):
                 break
-            cv2.grabCut(image, labels, None, bgd_model, fgd_model, 1, cv2.GC_EVAL)
-            ratio = _ratio(image, fgd_model, bgd_model)
+            # The colour models stay as fitted: a pin only adds a hard constraint to the cut,
+            # and the ratio that chose the pins stays valid for the next round.
+            cv2.grabCut(image, labels, None, bgd_model, fgd_model, 1, cv2.GC_EVAL_FREEZE_MODEL)
     foreground = (labels == GC_FGD) | (labels == GC_PR_FGD)
     return CutResult(foreground=foreground, colour_ratio=ratio)
 
