@@ -208,6 +208,8 @@ class VideoSource(abc.ABC):
             empty = np.empty((0, self.info.height, self.info.width, 3), np.uint8)
             return FrameBatch(np.empty(0, np.int64), np.empty(0, np.float64), empty)
         decoded = self._read_frames(sorted(set(wanted)))
+        for index, (_, frame) in decoded.items():
+            self._check_size(index, frame)
         return FrameBatch(
             indices=np.asarray(wanted, dtype=np.int64),
             timestamps=np.asarray([decoded[i][0] for i in wanted], dtype=np.float64),
@@ -244,32 +246,35 @@ class VideoSource(abc.ABC):
         Runs in the prefetch worker; truncation warnings travel through the queue so the
         caller sees them on its own thread, after the last batch.
         """
-        indices: list[int] = []
-        times: list[float] = []
-        frames: list[np.ndarray] = []
+        filling = _BatchBuffer(size)
         self._sink.notices = notices = []
         frame_iter = self._iter_frames(start, end)
         try:
             try:
                 for index, seconds, frame in frame_iter:
-                    indices.append(index)
-                    times.append(seconds)
-                    frames.append(frame)
-                    if len(indices) == size:
-                        yield _batch(indices, times, frames)
-                        indices, times, frames = [], [], []
+                    self._check_size(index, frame)
+                    if filling.add(index, seconds, frame):
+                        yield filling.take()
             except VideoDecodeError:
                 # Frames that decoded before the break are delivered before the error.
-                if indices:
-                    yield _batch(indices, times, frames)
+                if filling.count:
+                    yield filling.take()
                 raise
-            if indices:
-                yield _batch(indices, times, frames)
+            if filling.count:
+                yield filling.take()
         finally:
             frame_iter.close()  # type: ignore[attr-defined]
             self._sink.notices = None
         if notices:
             yield _Notice(notices)
+
+    def _check_size(self, index: int, frame: np.ndarray) -> None:
+        if frame.shape[:2] != (self.info.height, self.info.width):
+            raise VideoDecodeError(
+                f"{self.info.source}: frame {index} is {frame.shape[1]}x{frame.shape[0]} but the "
+                f"video is {self.info.width}x{self.info.height}; size changes mid-stream are not "
+                "supported (re-encode to one size)"
+            )
 
     def _stream_broke(self, last_good: int | None, problem: str) -> None:
         """Apply ``on_truncated`` to a stream that broke off after frame ``last_good``."""
@@ -329,12 +334,39 @@ def _deliver(items: Iterator[FrameBatch | _Notice]) -> Iterator[FrameBatch]:
             close()
 
 
-def _batch(indices: list[int], times: list[float], frames: list[np.ndarray]) -> FrameBatch:
-    return FrameBatch(
-        indices=np.asarray(indices, dtype=np.int64),
-        timestamps=np.asarray(times, dtype=np.float64),
-        frames=np.stack(frames),
-    )
+class _BatchBuffer:
+    """Fills one ``(size, H, W, 3)`` array frame by frame.
+
+    Each frame is copied in right after conversion, while it is still in the CPU cache, instead
+    of stacking a list of frames at the end of the batch.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.count = 0
+        self._frames: np.ndarray | None = None
+        self._indices = np.empty(size, np.int64)
+        self._times = np.empty(size, np.float64)
+
+    def add(self, index: int, seconds: float, frame: np.ndarray) -> bool:
+        """Append a frame; True when the batch is full."""
+        if self._frames is None:
+            self._frames = np.empty((self.size, *frame.shape), np.uint8)
+        self._frames[self.count] = frame
+        self._indices[self.count] = index
+        self._times[self.count] = seconds
+        self.count += 1
+        return self.count == self.size
+
+    def take(self) -> FrameBatch:
+        """The filled part as a FrameBatch; the buffer starts a fresh array afterwards."""
+        assert self._frames is not None and self.count > 0
+        n = self.count
+        # A short last batch is copied so it does not pin a full-size array.
+        frames = self._frames if n == self.size else self._frames[:n].copy()
+        batch = FrameBatch(self._indices[:n].copy(), self._times[:n].copy(), frames)
+        self._frames, self.count = None, 0
+        return batch
 
 
 def upright(frame: np.ndarray, rotation_cw: int) -> np.ndarray:

@@ -139,6 +139,26 @@ def truncated_mkv(media_dir: Path) -> tuple[Clip, Path]:
 
 
 @pytest.fixture(scope="session")
+def size_change_ts(media_dir: Path) -> Path:
+    """MPEG-TS of 10 frames at 64x48 followed by 10 at 32x32 (two files joined byte-wise)."""
+    parts = []
+    for k, (width, height) in enumerate([(WIDTH, HEIGHT), (32, 32)]):
+        part = media_dir / f"part{k}.ts"
+        with av.open(str(part), "w", format="mpegts") as container:
+            stream = container.add_stream("libx264", rate=25)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            for i in range(10):
+                frame = av.VideoFrame.from_ndarray(pattern(i, width, height), format="rgb24")
+                frame.pts = i + 100 * k
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode())
+        parts.append(part.read_bytes())
+    joined = media_dir / "size_change.ts"
+    joined.write_bytes(b"".join(parts))
+    return joined
+
+
+@pytest.fixture(scope="session")
 def bad_inputs(media_dir: Path) -> dict[str, Path]:
     """One file per kind of input that cannot be opened as a video."""
     text = media_dir / "notes.mp4"

@@ -95,3 +95,14 @@ def test_read_frames_beyond_a_truncation(truncated_mp4):
         assert len(video.read_frames([0, 5])) == 2
         with pytest.raises(VideoDecodeError, match=str(cut)):
             video.read_frames([39])
+
+
+def test_size_change_mid_stream_is_a_clear_error_after_the_good_frames(size_change_ts):
+    delivered = []
+    with open_video(size_change_ts) as video:
+        with pytest.raises(VideoDecodeError, match="frame 10 is 32x32 but the video is 64x48"):
+            for batch in video.batches(4):
+                delivered.extend(batch.indices.tolist())
+        with pytest.raises(VideoDecodeError, match="size changes"):
+            video.read_frames([12])
+    assert delivered == list(range(10))
