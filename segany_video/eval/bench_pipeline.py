@@ -99,13 +99,20 @@ def build_engine(kind: str, device: torch.device, seed: int) -> torch.nn.Module:
 
 
 def time_pipeline(
-    model: object, clip: Path, frames: int, prompts: list[ObjectPrompt], settings: RuntimeSettings
-) -> float:
-    """Seconds for our pipeline over the first ``frames`` frames (decode all objects/frame)."""
+    model: object,
+    clip: Path,
+    frames: int,
+    prompts: list[ObjectPrompt],
+    settings: RuntimeSettings,
+    warmup: int = 1,
+) -> tuple[float, int | None]:
+    """Seconds for our pipeline over the first ``frames`` frames (decode all objects/frame),
+    and the batch size it ran at."""
     runtime = Runtime(model, settings)  # type: ignore[arg-type]
-    with open_video(clip) as video:  # warm-up: first forward allocates and picks kernels
-        for encoded in runtime.stream(video, 0, 1):
-            runtime.decode(encoded.features, prompts).masks.cpu()
+    if warmup:
+        with open_video(clip) as video:  # the first forward allocates and picks kernels
+            for encoded in runtime.stream(video, 0, warmup):
+                runtime.decode(encoded.features, prompts).masks.cpu()
     begin = time.perf_counter()
     count = 0
     with open_video(clip) as video:
@@ -113,11 +120,11 @@ def time_pipeline(
             runtime.decode(encoded.features, prompts).masks.cpu().numpy()
             count += 1
     assert count == frames, (count, frames)
-    return time.perf_counter() - begin
+    return time.perf_counter() - begin, runtime.batch_size
 
 
 def time_naive_loop(
-    predictor: object, clip: Path, frames: int, prompts: list[ObjectPrompt]
+    predictor: object, clip: Path, frames: int, prompts: list[ObjectPrompt], warmup: int = 1
 ) -> float:
     """Seconds for the reference loop: decode, ``set_image``, ``predict`` per object."""
 
@@ -139,7 +146,8 @@ def time_naive_loop(
         return count
 
     with torch.inference_mode():
-        run(1)
+        if warmup:
+            run(warmup)
         begin = time.perf_counter()
         assert run(frames) == frames
         return time.perf_counter() - begin
@@ -167,9 +175,9 @@ def run_speed(args: argparse.Namespace) -> dict:
         compile=args.compile,
         dtype=args.dtype,
     )
-    naive_s = time_naive_loop(predictor, clip, args.frames, prompts)
+    naive_s = time_naive_loop(predictor, clip, args.frames, prompts, args.warmup)
     del predictor, reference
-    ours_s = time_pipeline(ours, clip, args.frames, prompts, settings)
+    ours_s, batch_size = time_pipeline(ours, clip, args.frames, prompts, settings, args.warmup)
     result = {
         "part": "speed",
         "model": args.model,
@@ -177,9 +185,10 @@ def run_speed(args: argparse.Namespace) -> dict:
         "clip": str(clip),
         "frame_size": [info.height, info.width],
         "frames": args.frames,
+        "warmup_frames": args.warmup,
         "objects": 3,
         "threads": threads,
-        "batch_size": settings.batch_size,
+        "batch_size": batch_size,
         "dtype": settings.dtype,
         "naive_fps": args.frames / naive_s,
         "pipeline_fps": args.frames / ours_s,
@@ -190,7 +199,9 @@ def run_speed(args: argparse.Namespace) -> dict:
         int8_settings = RuntimeSettings(
             device="cpu", batch_size=args.batch_size, num_threads=threads, quantize_int8=True
         )
-        int8_s = time_pipeline(int8_engine, clip, args.frames, prompts, int8_settings)
+        int8_s, _ = time_pipeline(
+            int8_engine, clip, args.frames, prompts, int8_settings, args.warmup
+        )
         result["pipeline_int8_fps"] = args.frames / int8_s
         result["speedup_int8"] = naive_s / int8_s
         result["int8_mask_iou"] = int8_agreement(args, clip, prompts)
@@ -198,11 +209,11 @@ def run_speed(args: argparse.Namespace) -> dict:
 
 
 def int8_agreement(args: argparse.Namespace, clip: Path, prompts: list[ObjectPrompt]) -> dict:
-    """Mean and worst mask IoU of the int8 encoder against float32 on the timed frames."""
+    """Mean and worst mask IoU of the int8 encoder against float32 on the first frames."""
     from segany_video.engine.quantize import int8_mask_agreement
 
     with open_video(clip) as video:
-        frames = list(video.read_frames(list(range(args.frames))).frames)
+        frames = list(video.read_frames(list(range(args.agreement_frames))).frames)
     agreement = int8_mask_agreement(
         build_engine(args.model, torch.device("cpu"), args.seed), frames, prompts
     )
@@ -352,6 +363,8 @@ def _parser() -> argparse.ArgumentParser:
     speed.add_argument("--compile", action="store_true")
     speed.add_argument("--int8", action="store_true", help="also time int8 and report mask IoU")
     speed.add_argument("--seed", type=int, default=0)
+    speed.add_argument("--warmup", type=int, default=1, help="untimed frames before timing")
+    speed.add_argument("--agreement-frames", type=int, default=1, help="frames for int8 IoU")
 
     memory = parts.add_parser("memory", help="peak RSS for short and long clips")
     memory.add_argument("--lengths", type=int, nargs="+", default=[300, 3000])
