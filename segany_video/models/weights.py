@@ -116,6 +116,14 @@ def _copy_body(resp: BinaryIO, out: BinaryIO, digest: hashlib._Hash, bar: object
         raise _Interrupted(str(exc)) from exc
 
 
+def _range_start(headers: object) -> int | None:
+    """First byte of a 206 response, from ``Content-Range: bytes START-END/TOTAL``."""
+    value = headers.get("Content-Range", "")  # type: ignore[attr-defined]
+    unit, _, span = value.partition(" ")
+    start = span.split("-", 1)[0]
+    return int(start) if unit == "bytes" and start.isdigit() else None
+
+
 def _transfer_once(url: str, part: Path, expected_size: int, progress: bool) -> hashlib._Hash:
     """Fetch the rest of ``url`` into ``part`` (resuming at its size); the sha256 of all of it.
 
@@ -141,9 +149,14 @@ def _transfer_once(url: str, part: Path, expected_size: int, progress: bool) -> 
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         raise _Interrupted(f"cannot reach {url}: {exc}") from exc
     with resp:
-        if offset and resp.status == 206:
-            digest = _hash_existing(part)
-            mode = "ab"
+        if resp.status == 206:
+            if _range_start(resp.headers) != offset:
+                raise DownloadError(
+                    f"{url} answered a request for bytes {offset}- with "
+                    f"'{resp.headers.get('Content-Range')}'; delete {part} and try again."
+                )
+            digest = _hash_existing(part) if offset else hashlib.sha256()
+            mode = "ab" if offset else "wb"
         else:  # a server that ignores Range sends the whole file again
             digest = hashlib.sha256()
             offset = 0
