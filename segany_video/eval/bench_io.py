@@ -21,6 +21,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -114,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = ReaderSettings(backend=args.backend)
     with open_video(args.clip, settings=settings) as video:
         info = video.info
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"cpus: {os.cpu_count()}, load average: {load:.1f} (a busy machine skews the ratio)")
     print(
         f"clip: {args.clip}\n  {info.width}x{info.height}, {float(info.fps):.3f} fps, "
         f"{info.frame_count} frames (header), codec {info.codec}, backend {info.backend}"
