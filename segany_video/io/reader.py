@@ -191,7 +191,9 @@ class VideoSource(abc.ABC):
 
         Nearby indices are cheap in any order (descending runs for backward propagation): the
         backend seeks once to the keyframe before the smallest index and decodes forward, keeping
-        only the frames asked for.
+        only the frames asked for; with PyAV the frames passed on the way stay in a cache of
+        ``settings.reread_cache_mb`` so the next run backwards comes from memory. Safe to call
+        while a ``batches`` iteration is running (each uses its own decoder).
 
         Args:
             indices: 0-based frame indices.
@@ -200,7 +202,10 @@ class VideoSource(abc.ABC):
             FrameBatch with ``frames`` ``(len(indices), H, W, 3)`` uint8 RGB.
 
         Raises:
-            FrameIndexError: an index is negative or past the end of the video.
+            FrameIndexError: an index is negative or past the end of the video, or a live
+                stream/pipe was asked for a frame that has already gone by.
+            VideoDecodeError: the stream broke off before a wanted frame and
+                ``on_truncated="error"``.
         """
         self._check_open()
         wanted = [self._check_index(i, "frame index") for i in indices]
