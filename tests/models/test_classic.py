@@ -8,7 +8,7 @@ import pytest
 import scipy.stats
 import torch
 
-from segany_video.errors import ConfigError, PromptError
+from segany_video.errors import ConfigError, DeviceError, PromptError
 from segany_video.models.base import ObjectPrompt, PromptableSegmenter
 from segany_video.models.classic import ClassicEngine, ClassicSettings, build_classic
 from segany_video.models.classic.colour_model import ColourMixture
@@ -257,3 +257,30 @@ def test_settings_from_dict_round_trip() -> None:
     settings = ClassicSettings.from_dict({"iterations": 2, "click_scales": [0.1, 0.3, 0.6]})
     assert settings.iterations == 2 and settings.click_scales == (0.1, 0.3, 0.6)
     assert ClassicSettings.from_dict({}) == ClassicSettings()
+
+
+def test_box_partly_outside_the_frame_is_clipped(engine: ClassicEngine) -> None:
+    obj = np.zeros((H, W), bool)
+    cv2.ellipse(obj.view(np.uint8), (170, 80), (40, 30), 0, 0, 360, 1, -1)
+    image = compose([(obj, (200, 70, 60), 11)])
+    box = np.array([128, 48, 240, 112], np.float32)  # runs past the right edge (W = 200)
+    mask = engine.decode(features_of(engine, image), [ObjectPrompt(box=box)]).masks[0, 0].numpy()
+    assert iou(mask, obj) >= 0.9
+
+
+def test_whole_frame_box_and_tiny_frame_do_not_crash(engine: ClassicEngine, scene) -> None:
+    image, _ = scene
+    whole = ObjectPrompt(box=np.array([0, 0, W, H], np.float32))
+    out = engine.decode(features_of(engine, image), [whole])
+    assert out.masks.shape == (1, 3, H, W)
+    tiny = np.full((4, 5, 3), 128, np.uint8)
+    out = engine.decode(features_of(engine, tiny), [ObjectPrompt(box=np.array([1, 1, 4, 3]))])
+    assert out.masks.shape == (1, 3, 4, 5)
+    assert out.masks[0, 0, 1:3, 1:4].all()  # too few pixels to model: the box itself
+
+
+def test_unavailable_cuda_device_is_a_device_error() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(DeviceError, match="cpu"):
+        build_classic("cuda")

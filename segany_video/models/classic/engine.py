@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from segany_video.errors import PromptError
+from segany_video.errors import DeviceError, PromptError
 from segany_video.models.base import EngineInfo, MaskCandidates, ObjectPrompt
 from segany_video.models.classic.candidates import (
     CANDIDATES,
@@ -36,6 +36,9 @@ class ClassicEngine:
     Args:
         device: where ``decode`` returns its tensors and ``embed`` does its batched work.
         settings: the engine's settings; defaults when None.
+
+    Raises:
+        DeviceError: a CUDA device is requested where none is available.
     """
 
     info = EngineInfo("classic", "classic engine, no learned weights", None)
@@ -44,6 +47,11 @@ class ClassicEngine:
         self, device: str | torch.device = "cpu", settings: ClassicSettings | None = None
     ) -> None:
         self._device = torch.device(device)
+        if self._device.type == "cuda" and not torch.cuda.is_available():
+            raise DeviceError(
+                f"device {self._device} was requested for the classic engine but CUDA is not "
+                "available; use device='cpu' (the classic engine runs on the CPU anyway)"
+            )
         self.settings = settings if settings is not None else ClassicSettings()
 
     @property

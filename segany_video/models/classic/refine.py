@@ -55,7 +55,8 @@ def upsample_mask(
         region: where the crop lies in the source frame.
         guide: ``(H, W)`` float32 luma of the whole source frame.
         radius: base guided-filter radius in source pixels; widened by the upsampling factor
-            so the window always spans a few work pixels. 0 means bilinear only.
+            so the window spans a few work pixels, narrowed to a quarter of the object's
+            shorter side so small objects survive. 0 means bilinear only.
         eps: guided-filter regulariser.
 
     Returns:
@@ -63,8 +64,18 @@ def upsample_mask(
     """
     size = (region.x1 - region.x0, region.y1 - region.y0)
     soft = cv2.resize(work_mask.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
-    if radius == 0:
+    rows, cols = np.nonzero(work_mask.any(axis=1))[0], np.nonzero(work_mask.any(axis=0))[0]
+    if radius == 0 or rows.size == 0:
         return soft
-    window = radius + round(1.0 / region.scale)
+    # A window much wider than the object would average a small object away in a flat area:
+    # keep it within a quarter of the object's shorter side.
+    shorter_side = min(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) / region.scale
+    window = min(radius + round(1.0 / region.scale), max(1, round(0.25 * shorter_side)))
     crop = np.ascontiguousarray(guide[region.y0 : region.y1, region.x0 : region.x1])
-    return np.clip(guided_filter(crop, soft, window, eps), 0.0, 1.0)
+    refined = guided_filter(crop, soft, window, eps)
+    # In flat windows the guided filter degenerates into a blur, which moves no boundary onto
+    # an edge but can erase thin or small parts: there, keep the plain upsampled mask.
+    mean = _box(crop, window)
+    variance = _box(crop * crop, window) - mean * mean
+    edginess = variance / (variance + eps)
+    return np.clip(edginess * refined + (1.0 - edginess) * soft, 0.0, 1.0)
