@@ -53,7 +53,8 @@ def write_clip(path: Path, frames: int, width: int = 854, height: int = 480, see
     background (enough detail that the codec and the engines do real work)."""
     rng = np.random.default_rng(seed)
     background = rng.integers(40, 200, size=(height, width, 3), dtype=np.uint8)
-    patches = [rng.integers(0, 256, size=(96, 96, 3), dtype=np.uint8) for _ in range(3)]
+    side = max(4, min(height, width) // 5)
+    patches = [rng.integers(0, 256, size=(side, side, 3), dtype=np.uint8) for _ in range(3)]
     with av.open(str(path), "w") as container:
         stream = container.add_stream("mpeg4", rate=25)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
@@ -61,9 +62,10 @@ def write_clip(path: Path, frames: int, width: int = 854, height: int = 480, see
         for i in range(frames):
             image = np.roll(background, i, axis=1)
             for k, patch in enumerate(patches):
-                x = int((k + 1) * width / 4 - 48 + 60 * np.sin(i / 20 + k))
-                y = int(height / 2 - 48 + 40 * np.cos(i / 25 + k))
-                image[y : y + 96, x : x + 96] = patch
+                x = int((k + 1) * width / 4 - side / 2 + width / 16 * np.sin(i / 20 + k))
+                y = int(height / 2 - side / 2 + height / 12 * np.cos(i / 25 + k))
+                x, y = min(max(x, 0), width - side), min(max(y, 0), height - side)
+                image[y : y + side, x : x + side] = patch
             for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():

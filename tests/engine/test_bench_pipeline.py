@@ -1,0 +1,59 @@
+"""Smoke checks of the pipeline benchmark's pieces (figures come from the command, not here)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from segany_video.eval import bench_pipeline
+from segany_video.eval.reference_predictors import (
+    _resize_bilinear,
+    import_mobile_sam,
+    import_segment_anything,
+)
+from segany_video.io.reader import open_video
+
+
+def test_overlap_part_runs_and_reports(capsys):
+    argv = ["overlap", "--frames", "6", "--width", "64", "--height", "48", "--batch-size", "2"]
+    argv += ["--encode-ms", "2", "--consume-ms", "0"]
+    assert bench_pipeline.main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    # 6 frames at 2 ms each, measured around the sleeps.
+    assert report["encoder_busy_s"] >= 0.012
+    assert report["pipeline_wall_s"] >= report["encoder_busy_s"]
+
+
+def test_generated_clip_and_prompts(tmp_path):
+    clip = bench_pipeline.write_clip(tmp_path / "c.mp4", 5, width=96, height=64)
+    with open_video(clip) as video:
+        assert (video.info.width, video.info.height) == (96, 64)
+        assert sum(len(b) for b in video.batches(2)) == 5
+    prompts = bench_pipeline.three_prompts(64, 96)
+    assert len(prompts) == 3
+    for prompt in prompts:
+        x0, y0, x1, y1 = prompt.box
+        assert 0 <= x0 < x1 <= 96 and 0 <= y0 < y1 <= 64
+
+
+@pytest.mark.parametrize("importer", [import_segment_anything, import_mobile_sam])
+def test_reference_packages_import_without_leaving_stand_ins(importer):
+    name = importer.__name__.removeprefix("import_")
+    if importlib.util.find_spec(name) is None:
+        pytest.skip(f"the {name} oracle is not installed (pip install --no-deps)")
+    package = importer()
+    assert hasattr(package, "SamPredictor")
+    assert "torchvision" not in sys.modules or sys.modules["torchvision"].__spec__ is not None
+    assert "timm" not in sys.modules or sys.modules["timm"].__spec__ is not None
+
+
+def test_stand_in_resize_is_bilinear_to_height_width():
+    image = np.zeros((4, 6, 3), np.uint8)
+    image[:, 3:] = 200
+    out = _resize_bilinear(image, (8, 12))
+    assert out.shape == (8, 12, 3)
+    assert out[0, 0, 0] == 0 and out[0, -1, 0] == 200
