@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
+import threading
 from fractions import Fraction
 
 import numpy as np
@@ -231,3 +234,27 @@ def test_recent_frames_evicts_least_recently_used():
     off = RecentFrames(budget_bytes=0, frame_bytes=10)
     off.put(0, "frame0")
     assert off.get(0) is None
+
+
+def test_http_url_streams_and_rereads_by_reopening(truncated_mp4):
+    # A plain HTTP server without range requests: the reader streams it, and random access
+    # falls back to reopening the URL when seeking is impossible.
+    full, _ = truncated_mp4
+    oracle, _ = raw_decode(full.path)
+    handler = functools.partial(QuietHandler, directory=str(full.path.parent))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            url = f"http://127.0.0.1:{server.server_address[1]}/{full.path.name}"
+            with open_video(url) as video:
+                frames = np.concatenate([b.frames for b in video.batches(8)])
+                back = video.read_frames([30, 29, 3])
+        finally:
+            server.shutdown()
+    np.testing.assert_array_equal(frames, oracle)
+    np.testing.assert_array_equal(back.frames, oracle[[30, 29, 3]])
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        """Keep test output clean."""
