@@ -20,8 +20,9 @@ class ColourIndex:
         n_bins: bins per channel.
     """
 
-    def __init__(self, image: np.ndarray, n_bins: int) -> None:
-        lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
+    def __init__(self, image: np.ndarray, n_bins: int, lab: np.ndarray | None = None) -> None:
+        if lab is None:
+            lab = to_lab(image)
         quantised = (lab.astype(np.int32) * n_bins) >> 8  # each channel 0..255 -> 0..n_bins-1
         self.n_bins = n_bins
         self.bins = (quantised[..., 0] * n_bins + quantised[..., 1]) * n_bins + quantised[..., 2]
@@ -56,6 +57,11 @@ class ColourIndex:
         hist = np.bincount(values, minlength=self.size).astype(np.float64)
         total = hist.sum()
         return hist / total if total > 0 else hist
+
+
+def to_lab(image: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB -> ``(H, W, 3)`` uint8 Lab (OpenCV's 8-bit scaling)."""
+    return cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
 
 
 def colour_odds(foreground: np.ndarray, background: np.ndarray) -> np.ndarray:

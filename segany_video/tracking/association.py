@@ -9,7 +9,6 @@ when followed, the appearance-search region when lost). Impossible pairs cost ``
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from segany_video.tracking.settings import TrackerSettings
 
@@ -18,15 +17,13 @@ from segany_video.tracking.settings import TrackerSettings
 SUBSAMPLE = 2
 
 
-def subsample(masks: torch.Tensor | np.ndarray) -> torch.Tensor:
+def subsample(masks: np.ndarray) -> np.ndarray:
     """``(N, H, W)`` bool -> ``(N, h*w)`` float32 on every ``SUBSAMPLE``-th pixel."""
-    if isinstance(masks, np.ndarray):
-        masks = torch.from_numpy(np.ascontiguousarray(masks))
     small = masks[:, ::SUBSAMPLE, ::SUBSAMPLE]
-    return small.reshape(small.shape[0], -1).to(torch.float32)
+    return small.reshape(small.shape[0], -1).astype(np.float32)
 
 
-def iou_matrix(rows: torch.Tensor, cols: torch.Tensor) -> np.ndarray:
+def iou_matrix(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """IoU of every row mask with every column mask.
 
     Args:
@@ -38,10 +35,9 @@ def iou_matrix(rows: torch.Tensor, cols: torch.Tensor) -> np.ndarray:
     """
     if rows.shape[0] == 0 or cols.shape[0] == 0:
         return np.zeros((rows.shape[0], cols.shape[0]))
-    inter = rows @ cols.T
-    union = rows.sum(1, keepdim=True) + cols.sum(1)[None] - inter
-    iou = torch.where(union > 0, inter / union.clamp(min=1.0), torch.zeros_like(inter))
-    return iou.double().cpu().numpy()
+    inter = (rows @ cols.T).astype(np.float64)
+    union = rows.sum(1, dtype=np.float64)[:, None] + cols.sum(1, dtype=np.float64)[None] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1.0), 0.0)
 
 
 def hellinger_matrix(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 
@@ -18,7 +19,7 @@ from segany_video.engine.encoded import EncodedFrame
 from segany_video.errors import PromptError
 from segany_video.models.base import MaskCandidates, ObjectPrompt, PromptableSegmenter
 from segany_video.results import ObjectResult, TrackState, mask_box
-from segany_video.tracking.appearance import Appearance, ColourIndex, colour_odds
+from segany_video.tracking.appearance import Appearance, ColourIndex, colour_odds, to_lab
 from segany_video.tracking.association import (
     association_cost,
     hellinger_matrix,
@@ -83,11 +84,14 @@ class Propagator:
     def step(self, frame: EncodedFrame) -> list[ObjectResult]:
         """Process the next frame; one result per object, in output order."""
         field = self.flow.next_frame(frame.image)
-        colours = ColourIndex(frame.image, self.settings.histogram_bins)
+        lab = to_lab(frame.image)
+        colours = ColourIndex(frame.image, self.settings.appearance_bins, lab)
+        fine = ColourIndex(frame.image, self.settings.prior_bins, lab)
         outcomes = self._seed(frame, self.keyframes.get(frame.index, ()))
-        proposals = self._propose(field, colours, seeded=outcomes.keys())
+        proposals = self._propose(field, colours, fine, seeded=outcomes.keys())
         outcomes.update(self._associate(frame, colours, proposals))
-        return self._commit(frame, colours, outcomes, seeded=self.keyframes.get(frame.index, ()))
+        keyed = self.keyframes.get(frame.index, ())
+        return self._commit(frame, colours, fine, outcomes, seeded=keyed)
 
     def _seed(
         self, frame: EncodedFrame, keyed: Sequence[tuple[int, ResolvedKeyframe]]
@@ -108,7 +112,8 @@ class Propagator:
             candidates = self.model.decode(
                 frame.features, [p for _, p in group], multimask=multimask
             )
-            masks, scores = candidates.masks.cpu().numpy(), candidates.scores.float().cpu().numpy()
+            masks = candidates.logits.detach().cpu().numpy() > 0
+            scores = candidates.scores.float().cpu().numpy()
             for n, (slot, _) in enumerate(group):
                 k = int(np.argmax(scores[n]))
                 if not masks[n, k].any():
@@ -121,7 +126,9 @@ class Propagator:
                 )
         return outcomes
 
-    def _propose(self, field: FlowField | None, colours: ColourIndex, seeded: object) -> _Proposals:
+    def _propose(
+        self, field: FlowField | None, colours: ColourIndex, fine: ColourIndex, seeded: object
+    ) -> _Proposals:
         """Expected masks and prompts: warped masks for followed tracks, search for lost ones."""
         s = self.settings
         warped: dict[int, np.ndarray] = {}
@@ -130,7 +137,7 @@ class Propagator:
                 assert track.mask is not None
                 soft = field.warp(track.mask) if field else track.mask.astype(np.float32)
                 if s.colour_prior and track.anchor_odds is not None:
-                    soft = colour_posterior(soft, track.anchor_odds, colours.bins, s.prior_blur)
+                    soft = colour_posterior(soft, track.anchor_odds, fine.bins, s.prior_blur)
                 warped[slot] = soft
         expected_masks = {slot: w > 0.5 for slot, w in warped.items()}
         proposals = _Proposals([], [], [])
@@ -171,6 +178,10 @@ class Propagator:
         s = self.settings
         assert track.motion is not None and track.appearance is not None
         predicted = track.motion.box + np.tile(track.motion.velocity, 2)
+        cover = next((t for t in self.tracks if t.object_id == track.occluder), None)
+        if cover is not None and cover.is_followed and cover.motion is not None:
+            # It will come out somewhere around its cover's outline.
+            predicted = cover.motion.box
         window = search_window(
             predicted, track.lost_frames, s.search_start, s.search_growth, colours.bins.shape
         )
@@ -188,10 +199,10 @@ class Propagator:
             return {}
         candidates = self.model.decode(frame.features, proposals.prompts, multimask=True)
         n, k = candidates.scores.shape
-        masks = candidates.masks.cpu().reshape(n * k, *candidates.masks.shape[2:])
+        masks_np = candidates.logits.detach().cpu().numpy().reshape(n * k, -1) > 0
+        masks_np = masks_np.reshape(n * k, *candidates.logits.shape[2:])
         quality = candidates.scores.float().cpu().numpy().reshape(-1)
-        masks_np = masks.numpy()
-        iou = iou_matrix(subsample(np.stack(proposals.expected)), subsample(masks))
+        iou = iou_matrix(subsample(np.stack(proposals.expected)), subsample(masks_np))
         cand_hists = np.stack([colours.histogram(m) for m in masks_np])
         track_hists = np.stack([self._appearance(slot).foreground for slot in proposals.rows])
         lost = np.array([self.tracks[slot].state is TrackState.LOST for slot in proposals.rows])
@@ -216,6 +227,7 @@ class Propagator:
         self,
         frame: EncodedFrame,
         colours: ColourIndex,
+        fine: ColourIndex,
         outcomes: dict[int, _Outcome],
         seeded: Sequence[tuple[int, ResolvedKeyframe]],
     ) -> list[ObjectResult]:
@@ -242,7 +254,7 @@ class Propagator:
             outcome, mask = ordered[slot], masks[slot]
             if slot in seeded_slots:
                 assert outcome is not None and mask is not None
-                anchor = Appearance.anchor_odds(colours, mask)
+                anchor = Appearance.anchor_odds(fine, mask)
                 track.seed(mask, outcome.score, Appearance.measure(colours, mask), anchor)
                 track.low_res_logits = outcome.low_res
             elif outcome is not None and mask is not None and self._visible(track, mask):
@@ -251,9 +263,43 @@ class Propagator:
                 )
                 track.low_res_logits = outcome.low_res
             elif track.state is not TrackState.INACTIVE:
-                track.lose(s.velocity_damping)
+                track.lose()
             results.append(_result(track, frame.image.shape[:2]))
+        self._carry_lost()
         return results
+
+    def _carry_lost(self) -> None:
+        """Move lost objects on: behind their occluder if they vanished behind one, else coast.
+
+        An object that disappears where another object now is was most likely covered by it,
+        and a covered object travels with its cover far more often than on its own path.
+        """
+        by_id = {track.object_id: track for track in self.tracks}
+        for track in self.tracks:
+            if track.state is not TrackState.LOST or track.motion is None:
+                continue
+            if track.lost_frames == 1:
+                track.occluder = self._occluder_of(track)
+            cover = by_id.get(track.occluder)
+            if cover is not None and cover.is_followed and cover.motion is not None:
+                track.motion.velocity = cover.motion.velocity.copy()
+                track.motion.coast(1.0)
+            else:
+                track.motion.coast(self.settings.velocity_damping)
+
+    def _occluder_of(self, track: Track) -> int | str | None:
+        assert track.mask is not None
+        size = max(2, int(0.2 * np.sqrt(track.mask.sum())))
+        kernel = np.ones((2 * size + 1, 2 * size + 1), np.uint8)
+        around = cv2.dilate(track.mask.astype(np.uint8), kernel) > 0
+        best, best_overlap = None, 0
+        for other in self.tracks:
+            if other is track or not other.is_followed or other.mask is None:
+                continue
+            overlap = int((around & other.mask).sum())
+            if overlap > best_overlap:
+                best, best_overlap = other.object_id, overlap
+        return best
 
     def _visible(self, track: Track, mask: np.ndarray) -> bool:
         area = float(mask.sum())

@@ -42,7 +42,10 @@ class TrackerSettings:
         velocity_damping: a lost object's predicted velocity is multiplied by this per frame.
         max_lost_frames: after this many lost frames the object is no longer searched for
             (None = search until the end of the video).
-        histogram_bins: bins per Lab channel of the colour histogram.
+        prior_bins: bins per Lab channel of the keyframe colour model behind the prior (fine,
+            to separate an object from similar surroundings).
+        appearance_bins: bins per Lab channel of the colour model used to match, search and
+            resolve overlaps (coarse, so small objects give stable histograms).
     """
 
     flow_scale: float = 0.5
@@ -65,7 +68,8 @@ class TrackerSettings:
     search_growth: float = 0.25
     velocity_damping: float = 0.9
     max_lost_frames: int | None = None
-    histogram_bins: int = 16
+    prior_bins: int = 16
+    appearance_bins: int = 8
 
     def __post_init__(self) -> None:
         _check_range("flow_scale", self.flow_scale, 0.05, 1.0)
@@ -95,7 +99,8 @@ class TrackerSettings:
         _check_range("velocity_damping", self.velocity_damping, 0.0, 1.0)
         if self.max_lost_frames is not None:
             _check_range("max_lost_frames", self.max_lost_frames, 0, 10**9)
-        _check_range("histogram_bins", self.histogram_bins, 2, 32)
+        _check_range("prior_bins", self.prior_bins, 2, 32)
+        _check_range("appearance_bins", self.appearance_bins, 2, 32)
 
     @classmethod
     def from_dict(cls, d: Mapping) -> TrackerSettings:

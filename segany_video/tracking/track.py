@@ -25,6 +25,8 @@ class Track:
             it means occlusion or leaving the frame.
         lost_frames: consecutive frames the object has been lost.
         low_res_logits: ``(256, 256)`` logits from the engine for the last mask, or None.
+        occluder: id of the object this one disappeared behind (it moves with it while lost),
+            or None.
         anchor_odds: ``(D,)`` float32 P(object | colour bin) measured on the latest keyframe
             (object versus a wide band around it); fixed between keyframes so it cannot drift.
     """
@@ -40,6 +42,7 @@ class Track:
         self.lost_frames = 0
         self.low_res_logits: torch.Tensor | None = None
         self.anchor_odds: np.ndarray | None = None
+        self.occluder: int | str | None = None
 
     @property
     def is_followed(self) -> bool:
@@ -74,19 +77,18 @@ class Track:
         self.state = TrackState.TRACKED
         self._found(mask, score)
 
-    def lose(self, damping: float) -> None:
-        """Mark the object lost on this frame; its box keeps coasting for the search."""
+    def lose(self) -> None:
+        """Mark the object lost on this frame (the propagator moves its box on)."""
         self.state = TrackState.LOST
         self.score = 0.0
         self.lost_frames += 1
         self.low_res_logits = None
-        if self.motion is not None:
-            self.motion.coast(damping)
 
     def _found(self, mask: np.ndarray, score: float) -> None:
         self.mask = mask
         self.score = score
         self.lost_frames = 0
+        self.occluder = None
 
     def snapshot(self) -> dict:
         """Plain data (numpy arrays and JSON values) that :meth:`restore` rebuilds exactly."""
@@ -106,6 +108,7 @@ class Track:
             if self.low_res_logits is None
             else self.low_res_logits.detach().cpu().numpy().copy(),
             "anchor_odds": None if self.anchor_odds is None else self.anchor_odds.copy(),
+            "occluder": self.occluder,
         }
 
     @classmethod
@@ -125,6 +128,7 @@ class Track:
         track.lost_frames = int(data["lost_frames"])
         if data["low_res_logits"] is not None:
             track.low_res_logits = torch.from_numpy(data["low_res_logits"].copy()).to(device)
+        track.occluder = data["occluder"]
         if data["anchor_odds"] is not None:
             track.anchor_odds = data["anchor_odds"].copy()
         return track
