@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import http.server
+import subprocess
+import sys
 import threading
 from fractions import Fraction
 
@@ -258,3 +260,30 @@ def test_http_url_streams_and_rereads_by_reopening(truncated_mp4):
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         """Keep test output clean."""
+
+
+PIPE_SCRIPT = """
+import sys
+from segany_video.errors import FrameIndexError
+from segany_video.io.reader import open_video
+with open_video("-") as video:
+    count = sum(len(b) for b in video.batches(8))
+    try:
+        video.read_frames([0])
+    except FrameIndexError as exc:
+        print(count, "gone by" in str(exc))
+"""
+
+
+def test_pipe_streams_once_and_refuses_going_back(truncated_mp4):
+    full, _ = truncated_mp4  # index at the front, so it can be read without seeking
+    with open(full.path, "rb") as stdin:
+        done = subprocess.run(
+            [sys.executable, "-c", PIPE_SCRIPT],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["40", "True"]
