@@ -6,7 +6,10 @@ Two protocols, each on every ``--step``-th frame of each sequence:
   candidate, of its best-scored candidate, and of plain full-resolution grabCut with the same
   box (5 iterations, the reference) measured side by side;
 * prior: the prompt is the ground-truth mask of the previous frame as a dense prior (what the
-  tracker passes, motion-warped, in video); J of the first and best-scored candidates.
+  tracker passes, motion-warped, in video); J of the first and best-scored candidates, and of
+  the prior itself as the answer (what the engine must beat);
+* click (optional): one positive click at the object pixel farthest from its boundary; J of
+  the best-scored and of the best of the 3 candidates.
 
 Also reported: decode time per object (and frames/s), embed time per frame, and the Pearson
 correlation between the engine's scores and the true J (is the score honest?).
@@ -47,6 +50,8 @@ class SequenceReport:
     prior_first: list[float] = field(default_factory=list)
     prior_best: list[float] = field(default_factory=list)
     prior_copy: list[float] = field(default_factory=list)
+    click_best: list[float] = field(default_factory=list)
+    click_oracle: list[float] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     score_truth: list[float] = field(default_factory=list)
     decode_s: list[float] = field(default_factory=list)
@@ -114,6 +119,8 @@ def evaluate_sequence(
             _prior_protocol(engine, features, previous, gt, report)
             report.prior_decode_s.append(time.perf_counter() - start)
             report.prior_decode_cpu_s.append(time.process_time() - cpu)
+        if "click" in protocols:
+            _click_protocol(engine, features, gt, report)
         if baseline:
             start, cpu = time.perf_counter(), time.process_time()
             reference = plain_grabcut(image, box)
@@ -160,6 +167,20 @@ def _prior_protocol(
     report.score_truth.extend(js)
 
 
+def _click_protocol(
+    engine: ClassicEngine, features: ClassicFeatures, gt: np.ndarray, report: SequenceReport
+) -> None:
+    # One click where a user would put it: the object pixel farthest from its boundary.
+    distance = cv2.distanceTransform(gt.astype(np.uint8), cv2.DIST_L2, 5)
+    y, x = np.unravel_index(int(np.argmax(distance)), distance.shape)
+    prompt = ObjectPrompt(points=np.array([[x + 0.5, y + 0.5]]), point_labels=np.array([1]))
+    out = engine.decode(features, [prompt])
+    masks, scores = out.masks[0].cpu().numpy(), out.scores[0].cpu().numpy()
+    js = [region_similarity(m, gt) for m in masks]
+    report.click_best.append(js[int(np.argmax(scores))])
+    report.click_oracle.append(max(js))
+
+
 def _mean(values: Sequence[float]) -> float:
     return float(np.mean(values)) if len(values) else float("nan")
 
@@ -168,6 +189,9 @@ def print_reports(reports: Sequence[SequenceReport], baseline: bool) -> None:
     """One row per sequence and the mean over sequences (each sequence weighs the same)."""
     columns = ["box J", "box J best", "box J oracle", "prior J", "prior J best", "prior as is"]
     keys = ["box_first", "box_best", "box_oracle", "prior_first", "prior_best", "prior_copy"]
+    if any(r.click_best for r in reports):
+        columns += ["click J best", "click oracle"]
+        keys += ["click_best", "click_oracle"]
     if baseline:
         columns.append("grabCut J")
         keys.append("baseline")
@@ -206,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--step", type=int, default=5, help="evaluate every STEP-th frame")
     parser.add_argument("--no-baseline", action="store_true", help="skip plain grabCut")
     parser.add_argument(
-        "--protocols", nargs="+", choices=("box", "prior"), default=["box", "prior"]
+        "--protocols", nargs="+", choices=("box", "prior", "click"), default=["box", "prior"]
     )
     parser.add_argument("--threads", type=int, default=1, help="OpenCV and torch threads")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
