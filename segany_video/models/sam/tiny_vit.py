@@ -106,6 +106,18 @@ class Conv2dBN(nn.Sequential):
         )
         self.bn = nn.BatchNorm2d(out_chans)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            return self.bn(self.c(x))
+        # At inference BatchNorm is an affine map: fold it into the (small) conv weights instead
+        # of making another pass over the (large) activations.
+        bn = self.bn
+        scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+        weight = self.c.weight * scale[:, None, None, None]
+        bias = bn.bias - bn.running_mean * scale
+        c = self.c
+        return F.conv2d(x, weight, bias, c.stride, c.padding, c.dilation, c.groups)
+
 
 class LayerNorm2d(nn.Module):
     """LayerNorm over the channels of a ``(B, C, H, W)`` map (the neck's normalisation)."""
