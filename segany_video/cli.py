@@ -128,10 +128,13 @@ class Progress:
         self.tty = hasattr(stream, "isatty") and stream.isatty()
         self.bar = None
         self.t0 = time.perf_counter()
-        self._last_line = 0.0
+        self._last_line = self.t0
         self._last_pct = -10
+        self._last_done: tuple[int, int | None] | None = None
+        self._printed: tuple[int, int | None] | None = None
 
     def __call__(self, done: int, total: int | None) -> None:
+        self._last_done = (done, total)
         if self.tty:
             if self.bar is None:
                 from tqdm import tqdm
@@ -142,19 +145,26 @@ class Progress:
         now = time.perf_counter()
         pct = int(100 * done / total) if total else None
         due = now - self._last_line >= 30 or (pct is not None and pct >= self._last_pct + 10)
-        if not due and done != total:
+        if not due and done != total and done != 1:
             return
         self._last_line = now
         if pct is not None:
             self._last_pct = pct - pct % 10
+        self._print(done, total, now)
+
+    def _print(self, done: int, total: int | None, now: float) -> None:
         rate = done / max(now - self.t0, 1e-9)
         eta = f", ETA {(total - done) / rate:.0f} s" if total and rate > 0 else ""
         of = f"/{total}" if total else ""
         print(f"frames {done}{of} ({rate:.2f} frames/s{eta})", file=self.stream, flush=True)
+        self._printed = (done, total)
 
     def close(self) -> None:
+        """Close the bar; in plain mode make sure the last count was printed."""
         if self.bar is not None:
             self.bar.close()
+        elif self._last_done is not None and self._last_done != self._printed:
+            self._print(*self._last_done, time.perf_counter())
 
 
 # ------------------------------------------------------------------------------ commands
@@ -194,6 +204,7 @@ def cmd_track(args: argparse.Namespace) -> int:
             end=None if args.end is None else parse_position(args.end, "--end"),
             resume=args.resume,
             progress=progress,
+            snapshot_every=args.snapshot_every,
         )
     finally:
         progress.close()
@@ -290,6 +301,14 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--config", help="YAML config file")
     track.add_argument("--preset", help="sports, surveillance or drone")
     track.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    track.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=25,
+        metavar="N",
+        help="frames between resume snapshots (default 25; smaller loses less work on a crash, "
+        "larger writes less)",
+    )
     track.set_defaults(func=cmd_track)
 
     info = sub.add_parser("info", help="show what the reader sees in a video")

@@ -169,7 +169,10 @@ class VideoSegmenter:
         config = dataclasses.replace(self.config, writers=writers)
         with self._open(source) as video:
             resolved, first, last = self._prepare(video, prompts, start, end)
-            total = None if last is None else last - first
+            # The bar's total: the requested range, else the container's frame count (the
+            # header's count; a truncated file simply ends the bar early).
+            stop = last if last is not None else video.info.frame_count
+            total = None if stop is None else max(stop - first, 0)
             identity = {
                 "source": _source_key(source),
                 "prompts": _prompts_digest(resolved),
