@@ -284,3 +284,12 @@ def test_unavailable_cuda_device_is_a_device_error() -> None:
         pytest.skip("CUDA is available here")
     with pytest.raises(DeviceError, match="cpu"):
         build_classic("cuda")
+
+
+def test_click_on_an_object_leaving_the_frame(engine: ClassicEngine) -> None:
+    obj = np.zeros((H, W), bool)
+    obj[40:120, 150:] = True  # runs past the right edge
+    image = compose([(obj, (200, 70, 60), 11)])
+    prompt = ObjectPrompt(points=np.array([[185, 80]], np.float32), point_labels=np.array([1]))
+    out = engine.decode(features_of(engine, image), [prompt])
+    assert max(iou(m, obj) for m in out.masks[0].numpy()) >= 0.85

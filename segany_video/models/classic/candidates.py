@@ -109,7 +109,7 @@ def _cut(
     features: ClassicFeatures, prompt: ObjectPrompt, region: WorkRegion, settings: ClassicSettings
 ) -> tuple[CutResult, np.ndarray]:
     image = region.crop(features.image)
-    trimap, box_work = build_trimap(prompt, region, settings, image)
+    trimap, box_work = build_trimap(prompt, region, settings, image, features.frame_size)
     # The tight-box constraint only holds when the box is the object's extent, not a bound on a
     # mask prior that already shapes the object.
     pin_box = box_work if prompt.mask is None else None

@@ -173,12 +173,17 @@ def _disc_radius(region: WorkRegion, fraction: float) -> int:
 
 
 def build_trimap(
-    prompt: ObjectPrompt, region: WorkRegion, settings: ClassicSettings, image: np.ndarray
+    prompt: ObjectPrompt,
+    region: WorkRegion,
+    settings: ClassicSettings,
+    image: np.ndarray,
+    frame_size: tuple[int, int],
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Translate a prompt into grabCut's four-label map on the work region.
 
     ``image`` is the ``(h, w, 3)`` uint8 work crop: a negative click removes the patch of
-    similar colour around it, not just the pixel under it.
+    similar colour around it, not just the pixel under it. ``frame_size`` ``(H, W)`` tells
+    which sides of the region are frame edges (an object may run past those).
 
     Returns:
         ``(h, w)`` uint8 trimap of ``GC_*`` labels, and the box in work pixels ``XYXY``
@@ -193,7 +198,7 @@ def build_trimap(
     elif prompt.box is not None:
         trimap = np.full((h, w), GC_BGD, dtype=np.uint8)
     else:
-        trimap = _click_trimap(prompt, region)
+        trimap = _click_trimap(prompt, region, frame_size)
     if prompt.box is not None:
         corners = region.to_work(prompt.box.reshape(2, 2)).reshape(4)
         bx0 = int(np.clip(np.floor(corners[0]), 0, w - 1))
@@ -252,18 +257,29 @@ def _prior_trimap(fg: np.ndarray, settings: ClassicSettings) -> np.ndarray:
     return trimap
 
 
-def _click_trimap(prompt: ObjectPrompt, region: WorkRegion) -> np.ndarray:
-    """Clicks alone: the object is assumed inside the region, around the positive clicks."""
+def _click_trimap(
+    prompt: ObjectPrompt, region: WorkRegion, frame_size: tuple[int, int]
+) -> np.ndarray:
+    """Clicks alone: the object is assumed inside the region, around the positive clicks.
+
+    The region's border is sure background, except along frame edges, where the object may
+    simply leave the picture.
+    """
     h, w = region.work_size
     trimap = np.full((h, w), GC_PR_BGD, dtype=np.uint8)
     near = max(1, round(0.15 * max(h, w)))
     for x, y in region.to_work(_points(prompt, 1)):
         cv2.circle(trimap, (round(float(x)), round(float(y))), near, int(GC_PR_FGD), -1)
     ring = max(1, round(0.02 * max(h, w)))
-    trimap[:ring, :] = GC_BGD
-    trimap[-ring:, :] = GC_BGD
-    trimap[:, :ring] = GC_BGD
-    trimap[:, -ring:] = GC_BGD
+    height, width = frame_size
+    if region.y0 > 0:
+        trimap[:ring, :] = GC_BGD
+    if region.y1 < height:
+        trimap[-ring:, :] = GC_BGD
+    if region.x0 > 0:
+        trimap[:, :ring] = GC_BGD
+    if region.x1 < width:
+        trimap[:, -ring:] = GC_BGD
     return trimap
 
 
