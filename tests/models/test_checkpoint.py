@@ -274,17 +274,18 @@ def test_build_model_loads_mobile_sam_strictly(mobile_file, mobile_state) -> Non
     assert _equal_states(model.state_dict(), mobile_state)
 
 
-def test_build_model_loads_full_vit_b_from_safetensors(tmp_path) -> None:
+def test_build_model_loads_full_vit_b_from_half_precision_safetensors(tmp_path) -> None:
     from segany_video.models.sam.variants import build_sam_vit
 
     torch.manual_seed(1)
-    state = build_sam_vit("vit_b").state_dict()
+    # A float16 export: the model must still come out float32 (the runtime picks the dtype).
+    state = {k: v.half() for k, v in build_sam_vit("vit_b").state_dict().items()}
     path = tmp_path / "vit_b_export.safetensors"
     save_file(state, path)
     model = build_model(path)
     assert model.info.name == "sam_vit_b"
-    assert _equal_states(model.state_dict(), state)
     assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert _equal_states(model.state_dict(), {k: v.float() for k, v in state.items()})
 
 
 def test_build_model_refuses_a_mismatching_checkpoint(tmp_path, mobile_state) -> None:
