@@ -293,3 +293,19 @@ def test_click_on_an_object_leaving_the_frame(engine: ClassicEngine) -> None:
     prompt = ObjectPrompt(points=np.array([[185, 80]], np.float32), point_labels=np.array([1]))
     out = engine.decode(features_of(engine, image), [prompt])
     assert max(iou(m, obj) for m in out.masks[0].numpy()) >= 0.85
+
+
+def test_tracker_style_prompt_with_a_negative_click_on_a_same_coloured_neighbour(
+    engine: ClassicEngine,
+) -> None:
+    left, right = blob((60, 80), (34, 24)), blob((142, 84), (30, 22))
+    image = compose([(left, (200, 70, 60), 11), (right, (200, 70, 60), 11)])
+    prompt = ObjectPrompt(
+        points=np.array([[60, 80], [142, 84]], np.float32),
+        point_labels=np.array([1, 0]),
+        box=box_of(left) + np.array([-8, -8, 8, 8], np.float32),
+        mask=np.roll(left, 2, axis=1).astype(np.float32),
+    )
+    mask = engine.decode(features_of(engine, image), [prompt]).masks[0, 0].numpy()
+    assert iou(mask, left) >= 0.85
+    assert mask[right].mean() <= 0.05

@@ -215,7 +215,10 @@ def build_trimap(
     radius = _disc_radius(region, settings.click_radius)
     negatives = region.to_work(_points(prompt, 0))
     if len(negatives):
-        trimap[_similar_patches(image, negatives, _disc_radius(region, _PATCH_RADIUS))] = GC_BGD
+        patches = _similar_patches(image, negatives, _disc_radius(region, _PATCH_RADIUS))
+        # A patch that leaks into a mask prior's sure core does not erase it (the tracker puts
+        # negative clicks on neighbouring objects, which may share colours with this one).
+        trimap[patches & (trimap != GC_FGD)] = GC_BGD
     for label, value in ((1, GC_FGD), (0, GC_BGD)):
         for x, y in region.to_work(_points(prompt, label)):
             cv2.circle(trimap, (round(float(x)), round(float(y))), radius, int(value), -1)
