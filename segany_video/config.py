@@ -76,8 +76,8 @@ class Config:
             if not isinstance(raw, Mapping):
                 raise ConfigError(f"config section {name!r} must be a mapping, got {raw!r}")
             sections[name] = _SECTION_TYPES[name].from_dict(raw)
-        model = data.get("model")
-        return cls(model=None if model is None else str(model), **sections)
+        # No str() here: a number or a list is a mistake to report, not a name to guess.
+        return cls(model=data.get("model"), **sections)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data that :meth:`from_dict` reads back to an equal config."""
