@@ -107,6 +107,19 @@ def test_image_embeddings_match(pair) -> None:
         torch.testing.assert_close(ours.encode(images), meta.image_encoder(images), **TOL)
 
 
+def test_image_embeddings_match_when_the_bias_is_built_head_by_head(pair, monkeypatch) -> None:
+    """Full-size global blocks build their attention bias a slice of heads at a time."""
+    from segany_video.models.sam import image_encoder
+
+    monkeypatch.setattr(image_encoder, "_BIAS_CHUNK_ELEMENTS", 1)
+    ours, meta = pair
+    images = torch.randn(
+        2, 3, SMALL.img_size, SMALL.img_size, generator=torch.Generator().manual_seed(6)
+    )
+    with torch.inference_mode():
+        torch.testing.assert_close(ours.encode(images), meta.image_encoder(images), **TOL)
+
+
 def _meta_decode(meta, embedding, coords, labels, box, mask_logits, multimask):
     """Meta's prompt encoder + decoder for ONE object (prompts already in input pixels)."""
     sparse, dense = meta.prompt_encoder(

@@ -4,16 +4,16 @@ decomposed relative positions, and a convolutional neck down to 256 channels.
 Parameter names follow the official checkpoints (``patch_embed.proj``, ``pos_embed``,
 ``blocks.{i}.attn.qkv``, ``blocks.{i}.attn.rel_pos_h``, ``neck.{0..3}``).
 
-The relative-position bias of an attention block is ``q · Rh[row(q), row(k)] +
-q · Rw[col(q), col(k)]``. Instead of materialising that ``(L, L)`` bias for every head and
-passing it as an attention mask, we append its two factors to the queries and one-hot row and
-column indicators to the keys: ``[q·s, q·Rh, q·Rw] · [k, onehot(row), onehot(col)]`` equals
-``s·q·k + bias`` exactly. Attention then runs through
-``F.scaled_dot_product_attention`` without a mask, so fused kernels apply and memory stays
-``O(L·(h + w))`` instead of ``O(L²)`` per head (4096² floats per head in a global block).
+The decomposed relative-position bias ``q · Rh[row(q), row(k)] + q · Rw[col(q), col(k)]`` is
+built from two small products per block and handed to ``F.scaled_dot_product_attention`` as
+its additive float mask, so the softmax and both matrix products run in one fused kernel
+(flash attention on CPU, memory-efficient attention on GPU) instead of the reference's
+separate matmul, broadcast add, softmax and matmul over ``(L, L)`` temporaries.
 """
 
 from __future__ import annotations
+
+import threading
 
 import torch
 import torch.nn.functional as F
@@ -21,9 +21,32 @@ from torch import nn
 
 from segany_video.models.sam.layers import LayerNorm2d, MLPBlock
 
-# Augmented query/key widths are rounded up to this many channels: fused attention kernels
-# want head dims that are multiples of 8.
-_HEAD_DIM_ALIGN = 8
+# Largest attention bias built at once, in elements (64 MiB in fp32): one head of a 64x64
+# global block. Bigger biases are built and used a slice of heads at a time.
+_BIAS_CHUNK_ELEMENTS = 1 << 24
+
+
+class BiasWorkspace:
+    """Reusable memory for attention biases, one buffer per thread, device and dtype.
+
+    A fresh 64 MiB tensor per block costs more in page faults on CPU than filling it does;
+    every block of an encoder shares one of these instead. Thread-local, so concurrent
+    forwards of one model never share a buffer.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def get(self, numel: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """A 1-D tensor of at least ``numel`` elements (contents undefined)."""
+        buffers: dict[tuple[torch.device, torch.dtype], torch.Tensor] = (
+            self._local.__dict__.setdefault("buffers", {})
+        )
+        buf = buffers.get((device, dtype))
+        if buf is None or buf.numel() < numel:
+            buf = torch.empty(numel, device=device, dtype=dtype)
+            buffers[(device, dtype)] = buf
+        return buf[:numel]
 
 
 class PatchEmbed(nn.Module):
@@ -46,8 +69,16 @@ class RelPosAttention(nn.Module):
     window partitioning happens on the projected tokens (see :meth:`Block.forward`).
     """
 
-    def __init__(self, dim: int, num_heads: int, size: int, use_rel_pos: bool = True) -> None:
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        size: int,
+        use_rel_pos: bool = True,
+        workspace: BiasWorkspace | None = None,
+    ) -> None:
         super().__init__()
+        self.workspace = workspace if workspace is not None else BiasWorkspace()
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
         self.scale = self.head_dim**-0.5
@@ -58,26 +89,17 @@ class RelPosAttention(nn.Module):
         if use_rel_pos:
             self.rel_pos_h = nn.Parameter(torch.zeros(2 * size - 1, self.head_dim))
             self.rel_pos_w = nn.Parameter(torch.zeros(2 * size - 1, self.head_dim))
-        # Per (device, dtype): the constant key-side extension (one-hot rows and columns plus
-        # alignment zeros) and the relative-offset index table.
-        self._constants: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, ...]] = {}
+        # Per device: the table of relative offsets ``row(q) - row(k) + size - 1``.
+        self._offsets: dict[torch.device, torch.Tensor] = {}
 
-    def _key_extension(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        key = (like.device, like.dtype)
-        cached = self._constants.get(key)
-        if cached is None:
-            s = self.size
-            extra = 2 * s
-            width = -(-(self.head_dim + extra) // _HEAD_DIM_ALIGN) * _HEAD_DIM_ALIGN
-            ext = torch.zeros(s, s, width - self.head_dim, device=like.device, dtype=like.dtype)
-            idx = torch.arange(s, device=like.device)
-            ext[idx, :, idx] = 1  # key at row r -> channel r
-            ext[:, idx, s + idx] = 1  # key at column c -> channel s + c
-            # offsets[i, j] = i - j + s - 1 indexes rel_pos (length 2s - 1)
-            offsets = idx[:, None] - idx[None, :] + (s - 1)
-            cached = (ext.reshape(s * s, -1), offsets)
-            self._constants[key] = cached
-        return cached  # type: ignore[return-value]
+    def _relative_positions(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """``Rh, Rw``: ``(size, size, head_dim)`` embeddings of every query/key offset."""
+        offsets = self._offsets.get(device)
+        if offsets is None:
+            idx = torch.arange(self.size, device=device)
+            offsets = idx[:, None] - idx[None, :] + (self.size - 1)
+            self._offsets[device] = offsets
+        return self.rel_pos_h[offsets], self.rel_pos_w[offsets]
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Attention of ``(B, heads, L, head_dim)`` tokens of ``size x size`` grids.
@@ -86,22 +108,43 @@ class RelPosAttention(nn.Module):
             ``(B, heads, L, head_dim)``.
         """
         if not self.use_rel_pos:
-            return F.scaled_dot_product_attention(q, k, v)
-        b, n, L, d = q.shape
+            return F.scaled_dot_product_attention(q, k, v, scale=self.scale)
+        b, n, _, d = q.shape
         s = self.size
-        ext, offsets = self._key_extension(q)
-        rh = self.rel_pos_h[offsets]  # (s, s, d): Rh[row(q), row(k)]
-        rw = self.rel_pos_w[offsets]
-        q_aug = q.new_zeros(b, n, L, ext.shape[1] + d)
-        torch.mul(q, self.scale, out=q_aug[..., :d])
+        rh, rw = self._relative_positions(q.device)
         q_grid = q.view(b, n, s, s, d)
         # (B, heads, qh, qw, d) x (qh, kh, d) -> (B, heads, qh, qw, kh); likewise for columns
-        q_aug[..., d : d + s] = torch.einsum("bnhwc,hkc->bnhwk", q_grid, rh).reshape(b, n, L, s)
-        q_aug[..., d + s : d + 2 * s] = torch.einsum("bnhwc,wkc->bnhwk", q_grid, rw).reshape(
-            b, n, L, s
-        )
-        k_aug = torch.cat([k, ext.expand(b, n, L, ext.shape[1])], dim=-1)
-        return F.scaled_dot_product_attention(q_aug, k_aug, v, scale=1.0)
+        rel_h = torch.einsum("bnhwc,hkc->bnhwk", q_grid, rh)
+        rel_w = torch.einsum("bnhwc,wkc->bnhwk", q_grid, rw)
+        # bias[q, (kh, kw)] = rel_h[q, kh] + rel_w[q, kw], written once, contiguous, in the
+        # (B, heads, L, L) layout the fused kernel reads; a slice of heads at a time when the
+        # whole bias would be large (global blocks), so its memory stays bounded and reused.
+        per_head = s**4
+        heads = max(1, min(n, _BIAS_CHUNK_ELEMENTS // per_head))
+        if heads == n:
+            bias = self.workspace.get(b * n * per_head, q.device, q.dtype).view(b, n, s, s, s, s)
+            torch.add(rel_h[..., :, None], rel_w[..., None, :], out=bias)
+            mask = bias.view(b, n, s * s, s * s)
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale)
+        out = torch.empty_like(q, memory_format=torch.contiguous_format)
+        for i in range(b):
+            for h0 in range(0, n, heads):
+                h1 = min(n, h0 + heads)
+                bias = self.workspace.get((h1 - h0) * per_head, q.device, q.dtype)
+                bias = bias.view(1, h1 - h0, s, s, s, s)
+                torch.add(
+                    rel_h[i : i + 1, h0:h1, ..., None],
+                    rel_w[i : i + 1, h0:h1, ..., None, :],
+                    out=bias,
+                )
+                out[i : i + 1, h0:h1] = F.scaled_dot_product_attention(
+                    q[i : i + 1, h0:h1],
+                    k[i : i + 1, h0:h1],
+                    v[i : i + 1, h0:h1],
+                    attn_mask=bias.view(1, h1 - h0, s * s, s * s),
+                    scale=self.scale,
+                )
+        return out
 
 
 class Block(nn.Module):
@@ -115,11 +158,12 @@ class Block(nn.Module):
         window_size: int,
         grid_size: int,
         use_rel_pos: bool = True,
+        workspace: BiasWorkspace | None = None,
     ) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
         self.attn = RelPosAttention(
-            dim, num_heads, window_size if window_size > 0 else grid_size, use_rel_pos
+            dim, num_heads, window_size if window_size > 0 else grid_size, use_rel_pos, workspace
         )
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = MLPBlock(dim, int(dim * mlp_ratio))
@@ -223,6 +267,7 @@ class ImageEncoderViT(nn.Module):
         grid = img_size // patch_size
         self.patch_embed = PatchEmbed(patch_size, 3, embed_dim)
         self.pos_embed = nn.Parameter(torch.zeros(1, grid, grid, embed_dim))
+        workspace = BiasWorkspace()
         self.blocks = nn.ModuleList(
             Block(
                 embed_dim,
@@ -231,6 +276,7 @@ class ImageEncoderViT(nn.Module):
                 window_size=0 if i in global_attn_indexes else window_size,
                 grid_size=grid,
                 use_rel_pos=use_rel_pos,
+                workspace=workspace,
             )
             for i in range(depth)
         )
