@@ -8,8 +8,12 @@ previous pixels forward.
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
+
+from segany_video.results import mask_box
 
 _PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -41,6 +45,10 @@ class FlowField:
         self.flow = flow
         self.frame_size = frame_size
         self._maps: tuple[np.ndarray, np.ndarray] | None = None
+        height, width = flow.shape[:2]
+        scale = max(frame_size[1] / width, frame_size[0] / height)
+        # No pixel moves further than this, so a mask's warp stays within its box grown by it.
+        self.reach = int(np.ceil(float(np.abs(flow).max(initial=0.0)) * scale)) + 2
 
     def _full_maps(self) -> tuple[np.ndarray, np.ndarray]:
         # Sampling maps at source size, built once per frame and shared by all objects.
@@ -48,9 +56,7 @@ class FlowField:
             full_h, full_w = self.frame_size
             height, width = self.flow.shape[:2]
             up = cv2.resize(self.flow, (full_w, full_h), interpolation=cv2.INTER_LINEAR)
-            grid_x, grid_y = np.meshgrid(
-                np.arange(full_w, dtype=np.float32), np.arange(full_h, dtype=np.float32)
-            )
+            grid_x, grid_y = _grid(full_h, full_w)
             map_x = grid_x + up[..., 0] * np.float32(full_w / width)
             map_y = grid_y + up[..., 1] * np.float32(full_h / height)
             self._maps = (map_x, map_y)
@@ -65,10 +71,22 @@ class FlowField:
         Returns:
             ``(H, W)`` float32 in ``[0, 1]``: the soft warped mask (threshold at 0.5).
         """
+        box = mask_box(mask > 0)
+        out = np.zeros(self.frame_size, dtype=np.float32)
+        if box is None:
+            return out
         map_x, map_y = self._full_maps()
-        return cv2.remap(
-            mask.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+        height, width = self.frame_size
+        x0, y0 = max(0, int(box[0]) - self.reach), max(0, int(box[1]) - self.reach)
+        x1, y1 = min(width, int(box[2]) + self.reach), min(height, int(box[3]) + self.reach)
+        out[y0:y1, x0:x1] = cv2.remap(
+            mask.astype(np.float32),
+            map_x[y0:y1, x0:x1],
+            map_y[y0:y1, x0:x1],
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
         )
+        return out
 
     def mean_motion(self, mask: np.ndarray) -> np.ndarray:
         """Mean forward displacement ``(dx, dy)`` in source pixels of the region ``mask``."""
@@ -124,6 +142,17 @@ class ConstantVelocity:
         self.box = self.box + np.tile(self.velocity, 2)
         self.velocity = self.velocity * damping
         return self.box.copy()
+
+
+@functools.lru_cache(maxsize=4)
+def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinate grids ``(H, W)`` float32, shared by every frame of a size (read-only)."""
+    grid_x, grid_y = np.meshgrid(
+        np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)
+    )
+    grid_x.flags.writeable = False
+    grid_y.flags.writeable = False
+    return grid_x, grid_y
 
 
 def _centre(box: np.ndarray) -> np.ndarray:

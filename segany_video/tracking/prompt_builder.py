@@ -142,13 +142,29 @@ def colour_posterior(
     height, width = warped.shape
     x0, y0 = max(0, int(box[0]) - 3 * radius), max(0, int(box[1]) - 3 * radius)
     x1, y1 = min(width, int(box[2]) + 3 * radius), min(height, int(box[3]) + 3 * radius)
-    prior = cv2.GaussianBlur(warped[y0:y1, x0:x1], (2 * radius + 1, 2 * radius + 1), 0)
+    prior = _wide_blur(warped[y0:y1, x0:x1], radius)
     prior = np.clip(prior, 0.02, 0.98)
     likelihood = np.clip(odds[colour_bins[y0:y1, x0:x1]], 0.02, 0.98)
     joint = prior * likelihood
     posterior = np.zeros_like(warped)
     posterior[y0:y1, x0:x1] = joint / (joint + (1.0 - prior) * (1.0 - likelihood))
     return posterior
+
+
+def _wide_blur(image: np.ndarray, radius: int) -> np.ndarray:
+    """Gaussian blur of ``radius`` pixels, done at reduced size when the radius is large."""
+    factor = max(1, radius // 4)
+    if factor == 1:
+        return cv2.GaussianBlur(image, (2 * radius + 1, 2 * radius + 1), 0)
+    height, width = image.shape
+    small = cv2.resize(
+        image,
+        (max(1, width // factor), max(1, height // factor)),
+        interpolation=cv2.INTER_AREA,
+    )
+    small_radius = max(1, radius // factor)
+    small = cv2.GaussianBlur(small, (2 * small_radius + 1, 2 * small_radius + 1), 0)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def propagation_prompt(

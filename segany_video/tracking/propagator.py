@@ -19,7 +19,7 @@ from segany_video.engine.encoded import EncodedFrame
 from segany_video.errors import PromptError
 from segany_video.models.base import MaskCandidates, ObjectPrompt, PromptableSegmenter
 from segany_video.results import ObjectResult, TrackState, mask_box
-from segany_video.tracking.appearance import Appearance, ColourIndex, colour_odds, to_lab
+from segany_video.tracking.appearance import Appearance, ColourIndex, colour_odds, half_lab
 from segany_video.tracking.association import (
     association_cost,
     hellinger_matrix,
@@ -84,7 +84,7 @@ class Propagator:
     def step(self, frame: EncodedFrame) -> list[ObjectResult]:
         """Process the next frame; one result per object, in output order."""
         field = self.flow.next_frame(frame.image)
-        lab = to_lab(frame.image)
+        lab = half_lab(frame.image)
         colours = ColourIndex(frame.image, self.settings.appearance_bins, lab)
         fine = ColourIndex(frame.image, self.settings.prior_bins, lab)
         outcomes = self._seed(frame, self.keyframes.get(frame.index, ()))
@@ -156,7 +156,7 @@ class Propagator:
             proposals.expected.append(expected_masks[slot])
             if prompt is not None:
                 proposals.prompts.append(prompt)
-        taken = np.zeros(colours.bins.shape, dtype=bool)
+        taken = np.zeros(colours.frame_size, dtype=bool)
         for mask in expected_masks.values():
             taken |= mask
         for slot, track in enumerate(self.tracks):
@@ -183,7 +183,7 @@ class Propagator:
             # It will come out somewhere around its cover's outline.
             predicted = cover.motion.box
         window = search_window(
-            predicted, track.lost_frames, s.search_start, s.search_growth, colours.bins.shape
+            predicted, track.lost_frames, s.search_start, s.search_growth, colours.frame_size
         )
         if window is None:
             return None

@@ -78,6 +78,6 @@ def find_lost_object(
     mismatch = np.abs(np.log(np.maximum(areas, 1.0) / max(reference_area, 1.0)))
     mismatch[~plausible] = np.inf
     best = int(np.argmin(mismatch)) + 1
-    blob = np.zeros(colours.bins.shape, dtype=bool)
+    blob = np.zeros(colours.frame_size, dtype=bool)
     blob[y0:y1, x0:x1] = labels == best
     return blob
