@@ -58,7 +58,8 @@ def parse_position(text: str, what: str) -> int | float:
 
 def _split_frame(text: str, flag: str) -> tuple[str, dict[str, Any]]:
     body, at, frame = text.rpartition("@")
-    if not at:
+    if not at or (flag == "--mask" and not _TIME.match(frame.strip())):
+        # A mask file may itself contain "@" (e.g. "shot@2x.png"): no position follows it.
         return text, {"frame": 0}
     position = parse_position(frame, f"{flag} {text!r}: frame")
     return body, {"frame": position} if isinstance(position, int) else {"time": position}
@@ -174,7 +175,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     if args.model is not None:
         overrides["model"] = args.model
-    runtime = {k: v for k, v in (("device", args.device), ("batch_size", args.batch_size)) if v}
+    runtime = {
+        k: v for k, v in (("device", args.device), ("batch_size", args.batch_size)) if v is not None
+    }
     if runtime:
         overrides["runtime"] = runtime
     if args.formats is not None:
@@ -310,12 +313,14 @@ def build_parser() -> argparse.ArgumentParser:
         "larger writes less)",
     )
     track.set_defaults(func=cmd_track)
+    _debug_flag(track)
 
     info = sub.add_parser("info", help="show what the reader sees in a video")
     info.add_argument("input")
     info.add_argument("--backend", default="auto", choices=("auto", "pyav", "decord", "images"))
     info.add_argument("--count", action="store_true", help="decode every frame and count them")
     info.set_defaults(func=cmd_info)
+    _debug_flag(info)
 
     for name, help_text in (
         ("weights", "list, download, verify SAM weights: weights {list,download,verify,path}"),
@@ -325,6 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
         forwarded = sub.add_parser(name, help=help_text, add_help=False)
         forwarded.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
+
+
+def _debug_flag(parser: argparse.ArgumentParser) -> None:
+    # Also accepted after the command (where people type it); SUPPRESS keeps the top-level
+    # value when the flag is not repeated here.
+    parser.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
 
 
 def _forwarded(command: str, rest: list[str]) -> int:
