@@ -1,0 +1,227 @@
+"""Resumable runs: a run killed with SIGKILL and resumed equals an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from api_clips import decode_frames, tiny_clip
+
+from segany_video import cli
+from segany_video.results import FrameResult, ObjectResult, TrackState
+from segany_video.resume import RunJournal, result_from_record, result_record
+
+FRAMES = 40
+SNAPSHOT_EVERY = 4
+KILL_AFTER = 10  # journaled frames before the kill: two snapshots taken, a third not yet
+FORMATS = "masks,overlay,json,davis,mot"
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+
+
+@pytest.fixture(scope="module")
+def clip_paths(tmp_path_factory):
+    return tiny_clip(tmp_path_factory.mktemp("resume_clip"), num_frames=FRAMES)[1]
+
+
+def track_args(clip_paths, out: Path, *extra: str) -> list[str]:
+    return [
+        "track",
+        str(clip_paths.video),
+        "--prompts",
+        str(clip_paths.prompts),
+        "--formats",
+        FORMATS,
+        "--out",
+        str(out),
+        "--snapshot-every",
+        str(SNAPSHOT_EVERY),
+        *extra,
+    ]
+
+
+def kill_part_way(args: list[str], out: Path) -> int:
+    """Start the CLI, SIGKILL it once the journal holds KILL_AFTER frames; return that count."""
+    journal = out / ".resume" / "journal.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "segany_video.cli", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            if journal.is_file() and journal.read_bytes().count(b"\n") >= KILL_AFTER:
+                break
+            if process.poll() is not None:
+                pytest.fail(f"the run ended before it could be killed: {process.stderr.read()}")
+            time.sleep(0.01)
+        else:
+            pytest.fail("the run journaled too few frames in 240 s")
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait()
+        process.stderr.close()
+    assert process.returncode == -signal.SIGKILL
+    return journal.read_bytes().count(b"\n")
+
+
+def final_files(out: Path) -> set[str]:
+    """Output files that look complete: no hidden (partial or journal) path component."""
+    return {
+        p.relative_to(out).as_posix()
+        for p in out.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(out).parts)
+    }
+
+
+@pytest.fixture(scope="module")
+def runs(clip_paths, tmp_path_factory):
+    """An uninterrupted run, and a killed run before and after ``--resume``."""
+    root = tmp_path_factory.mktemp("resume_runs")
+    whole, resumed = root / "whole", root / "resumed"
+    assert cli.main(track_args(clip_paths, whole)) == 0
+
+    journaled = kill_part_way(track_args(clip_paths, resumed), resumed)
+    after_kill = final_files(resumed)
+    snapshot = json.loads((resumed / ".resume" / "snapshot.json").read_text())
+    # A resume with other options is refused and leaves the journal alone.
+    other = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "segany_video.cli",
+            *track_args(clip_paths, resumed, "--resume", "--preset", "surveillance"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    journal_kept = (resumed / ".resume" / "snapshot.json").is_file()
+    done = subprocess.run(
+        [sys.executable, "-m", "segany_video.cli", *track_args(clip_paths, resumed, "--resume")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return {
+        "whole": whole,
+        "resumed": resumed,
+        "journaled": journaled,
+        "after_kill": after_kill,
+        "snapshot_frame": snapshot["frame"],
+        "other": other,
+        "journal_kept": journal_kept,
+        "done": done,
+    }
+
+
+def test_killed_run_leaves_no_output_that_looks_complete(runs):
+    assert runs["journaled"] >= KILL_AFTER
+    assert runs["after_kill"] == set()
+    assert runs["snapshot_frame"] >= SNAPSHOT_EVERY - 1
+
+
+def test_resume_with_other_options_is_refused(runs):
+    other = runs["other"]
+    assert other.returncode == 2
+    lines = other.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in other.stderr
+    assert "different config" in lines[0] and "--resume" in lines[0]
+    assert runs["journal_kept"]
+
+
+def test_resumed_run_completes_from_its_snapshot(runs):
+    done = runs["done"]
+    assert done.returncode == 0, done.stderr
+    run = json.loads((runs["resumed"] / "run.json").read_text())
+    assert run["resumed_at"] == runs["snapshot_frame"] + 1
+    assert run["frames"] == FRAMES
+    assert f"resumed at frame {runs['snapshot_frame'] + 1}" in done.stdout
+    assert not (runs["resumed"] / ".resume").exists()
+    assert final_files(runs["resumed"]) == final_files(runs["whole"])
+    hidden = list(runs["resumed"].rglob(".*"))
+    assert hidden == []  # partial files of the killed run are gone too
+
+
+@pytest.mark.parametrize("name", ["tracks.json", "tracks_mot.csv"])
+def test_resumed_text_outputs_are_identical(runs, name):
+    assert (runs["resumed"] / name).read_bytes() == (runs["whole"] / name).read_bytes()
+
+
+def test_resumed_davis_pngs_are_identical(runs):
+    names = sorted(p.name for p in (runs["whole"] / "davis").iterdir())
+    assert names == [f"{i:05d}.png" for i in range(FRAMES)]
+    for name in names:
+        resumed = (runs["resumed"] / "davis" / name).read_bytes()
+        assert resumed == (runs["whole"] / "davis" / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("object_id", [1, 2, 3])
+def test_resumed_masks_are_bit_exact(runs, object_id):
+    whole = decode_frames(runs["whole"] / "masks" / f"{object_id}.mkv")
+    resumed = decode_frames(runs["resumed"] / "masks" / f"{object_id}.mkv")
+    assert whole.shape == (FRAMES, 96, 160)
+    np.testing.assert_array_equal(resumed, whole)
+
+
+def test_resumed_overlay_has_the_same_pictures(runs):
+    whole = decode_frames(runs["whole"] / "overlay.mp4", "rgb24")
+    resumed = decode_frames(runs["resumed"] / "overlay.mp4", "rgb24")
+    assert whole.shape[0] == FRAMES
+    np.testing.assert_array_equal(resumed, whole)
+
+
+def test_resume_with_nothing_to_resume_exits_2(clip_paths, tmp_path, capsys):
+    assert cli.main(track_args(clip_paths, tmp_path / "empty", "--resume")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no interrupted run to resume" in err[0]
+
+
+def test_journal_records_are_exact():
+    mask = np.zeros((5, 7), dtype=bool)
+    mask[1:4, 2:6] = True
+    result = FrameResult(
+        3,
+        0.1 + 1e-12,
+        {
+            1: ObjectResult(1, mask, np.array([2, 1, 6, 4], np.float32), 0.123456789, "tracked"),
+            "car": ObjectResult("car", np.zeros((5, 7), bool), None, 0.0, TrackState.LOST),
+        },
+    )
+    back = result_from_record(json.loads(json.dumps(result_record(result))))
+    assert back.index == 3 and back.timestamp == result.timestamp
+    assert list(back.objects) == [1, "car"]
+    np.testing.assert_array_equal(back.objects[1].mask, mask)
+    np.testing.assert_array_equal(back.objects[1].box, result.objects[1].box)
+    assert back.objects[1].score == 0.123456789
+    assert back.objects[1].state is TrackState.TRACKED
+    assert back.objects["car"].box is None and back.objects["car"].state is TrackState.LOST
+
+
+def test_a_torn_snapshot_pair_falls_back_to_the_start(tmp_path):
+    """A kill between writing the arrays and their description must not load a mixed state."""
+    identity = {"source": "x"}
+    journal = RunJournal(tmp_path, identity, every=1)
+    journal.start_fresh()
+    mask = np.ones((2, 2), bool)
+    for index in range(3):
+        frame = FrameResult(index, index / 30, {1: ObjectResult(1, mask, None, 1.0, "tracked")})
+        journal.record(frame, lambda i=index: {"frame": i, "array": np.full(3, i)})
+    journal.close()
+    snapshot, replay = RunJournal(tmp_path, identity).load()
+    assert snapshot["frame"] == 2 and snapshot["array"].tolist() == [2, 2, 2]
+    assert [r.index for r in replay] == [0, 1, 2]
+    # Put back an older snapshot.npz, as if the kill hit between the two renames.
+    meta = json.loads((tmp_path / ".resume" / "snapshot.json").read_text())
+    np.savez(tmp_path / ".resume" / "snapshot.npz", f1_a0=np.full(3, 1))
+    (tmp_path / ".resume" / "snapshot.json").write_text(json.dumps(meta))
+    snapshot, replay = RunJournal(tmp_path, identity).load()
+    assert snapshot is None and replay == []
