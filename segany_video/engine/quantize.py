@@ -9,7 +9,6 @@ from the int8 and the float32 encoder on given frames and prompts.
 
 from __future__ import annotations
 
-import copy
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,11 +16,25 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+from torch.ao.nn.quantized.dynamic import Linear as DynamicQuantizedLinear
 
 from segany_video.engine.encoded import encode_sequentially
 from segany_video.engine.encoder_tuning import image_encoder_of
 from segany_video.errors import ConfigError
 from segany_video.models.base import ObjectPrompt, PromptableSegmenter
+
+
+class Int8Linear(DynamicQuantizedLinear):
+    """torch's dynamic int8 Linear, with ``bias`` readable as a tensor like ``nn.Linear``'s.
+
+    torch's class exposes ``weight()`` and ``bias()`` as methods; encoders that read the
+    projection bias directly (SAM's windowed attention fills padded tokens with ``qkv.bias``)
+    would break on it. The forward pass is torch's own.
+    """
+
+    @property
+    def bias(self) -> torch.Tensor | None:  # type: ignore[override]
+        return self._weight_bias()[1]
 
 
 def quantize_encoder_int8(model: PromptableSegmenter) -> int:
@@ -52,9 +65,15 @@ def quantize_encoder_int8(model: PromptableSegmenter) -> int:
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
         quantized = torch.ao.quantization.quantize_dynamic(
-            encoder, {nn.Linear}, dtype=torch.qint8, inplace=False
+            encoder,
+            {nn.Linear},
+            dtype=torch.qint8,
+            mapping={nn.Linear: Int8Linear},
+            # In place: no copy of a large encoder, and encoders holding per-thread scratch
+            # memory (threading.local) cannot be deep-copied anyway.
+            inplace=True,
         )
-    model.image_encoder = quantized  # type: ignore[attr-defined]
+    assert quantized is encoder
     return linear_count
 
 
@@ -87,34 +106,27 @@ def mask_iou(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
     return iou.cpu().numpy()
 
 
-def mask_agreement(
-    reference: PromptableSegmenter,
-    candidate: PromptableSegmenter,
+def decode_masks(
+    model: PromptableSegmenter,
     frames: Sequence[np.ndarray],
     prompts: Sequence[ObjectPrompt],
-) -> MaskAgreement:
-    """Decode the same prompts on the same frames with two engines and compare the masks.
-
-    Args:
-        reference: the trusted engine (e.g. float32).
-        candidate: the engine under test (e.g. int8).
-        frames: F images ``(H, W, 3)`` uint8 RGB.
-        prompts: N object prompts applied to every frame (single-mask output is compared).
-
-    Returns:
-        Per-frame, per-object IoU.
-    """
+) -> list[torch.Tensor]:
+    """Single-mask output of ``model`` for ``prompts`` on each frame: F tensors ``(N, H, W)``
+    bool."""
     triples = [(i, 0.0, image) for i, image in enumerate(frames)]
-    rows = []
-    for ref_frame, cand_frame in zip(
-        encode_sequentially(reference, triples),
-        encode_sequentially(candidate, triples),
-        strict=True,
-    ):
+    masks = []
+    for encoded in encode_sequentially(model, triples):
         with torch.inference_mode():
-            ref = reference.decode(ref_frame.features, prompts, multimask=False)
-            cand = candidate.decode(cand_frame.features, prompts, multimask=False)
-        rows.append(mask_iou(ref.masks[:, 0], cand.masks[:, 0]))
+            candidates = model.decode(encoded.features, prompts, multimask=False)
+        masks.append(candidates.masks[:, 0].cpu())
+    return masks
+
+
+def mask_agreement(
+    reference: Sequence[torch.Tensor], candidate: Sequence[torch.Tensor]
+) -> MaskAgreement:
+    """IoU per frame and object between two lists of ``(N, H, W)`` bool masks."""
+    rows = [mask_iou(r, c) for r, c in zip(reference, candidate, strict=True)]
     return MaskAgreement(np.stack(rows))
 
 
@@ -123,10 +135,19 @@ def int8_mask_agreement(
     frames: Sequence[np.ndarray],
     prompts: Sequence[ObjectPrompt],
 ) -> MaskAgreement:
-    """How closely an int8-quantised copy of ``model`` reproduces its float32 masks.
+    """How closely int8 quantisation of ``model``'s encoder reproduces its float32 masks.
 
-    ``model`` itself is left untouched (the copy is quantised).
+    Decodes ``prompts`` on ``frames`` in float32, quantises ``model`` in place (it stays
+    quantised, ready for the runtime) and decodes again.
+
+    Args:
+        model: a float32 engine on the CPU with an ``image_encoder``.
+        frames: F images ``(H, W, 3)`` uint8 RGB.
+        prompts: N object prompts applied to every frame (single-mask output is compared).
+
+    Returns:
+        Per-frame, per-object IoU of int8 masks against float32 masks.
     """
-    quantized = copy.deepcopy(model)
-    quantize_encoder_int8(quantized)
-    return mask_agreement(model, quantized, frames, prompts)
+    reference = decode_masks(model, frames, prompts)
+    quantize_encoder_int8(model)
+    return mask_agreement(reference, decode_masks(model, frames, prompts))

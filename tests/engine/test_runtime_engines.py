@@ -55,7 +55,7 @@ def tiny_sam():
         depth=2,
         num_heads=2,
         global_attn_indexes=(1,),
-        window_size=4,
+        window_size=3,  # 8x8 tokens: windows need padding (the path reading qkv.bias)
         img_size=128,
         prompt_embed_dim=32,
         decoder_heads=2,
