@@ -98,13 +98,17 @@ class Appearance:
     """An object's colour model, updated slowly on confidently tracked frames.
 
     Attributes:
-        foreground: ``(n_bins**3,)`` float64 histogram of the object.
+        foreground: ``(n_bins**3,)`` float64 histogram of the object (slowly updated).
         background: ``(n_bins**3,)`` float64 histogram of the band around it.
+        keyframe: ``(n_bins**3,)`` float64 object histogram on its latest keyframe (fixed).
     """
 
-    def __init__(self, foreground: np.ndarray, background: np.ndarray) -> None:
+    def __init__(
+        self, foreground: np.ndarray, background: np.ndarray, keyframe: np.ndarray | None = None
+    ) -> None:
         self.foreground = foreground
         self.background = background
+        self.keyframe = foreground.copy() if keyframe is None else keyframe
 
     @classmethod
     def measure(cls, index: ColourIndex, mask: np.ndarray) -> Appearance:
@@ -116,9 +120,6 @@ class Appearance:
         """``(D,)`` P(object | colour) against a wide band of surroundings (half its size)."""
         ring = max(8, int(0.5 * np.sqrt(mask.sum())))
         return colour_odds(index.histogram(mask), index.ring_histogram(mask, ring))
-
-    def distance(self, index: ColourIndex, mask: np.ndarray) -> float:
-        return hellinger(self.foreground, index.histogram(mask))
 
     def update(self, other: Appearance, rate: float) -> None:
         self.foreground = (1.0 - rate) * self.foreground + rate * other.foreground

@@ -64,7 +64,8 @@ def association_cost(
         iou: ``(R, C)`` IoU of each candidate with each track's expected mask.
         quality: ``(C,)`` predicted quality in ``[0, 1]``.
         colour_distance: ``(R, C)`` Hellinger distance to each track's colour model.
-        lost: ``(R,)`` bool, rows of lost tracks (re-acquired only by a close colour match).
+        lost: ``(R,)`` bool, rows of lost tracks (re-acquired only by a close colour match;
+            followed tracks get the looser ``follow_appearance_gate``).
         settings: weights and gates.
 
     Returns:
@@ -77,4 +78,7 @@ def association_cost(
     )
     ruled_out = iou < settings.min_iou
     ruled_out |= lost[:, None] & (colour_distance > settings.appearance_gate)
+    # A followed object may change colour gradually, but a mask that has slid onto something
+    # else entirely (background, another object) is refused even when it overlaps.
+    ruled_out |= ~lost[:, None] & (colour_distance > settings.follow_appearance_gate)
     return np.where(ruled_out, np.inf, cost)

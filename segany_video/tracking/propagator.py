@@ -204,11 +204,14 @@ class Propagator:
         quality = candidates.scores.float().cpu().numpy().reshape(-1)
         iou = iou_matrix(subsample(np.stack(proposals.expected)), subsample(masks_np))
         cand_hists = np.stack([colours.histogram(m) for m in masks_np])
-        track_hists = np.stack([self._appearance(slot).foreground for slot in proposals.rows])
-        lost = np.array([self.tracks[slot].state is TrackState.LOST for slot in proposals.rows])
-        cost = association_cost(
-            iou, quality, hellinger_matrix(track_hists, cand_hists), lost, self.settings
+        current = np.stack([self._appearance(slot).foreground for slot in proposals.rows])
+        keyframe = np.stack([self._appearance(slot).keyframe for slot in proposals.rows])
+        # Closer of the two: the recent look (gradual change) or the keyframe (recovery).
+        distance = np.minimum(
+            hellinger_matrix(current, cand_hists), hellinger_matrix(keyframe, cand_hists)
         )
+        lost = np.array([self.tracks[slot].state is TrackState.LOST for slot in proposals.rows])
+        cost = association_cost(iou, quality, distance, lost, self.settings)
         matching = match_candidates(cost, self.settings.gate)
         outcomes = {}
         for row, col in matching.matches:

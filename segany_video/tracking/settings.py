@@ -35,6 +35,9 @@ class TrackerSettings:
             area (its area when last fully seen) is lost (occluded or out of the frame).
         appearance_gate: a lost object is re-acquired only by a candidate whose colour
             distance (Hellinger, 0..1) to the object is below this.
+        follow_appearance_gate: a followed object's candidate must be at least this close in
+            colour (Hellinger) to the object; looser than ``appearance_gate`` because the
+            object is where motion predicts it.
         appearance_rate: exponential update rate of the appearance model on confident frames.
         search_start: the search window of a lost object starts at this multiple of its last
             box size, and grows by ``search_growth`` per lost frame.
@@ -63,6 +66,7 @@ class TrackerSettings:
     appearance_weight: float = 0.5
     min_area_fraction: float = 0.08
     appearance_gate: float = 0.45
+    follow_appearance_gate: float = 0.7
     appearance_rate: float = 0.1
     search_start: float = 1.5
     search_growth: float = 0.25
@@ -93,6 +97,7 @@ class TrackerSettings:
             _check_range(name, getattr(self, name), 0.0, 10.0)
         _check_range("min_area_fraction", self.min_area_fraction, 0.0, 1.0)
         _check_range("appearance_gate", self.appearance_gate, 0.0, 1.0)
+        _check_range("follow_appearance_gate", self.follow_appearance_gate, 0.0, 1.0)
         _check_range("appearance_rate", self.appearance_rate, 0.0, 1.0)
         _check_range("search_start", self.search_start, 0.5, 20.0)
         _check_range("search_growth", self.search_growth, 0.0, 5.0)

@@ -100,6 +100,7 @@ class Track:
             "score": self.score,
             "foreground": None if self.appearance is None else self.appearance.foreground.copy(),
             "background": None if self.appearance is None else self.appearance.background.copy(),
+            "keyframe": None if self.appearance is None else self.appearance.keyframe.copy(),
             "box": None if self.motion is None else self.motion.box.copy(),
             "velocity": None if self.motion is None else self.motion.velocity.copy(),
             "reference_area": self.reference_area,
@@ -121,7 +122,9 @@ class Track:
             track.mask = bits.reshape(shape).astype(bool)
         track.score = float(data["score"])
         if data["foreground"] is not None:
-            track.appearance = Appearance(data["foreground"].copy(), data["background"].copy())
+            track.appearance = Appearance(
+                data["foreground"].copy(), data["background"].copy(), data["keyframe"].copy()
+            )
         if data["box"] is not None:
             track.motion = ConstantVelocity(data["box"], data["velocity"])
         track.reference_area = float(data["reference_area"])
