@@ -27,6 +27,7 @@ BENCHES = {
     "pipeline": "segany_video.eval.bench_pipeline",
     "tracker": "segany_video.eval.bench_tracker",
 }
+FORWARDED = ("weights", "eval", "bench")
 _TIME = re.compile(r"^(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?)s?$")
 
 
@@ -350,11 +351,25 @@ def _forwarded(command: str, rest: list[str]) -> int:
     return cmd_forward(BENCHES[rest[0]], rest[1:])
 
 
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """Parse, handing everything after a forwarded command to its own parser untouched.
+
+    argparse's REMAINDER does not take a leading option (``eval --help`` would be refused), so
+    forwarded commands are split off by hand.
+    """
+    head = 0
+    while head < len(argv) and argv[head] == "--debug":
+        head += 1
+    if head < len(argv) and argv[head] in FORWARDED:
+        return argparse.Namespace(debug=head > 0, command=argv[head], rest=argv[head + 1 :])
+    return build_parser().parse_args(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``segany-video`` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    args = _parse(list(sys.argv[1:] if argv is None else argv))
     try:
-        if args.command in ("weights", "eval", "bench"):
+        if args.command in FORWARDED:
             return _forwarded(args.command, args.rest)
         return args.func(args)
     except KeyboardInterrupt:

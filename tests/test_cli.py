@@ -411,12 +411,17 @@ def test_bench_forwards_its_arguments(monkeypatch, bench: str):
     assert seen == [["clip.mp4", "--frames", "5"]]
 
 
-def test_eval_forwards_its_arguments(monkeypatch):
+@pytest.mark.parametrize(
+    "argv",
+    [["data/davis", "--prompt", "box"], ["--help"], ["--sequences", "boat", "--", "root"]],
+)
+@pytest.mark.parametrize("debug", [[], ["--debug"]])
+def test_eval_forwards_its_arguments_untouched(monkeypatch, argv, debug):
     module = pytest.importorskip("segany_video.eval.davis_eval")
     seen = []
-    monkeypatch.setattr(module, "main", lambda argv: seen.append(argv) or 0)
-    assert cli.main(["eval", "data/davis", "--prompt", "box"]) == 0
-    assert seen == [["data/davis", "--prompt", "box"]]
+    monkeypatch.setattr(module, "main", lambda args: seen.append(args) or 0)
+    assert cli.main([*debug, "eval", *argv]) == 0
+    assert seen == [argv]
 
 
 def test_bench_without_a_known_name_exits_2(capsys):
