@@ -76,6 +76,15 @@ def build_meta_sam(sa, config: SamVitConfig):
     ).eval()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models: one thread avoids OpenMP spin-waits on a busy 2-core machine (40x here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def sa():
     return import_segment_anything()
