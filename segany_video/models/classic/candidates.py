@@ -5,15 +5,16 @@ Candidates differ in granularity, like SAM's three outputs:
 * box or mask prior: (0) the graph cut as it came out, (1) the cut cleaned to its main parts
   with small holes filled, (2) the prompt's own shape — the mask prior itself, or for a box the
   pixels the colour models alone call object — a fallback when the cut goes astray;
-* clicks alone: the cut in a small, a medium and a large region around the clicks (a part, the
-  object, the object with what it touches), since one click does not say how big the object is.
+* clicks alone: the cut within a small, a medium and a large square box around the clicks (a
+  part, the object, the object with what it touches), since a click does not say how big the
+  object is.
 
 Each candidate is a soft foreground probability over its source crop, with a quality score.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -28,8 +29,9 @@ from segany_video.models.classic.trimap import (
     GC_FGD,
     WorkRegion,
     build_trimap,
-    plan_regions,
+    plan_region,
     prior_foreground,
+    search_boxes,
 )
 
 # grabCut seeds its k-means from OpenCV's RNG; a fixed seed per object makes decoding
@@ -62,19 +64,23 @@ def object_candidates(
     features: ClassicFeatures, prompt: ObjectPrompt, settings: ClassicSettings
 ) -> list[Candidate]:
     """:data:`CANDIDATES` scored candidates for one validated prompt (empty if no region)."""
-    regions = plan_regions(prompt, features.frame_size, settings)
-    if not regions:
+    if prompt.box is None and prompt.mask is None:
+        return [
+            _region_candidates(features, replace(prompt, box=box), settings, tight_box=False)[0]
+            for box in search_boxes(prompt, features.frame_size, settings)
+        ]
+    return _region_candidates(features, prompt, settings, tight_box=True)
+
+
+def _region_candidates(
+    features: ClassicFeatures, prompt: ObjectPrompt, settings: ClassicSettings, tight_box: bool
+) -> list[Candidate]:
+    """The three candidates of a prompt with a box or a mask prior."""
+    region = plan_region(prompt, features.frame_size, settings)
+    if region is None:
         return []
     prior = prior_foreground(prompt)
-    if len(regions) > 1:
-        candidates = []
-        for region in regions:
-            cut, _ = _cut(features, prompt, region, settings)
-            mask = cut.foreground
-            candidates.append(_finish(features, prompt, prior, region, mask, cut, settings))
-        return candidates
-    region = regions[0]
-    cut, trimap = _cut(features, prompt, region, settings)
+    cut, trimap = _cut(features, prompt, region, settings, tight_box)
     cleaned = clean_mask(cut.foreground, trimap == GC_FGD)
     candidates = [
         _finish(features, prompt, prior, region, cut.foreground, cut, settings),
@@ -106,13 +112,17 @@ def preferred(prompt: ObjectPrompt, candidates: list[Candidate]) -> Candidate:
 
 
 def _cut(
-    features: ClassicFeatures, prompt: ObjectPrompt, region: WorkRegion, settings: ClassicSettings
+    features: ClassicFeatures,
+    prompt: ObjectPrompt,
+    region: WorkRegion,
+    settings: ClassicSettings,
+    tight_box: bool,
 ) -> tuple[CutResult, np.ndarray]:
     image = region.crop(features.image)
-    trimap, box_work = build_trimap(prompt, region, settings, image, features.frame_size)
-    # The tight-box constraint only holds when the box is the object's extent, not a bound on a
-    # mask prior that already shapes the object.
-    pin_box = box_work if prompt.mask is None else None
+    trimap, box_work = build_trimap(prompt, region, settings, image)
+    # The tight-box constraint only holds when the box is the object's extent: not for the
+    # loose search boxes around clicks, nor for a bound on a mask prior that shapes the object.
+    pin_box = box_work if tight_box and prompt.mask is None else None
     cv2.setRNGSeed(_RNG_SEED)
     cut = cut_region(image, trimap, settings.iterations, pin_box, settings.pin_rounds)
     return cut, trimap

@@ -28,7 +28,7 @@ class ClassicSettings:
         prior_band: dilation of a mask prior, as a fraction of the object's equivalent radius,
             within which background is only probable; beyond it is sure background.
         click_radius: radius of the sure region under a click, as a fraction of the region side.
-        click_scales: sides of the three square regions tried around clicks when no box or
+        click_scales: sides of the three square boxes tried around clicks when no box or
             mask is given, as fractions of the frame's shorter side (one candidate per scale).
         refine_radius: radius in source pixels of the guided filter that snaps the upsampled
             mask onto full-resolution edges (0 = plain bilinear upsampling).
@@ -44,7 +44,7 @@ class ClassicSettings:
     prior_sure_fg: float = 0.1
     prior_band: float = 0.15
     click_radius: float = 0.02
-    click_scales: tuple[float, ...] = (0.2, 0.4, 0.7)
+    click_scales: tuple[float, ...] = (0.3, 0.55, 0.85)
     refine_radius: int = 4
     refine_eps: float = 1e-3
 

@@ -7,8 +7,9 @@ prompt kind is translated into it on a downscaled crop around the prompt ("work 
 * box: outside the box is sure background, inside probable foreground;
 * mask prior (the tracker's warped previous mask): its eroded core is sure foreground, the rest
   of it probable foreground, a band around it probable background, beyond that sure background;
-* clicks: a small disc of sure foreground (positive) or sure background (negative) under each;
-  with clicks alone, a square region per granularity whose border is sure background.
+* clicks: a small disc of sure foreground under each positive click; a negative click makes
+  the similar-coloured patch around it sure background; clicks alone are treated as loose
+  square boxes of a few sizes around them (:func:`search_boxes`).
 """
 
 from __future__ import annotations
@@ -124,12 +125,13 @@ def prior_foreground(prompt: ObjectPrompt) -> np.ndarray | None:
     return None if prompt.mask is None else prompt.mask >= 0.5
 
 
-def plan_regions(
+def plan_region(
     prompt: ObjectPrompt, frame_size: tuple[int, int], settings: ClassicSettings
-) -> list[WorkRegion]:
-    """The work regions to segment: one for a box or mask prior, one per scale for clicks alone.
+) -> WorkRegion | None:
+    """The work region of a prompt with a box or a mask prior: their extent plus context.
 
-    Returns an empty list when the only prompt is an empty mask prior (the object is gone).
+    Returns None when the prompt has neither (clicks alone: see :func:`search_boxes`) or when
+    its only content is an empty mask prior (the object is gone).
     """
     height, width = frame_size
     spans: list[np.ndarray] = []
@@ -139,26 +141,39 @@ def plan_regions(
     if fg is not None and fg.any():
         ys, xs = np.nonzero(fg.any(axis=1))[0], np.nonzero(fg.any(axis=0))[0]
         spans.append(np.array([xs[0], ys[0], xs[-1] + 1, ys[-1] + 1], dtype=np.float32))
+    if not spans:
+        return None
     positives = _points(prompt, 1)
-    if spans:
-        x0, y0 = min(s[0] for s in spans), min(s[1] for s in spans)
-        x1, y1 = max(s[2] for s in spans), max(s[3] for s in spans)
-        if len(positives):
-            x0, y0 = min(x0, positives[:, 0].min()), min(y0, positives[:, 1].min())
-            x1, y1 = max(x1, positives[:, 0].max() + 1), max(y1, positives[:, 1].max() + 1)
-        pad = settings.box_margin * max(x1 - x0, y1 - y0) + settings.context_px
-        bounds = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
-        return [make_region(bounds, frame_size, settings.work_pixels)]
+    x0, y0 = min(s[0] for s in spans), min(s[1] for s in spans)
+    x1, y1 = max(s[2] for s in spans), max(s[3] for s in spans)
+    if len(positives):
+        x0, y0 = min(x0, positives[:, 0].min()), min(y0, positives[:, 1].min())
+        x1, y1 = max(x1, positives[:, 0].max() + 1), max(y1, positives[:, 1].max() + 1)
+    pad = settings.box_margin * max(x1 - x0, y1 - y0) + settings.context_px
+    return make_region((x0 - pad, y0 - pad, x1 + pad, y1 + pad), frame_size, settings.work_pixels)
+
+
+def search_boxes(
+    prompt: ObjectPrompt, frame_size: tuple[int, int], settings: ClassicSettings
+) -> list[np.ndarray]:
+    """For clicks alone: one square box per :attr:`ClassicSettings.click_scales` around them.
+
+    A click does not say how big the object is, so the engine segments as if the user had
+    drawn a loose box of each size (``XYXY`` pixels, clipped to the frame). Empty without
+    positive clicks.
+    """
+    height, width = frame_size
+    positives = _points(prompt, 1)
     if len(positives) == 0:
         return []
     centre = (positives.min(axis=0) + positives.max(axis=0)) / 2
     spread = float((positives.max(axis=0) - positives.min(axis=0)).max())
-    regions = []
+    boxes = []
     for fraction in settings.click_scales:
         half = max(fraction * min(height, width), 1.5 * spread + 8) / 2
-        bounds = (centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half)
-        regions.append(make_region(bounds, frame_size, settings.work_pixels))
-    return regions
+        box = np.array([centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half])
+        boxes.append(np.clip(box, 0, [width, height, width, height]).astype(np.float32))
+    return boxes
 
 
 def _points(prompt: ObjectPrompt, label: int) -> np.ndarray:
@@ -173,17 +188,12 @@ def _disc_radius(region: WorkRegion, fraction: float) -> int:
 
 
 def build_trimap(
-    prompt: ObjectPrompt,
-    region: WorkRegion,
-    settings: ClassicSettings,
-    image: np.ndarray,
-    frame_size: tuple[int, int],
+    prompt: ObjectPrompt, region: WorkRegion, settings: ClassicSettings, image: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Translate a prompt into grabCut's four-label map on the work region.
 
     ``image`` is the ``(h, w, 3)`` uint8 work crop: a negative click removes the patch of
-    similar colour around it, not just the pixel under it. ``frame_size`` ``(H, W)`` tells
-    which sides of the region are frame edges (an object may run past those).
+    similar colour around it, not just the pixel under it.
 
     Returns:
         ``(h, w)`` uint8 trimap of ``GC_*`` labels, and the box in work pixels ``XYXY``
@@ -195,10 +205,9 @@ def build_trimap(
     has_prior = fg is not None and bool(fg.any())
     if has_prior:
         trimap = _prior_trimap(region.crop(fg.astype(np.uint8), cv2.INTER_NEAREST), settings)
-    elif prompt.box is not None:
-        trimap = np.full((h, w), GC_BGD, dtype=np.uint8)
     else:
-        trimap = _click_trimap(prompt, region, frame_size)
+        assert prompt.box is not None, "clicks alone are segmented through search_boxes"
+        trimap = np.full((h, w), GC_BGD, dtype=np.uint8)
     if prompt.box is not None:
         corners = region.to_work(prompt.box.reshape(2, 2)).reshape(4)
         bx0 = int(np.clip(np.floor(corners[0]), 0, w - 1))
@@ -257,32 +266,6 @@ def _prior_trimap(fg: np.ndarray, settings: ClassicSettings) -> np.ndarray:
     core = round(settings.prior_sure_fg * radius)
     if core >= 1:
         trimap[cv2.erode(fg, _disc(core)) > 0] = GC_FGD
-    return trimap
-
-
-def _click_trimap(
-    prompt: ObjectPrompt, region: WorkRegion, frame_size: tuple[int, int]
-) -> np.ndarray:
-    """Clicks alone: the object is assumed inside the region, around the positive clicks.
-
-    The region's border is sure background, except along frame edges, where the object may
-    simply leave the picture.
-    """
-    h, w = region.work_size
-    trimap = np.full((h, w), GC_PR_BGD, dtype=np.uint8)
-    near = max(1, round(0.15 * max(h, w)))
-    for x, y in region.to_work(_points(prompt, 1)):
-        cv2.circle(trimap, (round(float(x)), round(float(y))), near, int(GC_PR_FGD), -1)
-    ring = max(1, round(0.02 * max(h, w)))
-    height, width = frame_size
-    if region.y0 > 0:
-        trimap[:ring, :] = GC_BGD
-    if region.y1 < height:
-        trimap[-ring:, :] = GC_BGD
-    if region.x0 > 0:
-        trimap[:, :ring] = GC_BGD
-    if region.x1 < width:
-        trimap[:, -ring:] = GC_BGD
     return trimap
 
 
