@@ -193,7 +193,7 @@ class Block(nn.Module):
         if (hp, wp) != (h, w):
             # The reference pads the normed tokens with zeros before the qkv projection, so a
             # padded token's q, k and v equal the projection bias.
-            padded = attn.qkv.bias.expand(b, hp, wp, c3).clone()
+            padded = attn.qkv.bias.to(qkv.dtype).expand(b, hp, wp, c3).clone()
             padded[:, :h, :w] = qkv
             qkv = padded
         nh, nw = hp // ws, wp // ws
