@@ -7,7 +7,11 @@ Parts (each prints its figures and the settings that produced them):
   objects per frame) against the loop people write with the reference package's
   ``SamPredictor`` (decode a frame, ``set_image``, ``predict`` once per object, next frame).
   Meta's ``segment_anything`` for the SAM ViTs; ``mobile_sam`` (MobileSAM's own TinyViT) for
-  MobileSAM. Both load the same state dict. One untimed warm-up frame each.
+  MobileSAM. Both load the same state dict. One untimed warm-up frame each (``--warmup``).
+  The reference packages import torchvision/timm; stand-ins are used for those imports (see
+  :mod:`segany_video.eval.reference_predictors`: the predictor's resize runs through OpenCV).
+  ``--int8`` also times our pipeline with the int8-quantised encoder and reports the IoU of
+  its masks against float32 on the first ``--agreement-frames`` frames.
 - ``memory``: peak RSS (and peak CUDA memory) streaming a 300- and a 3000-frame 480p clip
   through the runtime with the classic engine's ``embed``; each clip in a fresh process so the
   peaks are independent. Mask decoding is skipped: it is per-frame work whose memory does not
