@@ -173,9 +173,10 @@ class TwoWayTransformer(nn.Module):
         Returns:
             ``(B, T, C)`` tokens and ``(B, h*w, C)`` image tokens.
         """
-        # (B, C, h, w) -> (B, h*w, C)
-        keys = image_embedding.flatten(2).transpose(1, 2)
-        key_pe = image_pe.flatten(2).transpose(1, 2)
+        # (B, C, h, w) -> (B, h*w, C), made contiguous once here: every later op on the image
+        # tokens (projections, norms, residual adds) then reads them without a hidden copy.
+        keys = image_embedding.flatten(2).transpose(1, 2).contiguous()
+        key_pe = image_pe.flatten(2).transpose(1, 2).contiguous()
         queries = point_embedding
         for layer in self.layers:
             queries, keys = layer(queries, keys, point_embedding, key_pe, token_valid)
