@@ -197,6 +197,17 @@ def test_user_mistakes_exit_2_with_one_line(clip_paths, tmp_path, capsys, extra,
     assert needle in one_error_line(capsys.readouterr().err)
 
 
+@pytest.mark.parametrize(
+    ("model", "needle"),
+    [("sam_vit_b", "segany-video weights download sam_vit_b"), ("nosuch.pth", "nosuch.pth")],
+)
+def test_unavailable_models_exit_2(clip_paths, tmp_path, monkeypatch, capsys, model, needle):
+    monkeypatch.setenv("SEGANY_VIDEO_HOME", str(tmp_path / "empty_home"))  # nothing downloaded
+    code = cli.main(["track", str(clip_paths.video), "--box", "1,2,30,40", "--model", model])
+    assert code == 2
+    assert needle in one_error_line(capsys.readouterr().err)
+
+
 def test_missing_input_exits_2(tmp_path, capsys):
     code = cli.main(["track", str(tmp_path / "nothere.mp4"), "--box", "1,2,3,4"])
     assert code == 2

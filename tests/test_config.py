@@ -174,6 +174,12 @@ def test_to_dict_from_dict_round_trip_through_json_and_yaml(tmp_path: Path, pres
     assert load_config(write_yaml(tmp_path / "dump.yaml", data)) == config
 
 
+@pytest.mark.parametrize("fps", ["30000/1001", 29.97, 25])
+def test_fractional_image_rates_round_trip(fps):
+    config = load_config(overrides={"reader": {"image_fps": fps}})
+    assert Config.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
 def test_config_is_frozen():
     config = Config()
     with pytest.raises(AttributeError):
