@@ -116,17 +116,32 @@ def test_image_embeddings_match(pair) -> None:
         torch.testing.assert_close(ours.encode(images), meta.image_encoder(images), **TOL)
 
 
-def test_image_embeddings_match_when_the_bias_is_built_head_by_head(pair, monkeypatch) -> None:
-    """Full-size global blocks build their attention bias a slice of heads at a time."""
+# Bias budgets (elements): 1 builds every (image, head) slice alone; 4 heads x 16^4 holds one
+# image of the global block, so a batch of two runs image by image.
+# Expected chunks: global block (2 images x 4 heads) + 2 windowed blocks (18 windows x 4 heads).
+@pytest.mark.parametrize(
+    ("budget", "chunks"), [(1, 8 + 2 * 72), (4 * 16**4, 2 + 2 * 1)], ids=["heads", "images"]
+)
+def test_image_embeddings_match_when_the_bias_is_built_in_chunks(
+    pair, monkeypatch, budget, chunks
+) -> None:
     from segany_video.models.sam import image_encoder
 
-    monkeypatch.setattr(image_encoder, "_BIAS_CHUNK_ELEMENTS", 1)
+    monkeypatch.setattr(image_encoder, "_BIAS_CHUNK_ELEMENTS", budget)
+    calls = []
+    chunk = image_encoder.RelPosAttention._attend_chunk
+    monkeypatch.setattr(
+        image_encoder.RelPosAttention,
+        "_attend_chunk",
+        lambda self, *args: calls.append(1) or chunk(self, *args),
+    )
     ours, meta = pair
     images = torch.randn(
         2, 3, SMALL.img_size, SMALL.img_size, generator=torch.Generator().manual_seed(6)
     )
     with torch.inference_mode():
         torch.testing.assert_close(ours.encode(images), meta.image_encoder(images), **TOL)
+    assert len(calls) == chunks
 
 
 def _meta_decode(meta, embedding, coords, labels, box, mask_logits, multimask):

@@ -22,7 +22,7 @@ from torch import nn
 from segany_video.models.sam.layers import LayerNorm2d, MLPBlock
 
 # Largest attention bias built at once, in elements (64 MiB in fp32): one head of a 64x64
-# global block. Bigger biases are built and used a slice of heads at a time.
+# global block, or one image's 25 windows x 12 heads of vit_b's windowed blocks.
 _BIAS_CHUNK_ELEMENTS = 1 << 24
 
 
@@ -36,6 +36,10 @@ class BiasWorkspace:
 
     def __init__(self) -> None:
         self._local = threading.local()
+
+    def __reduce__(self) -> tuple[type[BiasWorkspace], tuple[()]]:
+        # Buffers are scratch memory: a pickled or deep-copied model starts with none.
+        return (BiasWorkspace, ())
 
     def get(self, numel: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         """A 1-D tensor of at least ``numel`` elements (contents undefined)."""
@@ -116,35 +120,45 @@ class RelPosAttention(nn.Module):
         # (B, heads, qh, qw, d) x (qh, kh, d) -> (B, heads, qh, qw, kh); likewise for columns
         rel_h = torch.einsum("bnhwc,hkc->bnhwk", q_grid, rh)
         rel_w = torch.einsum("bnhwc,wkc->bnhwk", q_grid, rw)
-        # bias[q, (kh, kw)] = rel_h[q, kh] + rel_w[q, kw], written once, contiguous, in the
-        # (B, heads, L, L) layout the fused kernel reads; a slice of heads at a time when the
-        # whole bias would be large (global blocks), so its memory stays bounded and reused.
+        # The bias is built and consumed in chunks of whole images, or of heads of one image
+        # when a single image's bias is already large (global blocks), so its memory stays
+        # bounded and reused whatever the batch size.
         per_head = s**4
-        heads = max(1, min(n, _BIAS_CHUNK_ELEMENTS // per_head))
-        if heads == n:
-            bias = self.workspace.get(b * n * per_head, q.device, q.dtype).view(b, n, s, s, s, s)
-            torch.add(rel_h[..., :, None], rel_w[..., None, :], out=bias)
-            mask = bias.view(b, n, s * s, s * s)
-            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale)
+        if n * per_head <= _BIAS_CHUNK_ELEMENTS:
+            step = max(1, _BIAS_CHUNK_ELEMENTS // (n * per_head))
+            chunks = [(slice(i, min(b, i + step)), slice(0, n)) for i in range(0, b, step)]
+        else:
+            step = max(1, _BIAS_CHUNK_ELEMENTS // per_head)
+            chunks = [
+                (slice(i, i + 1), slice(h, min(n, h + step)))
+                for i in range(b)
+                for h in range(0, n, step)
+            ]
+        if len(chunks) == 1:
+            return self._attend_chunk(q, k, v, rel_h, rel_w)
         out = torch.empty_like(q, memory_format=torch.contiguous_format)
-        for i in range(b):
-            for h0 in range(0, n, heads):
-                h1 = min(n, h0 + heads)
-                bias = self.workspace.get((h1 - h0) * per_head, q.device, q.dtype)
-                bias = bias.view(1, h1 - h0, s, s, s, s)
-                torch.add(
-                    rel_h[i : i + 1, h0:h1, ..., None],
-                    rel_w[i : i + 1, h0:h1, ..., None, :],
-                    out=bias,
-                )
-                out[i : i + 1, h0:h1] = F.scaled_dot_product_attention(
-                    q[i : i + 1, h0:h1],
-                    k[i : i + 1, h0:h1],
-                    v[i : i + 1, h0:h1],
-                    attn_mask=bias.view(1, h1 - h0, s * s, s * s),
-                    scale=self.scale,
-                )
+        for bs, hs in chunks:
+            out[bs, hs] = self._attend_chunk(
+                q[bs, hs], k[bs, hs], v[bs, hs], rel_h[bs, hs], rel_w[bs, hs]
+            )
         return out
+
+    def _attend_chunk(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        rel_h: torch.Tensor,
+        rel_w: torch.Tensor,
+    ) -> torch.Tensor:
+        b, n, L, _ = q.shape
+        s = self.size
+        # bias[q, (kh, kw)] = rel_h[q, kh] + rel_w[q, kw], written once, contiguous, in the
+        # (B, heads, L, L) layout the fused kernel reads.
+        bias = self.workspace.get(b * n * L * L, q.device, q.dtype).view(b, n, s, s, s, s)
+        torch.add(rel_h[..., :, None], rel_w[..., None, :], out=bias)
+        mask = bias.view(b, n, L, L)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale)
 
 
 class Block(nn.Module):
