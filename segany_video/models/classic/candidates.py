@@ -66,21 +66,32 @@ def object_candidates(
     """:data:`CANDIDATES` scored candidates for one validated prompt (empty if no region)."""
     if prompt.box is None and prompt.mask is None:
         return [
-            _region_candidates(features, replace(prompt, box=box), settings, tight_box=False)[0]
+            _click_candidate(features, prompt, box, settings)
             for box in search_boxes(prompt, features.frame_size, settings)
         ]
-    return _region_candidates(features, prompt, settings, tight_box=True)
+    return _region_candidates(features, prompt, settings)
+
+
+def _click_candidate(
+    features: ClassicFeatures, prompt: ObjectPrompt, box: np.ndarray, settings: ClassicSettings
+) -> Candidate:
+    """The cut within one search box around clicks, judged against the clicks alone."""
+    search = replace(prompt, box=box)
+    region = plan_region(search, features.frame_size, settings)
+    assert region is not None
+    cut, _ = _cut(features, search, region, settings, tight_box=False)
+    return _finish(features, prompt, None, region, cut.foreground, cut, settings)
 
 
 def _region_candidates(
-    features: ClassicFeatures, prompt: ObjectPrompt, settings: ClassicSettings, tight_box: bool
+    features: ClassicFeatures, prompt: ObjectPrompt, settings: ClassicSettings
 ) -> list[Candidate]:
     """The three candidates of a prompt with a box or a mask prior."""
     region = plan_region(prompt, features.frame_size, settings)
     if region is None:
         return []
     prior = prior_foreground(prompt)
-    cut, trimap = _cut(features, prompt, region, settings, tight_box)
+    cut, trimap = _cut(features, prompt, region, settings, tight_box=True)
     cleaned = clean_mask(cut.foreground, trimap == GC_FGD)
     candidates = [
         _finish(features, prompt, prior, region, cut.foreground, cut, settings),
