@@ -184,7 +184,7 @@ def roundtrip(snapshot: dict) -> dict:
     return dress(json.loads(text))
 
 
-@pytest.mark.parametrize("cut", [0, 9, 30])
+@pytest.mark.parametrize("cut", [0, 17])
 def test_resume_from_snapshot_is_bit_identical(clip, oracle, cut):
     prompts = late_prompts(clip, 12)
     full, _ = run(clip, oracle, prompts, indices=range(40))
