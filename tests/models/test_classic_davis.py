@@ -1,14 +1,15 @@
 """Regression floors for the classic engine on real DAVIS footage (a few frames, a few seconds).
 
-Floors sit a little under the scores measured when they were set (box J 0.806, prior J 0.866
-over these 8 frames), so that quality cannot silently drop. The full figures come from
-``python -m segany_video.eval.bench_classic``.
+Floors sit a little under the scores measured when they were set (box J 0.806, prior J 0.866,
+one-click J 0.634 over these 8 frames), so that quality cannot silently drop. The full
+figures come from ``python -m segany_video.eval.bench_classic``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.real_data
 @pytest.fixture(scope="module")
 def scores(davis_root: Path) -> dict[str, list[float]]:
     engine = build_classic("cpu")
-    out: dict[str, list[float]] = {"box": [], "prior": [], "prior as is": []}
+    out: dict[str, list[float]] = {"box": [], "prior": [], "prior as is": [], "click": []}
     for name, index in FRAMES:
         image, gt = load_frame(davis_root / name, index)
         _, previous = load_frame(davis_root / name, index - 1)
@@ -40,6 +41,12 @@ def scores(davis_root: Path) -> dict[str, list[float]]:
         out["box"].append(region_similarity(box.masks[0, 0].numpy(), gt))
         out["prior"].append(region_similarity(prior.masks[0, 0].numpy(), gt))
         out["prior as is"].append(region_similarity(previous, gt))
+        # One click where a user would put it: the object pixel farthest from its boundary.
+        distance = cv2.distanceTransform(gt.astype(np.uint8), cv2.DIST_L2, 5)
+        y, x = np.unravel_index(int(np.argmax(distance)), distance.shape)
+        click = ObjectPrompt(points=np.array([[x + 0.5, y + 0.5]]), point_labels=np.array([1]))
+        single = engine.decode(features, [click], multimask=False)
+        out["click"].append(region_similarity(single.masks[0, 0].numpy(), gt))
     return out
 
 
@@ -56,3 +63,7 @@ def test_mask_prior_quality_floor(scores: dict[str, list[float]]) -> None:
 def test_mask_prior_improves_on_the_prior_itself(scores: dict[str, list[float]]) -> None:
     # The previous frame's mask as is: what the engine must beat to be worth running.
     assert np.mean(scores["prior"]) > np.mean(scores["prior as is"]) + 0.02, scores
+
+
+def test_one_click_quality_floor(scores: dict[str, list[float]]) -> None:
+    assert np.mean(scores["click"]) >= 0.58, scores["click"]
