@@ -56,6 +56,7 @@ class _Proposals:
     rows: list[int]  # track slots taking part in matching
     expected: list[np.ndarray]  # per row (H, W) bool
     prompts: list[ObjectPrompt]
+    reach: list[np.ndarray | None]  # per row motion-only mask bounding growth (None: no limit)
 
 
 class Propagator:
@@ -132,15 +133,20 @@ class Propagator:
         """Expected masks and prompts: warped masks for followed tracks, search for lost ones."""
         s = self.settings
         warped: dict[int, np.ndarray] = {}
+        expected_masks: dict[int, np.ndarray] = {}
+        moved: dict[int, np.ndarray] = {}
         for slot, track in enumerate(self.tracks):
             if slot not in seeded and track.is_followed:
                 assert track.mask is not None
                 soft = field.warp(track.mask) if field else track.mask.astype(np.float32)
+                # The growth limit uses motion alone (colour can leak into look-alike
+                # surroundings); matching uses motion sharpened by colour.
+                moved[slot] = soft > 0.5
                 if s.colour_prior and track.anchor_odds is not None:
                     soft = colour_posterior(soft, track.anchor_odds, fine.bins, s.prior_blur)
                 warped[slot] = soft
-        expected_masks = {slot: w > 0.5 for slot, w in warped.items()}
-        proposals = _Proposals([], [], [])
+                expected_masks[slot] = soft > 0.5
+        proposals = _Proposals([], [], [], [])
         for slot, soft in warped.items():
             others = [m for other, m in expected_masks.items() if other != slot]
             prompt = propagation_prompt(
@@ -154,6 +160,9 @@ class Propagator:
             )
             proposals.rows.append(slot)
             proposals.expected.append(expected_masks[slot])
+            # Motion of an object just found again is not known yet: no growth limit then.
+            steady = self.tracks[slot].followed_frames >= 3
+            proposals.reach.append(moved[slot] if steady else None)
             if prompt is not None:
                 proposals.prompts.append(prompt)
         taken = np.zeros(colours.frame_size, dtype=bool)
@@ -171,6 +180,7 @@ class Propagator:
             if prompt is not None:
                 proposals.rows.append(slot)
                 proposals.expected.append(blob)
+                proposals.reach.append(None)
                 proposals.prompts.append(prompt)
         return proposals
 
@@ -216,8 +226,12 @@ class Propagator:
         outcomes = {}
         for row, col in matching.matches:
             slot = proposals.rows[row]
+            mask = masks_np[col]
+            reach = proposals.reach[row]  # None for a re-found object: it may reappear bigger
+            if reach is not None:
+                mask = within_reach(mask, reach, self.settings.max_growth)
             outcomes[slot] = _Outcome(
-                masks_np[col], float(quality[col]), _low_res(candidates, col // k, col % k)
+                mask, float(quality[col]), _low_res(candidates, col // k, col % k)
             )
         return outcomes
 
@@ -320,6 +334,31 @@ class Propagator:
         previous = data["previous_grey"]
         self.flow.previous = None if previous is None else previous.copy()
         self.tracks = [Track.restore(t, self.model.device) for t in data["tracks"]]
+
+
+def within_reach(mask: np.ndarray, expected: np.ndarray, growth: float) -> np.ndarray:
+    """Keep only the part of ``mask`` within ``growth * sqrt(area)`` pixels of ``expected``.
+
+    An object cannot spread further in one frame than its motion allows; a segmenter that
+    leaks into similar-looking surroundings (sky, water) is cut back to that reach instead of
+    feeding the leak into the next frame's prompt. ``growth <= 0`` disables the limit.
+
+    Args:
+        mask: ``(H, W)`` bool candidate.
+        expected: ``(H, W)`` bool mask the track was expected to have on this frame.
+        growth: reach as a fraction of the expected mask's ``sqrt(area)``.
+    """
+    box = mask_box(expected)
+    if growth <= 0 or box is None:
+        return mask
+    reach = max(3, int(growth * np.sqrt(expected.sum())))
+    height, width = mask.shape
+    x0, y0 = max(0, int(box[0]) - reach), max(0, int(box[1]) - reach)
+    x1, y1 = min(width, int(box[2]) + reach), min(height, int(box[3]) + reach)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    allowed = np.zeros_like(mask)
+    allowed[y0:y1, x0:x1] = cv2.dilate(expected[y0:y1, x0:x1].astype(np.uint8), kernel) > 0
+    return mask & allowed
 
 
 def _low_res(candidates: MaskCandidates, n: int, k: int) -> torch.Tensor | None:

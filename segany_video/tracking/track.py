@@ -24,6 +24,7 @@ class Track:
         reference_area: the object's area when last fully seen (pixels); a visible area far below
             it means occlusion or leaving the frame.
         lost_frames: consecutive frames the object has been lost.
+        followed_frames: consecutive frames the object has been seen (prompted or tracked).
         low_res_logits: ``(256, 256)`` logits from the engine for the last mask, or None.
         occluder: id of the object this one disappeared behind (it moves with it while lost),
             or None.
@@ -40,6 +41,7 @@ class Track:
         self.motion: ConstantVelocity | None = None
         self.reference_area = 0.0
         self.lost_frames = 0
+        self.followed_frames = 0
         self.low_res_logits: torch.Tensor | None = None
         self.anchor_odds: np.ndarray | None = None
         self.occluder: int | str | None = None
@@ -82,12 +84,14 @@ class Track:
         self.state = TrackState.LOST
         self.score = 0.0
         self.lost_frames += 1
+        self.followed_frames = 0
         self.low_res_logits = None
 
     def _found(self, mask: np.ndarray, score: float) -> None:
         self.mask = mask
         self.score = score
         self.lost_frames = 0
+        self.followed_frames += 1
         self.occluder = None
 
     def snapshot(self) -> dict:
@@ -105,6 +109,7 @@ class Track:
             "velocity": None if self.motion is None else self.motion.velocity.copy(),
             "reference_area": self.reference_area,
             "lost_frames": self.lost_frames,
+            "followed_frames": self.followed_frames,
             "low_res_logits": None
             if self.low_res_logits is None
             else self.low_res_logits.detach().cpu().numpy().copy(),
@@ -129,6 +134,7 @@ class Track:
             track.motion = ConstantVelocity(data["box"], data["velocity"])
         track.reference_area = float(data["reference_area"])
         track.lost_frames = int(data["lost_frames"])
+        track.followed_frames = int(data["followed_frames"])
         if data["low_res_logits"] is not None:
             track.low_res_logits = torch.from_numpy(data["low_res_logits"].copy()).to(device)
         track.occluder = data["occluder"]
