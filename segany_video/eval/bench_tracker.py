@@ -134,15 +134,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--objects", type=int, default=3, choices=(1, 2, 3))
     parser.add_argument("--threads", type=int, default=1, help="OpenCV/torch threads")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--flow-preset", choices=("ultrafast", "fast", "medium"), default=None)
+    parser.add_argument("--flow-scale", type=float, default=None)
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
     import cv2
 
     cv2.setNumThreads(args.threads)
     torch.set_num_threads(args.threads)
-    figures = run_benchmark(
-        (width, height), args.frames, args.objects, TrackerSettings(), args.seed
-    )
+    overrides = {}
+    if args.flow_preset is not None:
+        overrides["flow_preset"] = args.flow_preset
+    if args.flow_scale is not None:
+        overrides["flow_scale"] = args.flow_scale
+    settings = TrackerSettings.from_dict(overrides)
+    figures = run_benchmark((width, height), args.frames, args.objects, settings, args.seed)
+    print(f"flow: {settings.flow_preset} at scale {settings.flow_scale}")
     for key, value in figures.items():
         print(f"{key}: {value:.2f}" if isinstance(value, float) else f"{key}: {value}")
     return 0
