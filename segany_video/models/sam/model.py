@@ -211,7 +211,12 @@ class SamModel(nn.Module):
         if not isinstance(features, SamFeatures):
             raise TypeError(f"{self.info.name} decodes SamFeatures, got {type(features).__name__}")
         batch = self.prompt_batch(features, prompts)
-        low_res, iou = self.decode_low_res(features.embedding, batch, multimask=multimask)
+        embedding = features.embedding
+        if embedding.dtype != self.dtype and not torch.is_autocast_enabled(embedding.device.type):
+            # Embedded under autocast (bf16/fp16) but decoded outside it, as the tracker does:
+            # decode in the weights' precision rather than fail on mixed dtypes.
+            embedding = embedding.to(self.dtype)
+        low_res, iou = self.decode_low_res(embedding, batch, multimask=multimask)
         return MaskCandidates(
             logits=self.postprocess(low_res, features),
             scores=iou.to(torch.float32),
