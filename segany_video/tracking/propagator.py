@@ -258,9 +258,13 @@ class Propagator:
             else colour_odds(t.appearance.foreground, t.appearance.background)
             for slot, t in enumerate(self.tracks)
         ]
-        # A user's keyframe prompt is authoritative: it beats any propagated claim.
+        # A user's keyframe prompt is authoritative: it beats any propagated claim. Between two
+        # keyframe prompts the smaller mask wins shared pixels (a part prompted inside a whole).
+        frame_area = float(frame.image.shape[0] * frame.image.shape[1])
         scores = [
-            1e6 if slot in seeded_slots else (o.score if o else 0.0)
+            (1e6 + 1.0 - float(o.mask.sum()) / frame_area if o else 1e6)
+            if slot in seeded_slots
+            else (o.score if o else 0.0)
             for slot, o in enumerate(ordered)
         ]
         masks = resolve_overlaps(
@@ -271,6 +275,12 @@ class Propagator:
             outcome, mask = ordered[slot], masks[slot]
             if slot in seeded_slots:
                 assert outcome is not None and mask is not None
+                if not mask.any():
+                    raise PromptError(
+                        f"object {track.object_id!r}, frame {frame.index}: its prompt gives the "
+                        "same pixels as another object's prompt on this frame, so nothing is "
+                        "left for it; prompt a different part or drop one of the two objects"
+                    )
                 anchor = Appearance.anchor_odds(fine, mask)
                 track.seed(mask, outcome.score, Appearance.measure(colours, mask), anchor)
                 track.low_res_logits = outcome.low_res
