@@ -1,1 +1,1 @@
-"""Bundled YAML configs (presets, model table), shipped inside the package as segany_video.configs."""
+"""Bundled YAML configs (presets, model table), shipped inside the package."""

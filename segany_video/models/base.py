@@ -48,11 +48,10 @@ class ObjectPrompt:
                 raise PromptError("points were given without point_labels")
             labels = np.asarray(labels, dtype=np.int64)
             if labels.shape != (len(pts),):
-                raise PromptError(
-                    f"point_labels must have shape ({len(pts)},), got {labels.shape}"
-                )
+                raise PromptError(f"point_labels must have shape ({len(pts)},), got {labels.shape}")
             if not np.isin(labels, (0, 1)).all():
-                raise PromptError(f"point labels must be 0 or 1, got {sorted(set(labels.tolist()))}")
+                found = sorted(set(labels.tolist()))
+                raise PromptError(f"point labels must be 0 or 1, got {found}")
             object.__setattr__(self, "points", pts)
             object.__setattr__(self, "point_labels", labels)
         elif self.point_labels is not None:

@@ -1,4 +1,4 @@
-"""Embeddings made under reduced-precision autocast decode outside autocast (as the tracker does)."""
+"""bf16/fp16 embeddings decode outside autocast (as the tracker does)."""
 
 from __future__ import annotations
 
