@@ -3,7 +3,7 @@
 Layout of ``out_dir``::
 
     clip.mp4              H.264 (yuv420p) at the clip's frame rate, timestamps i / fps
-    Annotations/00000.png one DAVIS-style palette PNG per frame: pixel = object id, 0 = none
+    ground_truth/00000.png one DAVIS-style palette PNG per frame: pixel = object id, 0 = none
     prompts.json          {"objects": [{"id", "name", "keyframes": [{"frame": 0, "box": [...]}]}]}
 
 Palette PNGs were chosen over one ``.npz`` because they are the DAVIS convention (the same format
@@ -77,7 +77,7 @@ def write_clip(
     )
     fps = Fraction(clip.fps).limit_denominator(1001)
     video = VideoEncoder(out / "clip.mp4", clip.width, clip.height, fps, spec, "the synthetic clip")
-    labels = DavisPngWriter(out / "Annotations")
+    labels = DavisPngWriter(out / "ground_truth")
     try:
         for i in range(clip.num_frames):
             video.write(clip.frame(i), i / clip.fps)

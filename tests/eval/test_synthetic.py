@@ -238,7 +238,7 @@ def test_bundled_sample_is_small_and_matches_the_generator() -> None:
     assert json.loads((SAMPLE / "prompts.json").read_text()) == clip.prompts()
     for i in (0, 47, 100, 149):
         assert np.array_equal(
-            read_davis_png(SAMPLE / "Annotations" / f"{i:05d}.png"), clip.label_map(i)
+            read_davis_png(SAMPLE / "ground_truth" / f"{i:05d}.png"), clip.label_map(i)
         )
     with av.open(str(SAMPLE / "clip.mp4")) as container:
         assert container.streams.video[0].frames == len(clip)
