@@ -10,6 +10,7 @@ so the final rename is atomic (``os.replace`` within one file system).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -199,3 +200,55 @@ class StagedWriter:
             self.close()
         else:
             self.abort()
+
+
+class StreamedTextWriter(StagedWriter):
+    """Base of the text outputs written line by line (``tracks.json``, the MOT CSV).
+
+    Opens the temporary file at once; :meth:`finish` writes :meth:`trailer` and closes it.
+
+    Args:
+        path: final path.
+        encoding: text encoding of the file.
+    """
+
+    def __init__(self, path: Path, encoding: str) -> None:
+        self._target = AtomicPath(path)
+        self.path = self._target.final
+        self.frames_written = 0
+        try:
+            self._file = open(  # noqa: SIM115 - stays open across write() calls
+                self._target.temp, "w", encoding=encoding, newline="\n"
+            )
+        except OSError as exc:
+            self._target.discard()
+            raise writer_error(self.path, exc, "create") from exc
+
+    def trailer(self) -> str:
+        """Text that closes the file's structure (nothing by default)."""
+        return ""
+
+    def _append(self, text: str, index: int) -> None:
+        """Write one frame's text and flush it, so a killed run keeps every finished frame."""
+        try:
+            self._file.write(text)
+            self._file.flush()
+        except OSError as exc:
+            raise writer_error(self.path, exc, f"write frame {index} to") from exc
+        self.frames_written += 1
+
+    def finish(self) -> None:
+        try:
+            self._file.write(self.trailer())
+            self._file.close()
+        except OSError as exc:
+            self.abort()
+            raise writer_error(self.path, exc, "finish") from exc
+
+    def commit(self) -> Path:
+        return self._target.commit()
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self._file.close()
+        self._target.discard()

@@ -18,14 +18,13 @@ lines of a killed run's partial file can be read back with :func:`iter_frame_rec
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from segany_video.io.atomic import AtomicPath, StagedWriter, writer_error
+from segany_video.io.atomic import StreamedTextWriter, writer_error
 from segany_video.io.frames import VideoInfo
 from segany_video.io.rle import decode_rle, encode_rle
 from segany_video.results import FrameResult, ObjectResult, TrackState
@@ -64,7 +63,7 @@ def frame_record(result: FrameResult, object_ids: Sequence[int | str]) -> dict:
     }
 
 
-class TracksJsonWriter(StagedWriter):
+class TracksJsonWriter(StreamedTextWriter):
     """Streams ``tracks.json`` one frame line at a time.
 
     Args:
@@ -81,9 +80,7 @@ class TracksJsonWriter(StagedWriter):
         object_ids: Sequence[int | str],
         names: Sequence[str] | None = None,
     ) -> None:
-        self._target = AtomicPath(path)
-        self.path = self._target.final
-        self.frames_written = 0
+        super().__init__(path, encoding="utf-8")
         self._object_ids = list(object_ids)
         names = list(names) if names is not None else [str(i) for i in self._object_ids]
         header = {
@@ -105,40 +102,19 @@ class TracksJsonWriter(StagedWriter):
         }
         text = _dumps(header)
         try:
-            self._file = open(  # noqa: SIM115 - stays open across write() calls
-                self._target.temp, "w", encoding="utf-8", newline="\n"
-            )
             self._file.write(text[:-1] + ', "frames": [\n')
             self._file.flush()  # a killed run's partial file still names its objects
         except OSError as exc:
-            self._target.discard()
+            self.abort()
             raise writer_error(self.path, exc, "create") from exc
 
     def write(self, result: FrameResult) -> None:
         """Append one frame's record and flush it to the file."""
         line = _dumps(frame_record(result, self._object_ids))
-        try:
-            self._file.write(("," if self.frames_written else "") + line + "\n")
-            self._file.flush()
-        except OSError as exc:
-            raise writer_error(self.path, exc, f"write frame {result.index} to") from exc
-        self.frames_written += 1
+        self._append(("," if self.frames_written else "") + line + "\n", result.index)
 
-    def finish(self) -> None:
-        try:
-            self._file.write("]}\n")
-            self._file.close()
-        except OSError as exc:
-            self.abort()
-            raise writer_error(self.path, exc, "finish") from exc
-
-    def commit(self) -> Path:
-        return self._target.commit()
-
-    def abort(self) -> None:
-        with contextlib.suppress(OSError):
-            self._file.close()
-        self._target.discard()
+    def trailer(self) -> str:
+        return "]}\n"
 
 
 def read_tracks(path: Path) -> dict:

@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from segany_video.errors import WriterError
-from segany_video.io.atomic import StagedWriter
-from segany_video.io.video_encoder import StreamSpec, VideoEncoder
+from segany_video.io.video_encoder import EncodedVideoWriter, StreamSpec, VideoEncoder
 
 CUTOUT_CODECS: dict[str, tuple[StreamSpec, str]] = {
     # profile 4 = "4444": the ProRes profile that carries alpha.
@@ -77,7 +76,7 @@ def rgba_cutout(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return rgba
 
 
-class CutoutWriter(StagedWriter):
+class CutoutWriter(EncodedVideoWriter):
     """One object's cutout video with alpha.
 
     Args:
@@ -105,21 +104,7 @@ class CutoutWriter(StagedWriter):
         spec = CUTOUT_CODECS[codec][0]
         who = f"object {object_id!r}" if object_id is not None else Path(path).name
         self._encoder = VideoEncoder(path, width, height, fps, spec, f"the {codec} cutout of {who}")
-        self.path = self._encoder.path
-
-    @property
-    def frames_written(self) -> int:
-        return self._encoder.frames_written
 
     def write(self, image: np.ndarray, mask: np.ndarray, timestamp: float) -> None:
         """Append one frame: ``image`` ``(H, W, 3)`` uint8 RGB cut by ``mask`` ``(H, W)``."""
         self._encoder.write(rgba_cutout(image, mask), timestamp)
-
-    def finish(self) -> None:
-        self._encoder.finish()
-
-    def commit(self) -> Path:
-        return self._encoder.commit()
-
-    def abort(self) -> None:
-        self._encoder.abort()

@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from segany_video.errors import WriterError
-from segany_video.io.atomic import StagedWriter
-from segany_video.io.video_encoder import StreamSpec, VideoEncoder
+from segany_video.io.video_encoder import EncodedVideoWriter, StreamSpec, VideoEncoder
 
 # FFV1 version 3 with slices encodes in parallel and checksums each slice; gray8 stores the
 # 0/255 mask losslessly, so decoding gives back exactly the bytes written.
@@ -49,7 +48,7 @@ def mask_to_gray(mask: np.ndarray) -> np.ndarray:
     return (mask != 0).astype(np.uint8) * np.uint8(255)
 
 
-class MaskVideoWriter(StagedWriter):
+class MaskVideoWriter(EncodedVideoWriter):
     """The mask of one object through the video, one frame per source frame.
 
     Frame ``i`` of the file is shown at the source's timestamp of frame ``i``, so variable frame
@@ -81,11 +80,6 @@ class MaskVideoWriter(StagedWriter):
         spec = MASK_CODECS[codec][0]
         who = f"object {object_id!r}" if object_id is not None else Path(path).name
         self._encoder = VideoEncoder(path, width, height, fps, spec, f"the mask video of {who}")
-        self.path = self._encoder.path
-
-    @property
-    def frames_written(self) -> int:
-        return self._encoder.frames_written
 
     def write(self, mask: np.ndarray, timestamp: float) -> None:
         """Append one frame.
@@ -95,12 +89,3 @@ class MaskVideoWriter(StagedWriter):
             timestamp: seconds on the source timeline.
         """
         self._encoder.write(mask_to_gray(mask), timestamp)
-
-    def finish(self) -> None:
-        self._encoder.finish()
-
-    def commit(self) -> Path:
-        return self._encoder.commit()
-
-    def abort(self) -> None:
-        self._encoder.abort()

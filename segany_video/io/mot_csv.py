@@ -13,13 +13,12 @@ object gets its 1-based slot (its position in the prompts, also the DAVIS palett
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from segany_video.io.atomic import AtomicPath, StagedWriter, writer_error
+from segany_video.io.atomic import StreamedTextWriter
 from segany_video.results import FrameResult
 
 
@@ -38,7 +37,7 @@ def _number(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
 
-class MotCsvWriter(StagedWriter):
+class MotCsvWriter(StreamedTextWriter):
     """Streams ``tracks_mot.csv``.
 
     Args:
@@ -47,18 +46,9 @@ class MotCsvWriter(StagedWriter):
     """
 
     def __init__(self, path: Path, object_ids: Sequence[int | str]) -> None:
-        self._target = AtomicPath(path)
-        self.path = self._target.final
-        self.frames_written = 0
         self._object_ids = list(object_ids)
         self._mot_ids = mot_ids(self._object_ids)
-        try:
-            self._file = open(  # noqa: SIM115 - stays open across write() calls
-                self._target.temp, "w", encoding="ascii", newline="\n"
-            )
-        except OSError as exc:
-            self._target.discard()
-            raise writer_error(self.path, exc, "create") from exc
+        super().__init__(path, encoding="ascii")
 
     def write(self, result: FrameResult) -> None:
         """Append the rows of one frame (objects without a box are skipped)."""
@@ -72,23 +62,4 @@ class MotCsvWriter(StagedWriter):
             fields += [_number(x0), _number(y0), _number(x1 - x0), _number(y1 - y0)]
             fields += [f"{float(obj.score):.4f}", "-1", "-1", "-1"]
             rows.append(",".join(fields) + "\n")
-        try:
-            self._file.write("".join(rows))
-        except OSError as exc:
-            raise writer_error(self.path, exc, f"write frame {result.index} to") from exc
-        self.frames_written += 1
-
-    def finish(self) -> None:
-        try:
-            self._file.close()
-        except OSError as exc:
-            self.abort()
-            raise writer_error(self.path, exc, "finish") from exc
-
-    def commit(self) -> Path:
-        return self._target.commit()
-
-    def abort(self) -> None:
-        with contextlib.suppress(OSError):
-            self._file.close()
-        self._target.discard()
+        self._append("".join(rows), result.index)

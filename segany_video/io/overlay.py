@@ -16,8 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from segany_video.io.atomic import StagedWriter
-from segany_video.io.video_encoder import StreamSpec, VideoEncoder
+from segany_video.io.video_encoder import EncodedVideoWriter, StreamSpec, VideoEncoder
 from segany_video.results import FrameResult, mask_box
 
 _GOLDEN = 0.6180339887498949
@@ -108,7 +107,7 @@ def _box_slice(box: np.ndarray, width: int, height: int) -> tuple[int, int, int,
     return x0, y0, x1, y1
 
 
-class OverlayWriter(StagedWriter):
+class OverlayWriter(EncodedVideoWriter):
     """Writes ``overlay.mp4``.
 
     Args:
@@ -129,24 +128,10 @@ class OverlayWriter(StagedWriter):
         opacity: float = 0.5,
     ) -> None:
         self._encoder = VideoEncoder(path, width, height, fps, _H264_PREVIEW, "the overlay preview")
-        self.path = self._encoder.path
         self._object_ids = list(object_ids)
         self._opacity = opacity
-
-    @property
-    def frames_written(self) -> int:
-        return self._encoder.frames_written
 
     def write(self, image: np.ndarray, result: FrameResult) -> None:
         """Draw ``result`` over ``image`` (``(H, W, 3)`` uint8 RGB) and append it."""
         frame = draw_overlay(image, result, self._object_ids, self._opacity)
         self._encoder.write(frame, result.timestamp)
-
-    def finish(self) -> None:
-        self._encoder.finish()
-
-    def commit(self) -> Path:
-        return self._encoder.commit()
-
-    def abort(self) -> None:
-        self._encoder.abort()

@@ -188,3 +188,30 @@ class VideoEncoder(StagedWriter):
         with contextlib.suppress(Exception):
             self._container.close()
         self._target.discard()
+
+
+class EncodedVideoWriter(StagedWriter):
+    """Base of the writers that turn each frame into one :class:`VideoEncoder` frame.
+
+    Subclasses set ``self._encoder`` in ``__init__`` and add a ``write`` that converts their
+    input (a mask, a cutout, an overlay) and hands it to the encoder.
+    """
+
+    _encoder: VideoEncoder
+
+    @property
+    def path(self) -> Path:
+        return self._encoder.path
+
+    @property
+    def frames_written(self) -> int:
+        return self._encoder.frames_written
+
+    def finish(self) -> None:
+        self._encoder.finish()
+
+    def commit(self) -> Path:
+        return self._encoder.commit()
+
+    def abort(self) -> None:
+        self._encoder.abort()
