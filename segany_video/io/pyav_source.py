@@ -16,6 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -24,6 +25,7 @@ from segany_video.errors import FrameIndexError, VideoOpenError
 from segany_video.io.frame_cache import RecentFrames
 from segany_video.io.frame_index import NO_STAMP, FrameIndex, choose_stamp_mode, frame_stamp
 from segany_video.io.frames import VideoInfo
+from segany_video.io.prefetch import Prefetcher, prefetch
 from segany_video.io.reader import ReaderSettings, VideoSource, upright
 
 # Frames decoded at open: enough to check the codec works and to see whether PTS or DTS
@@ -31,6 +33,9 @@ from segany_video.io.reader import ReaderSettings, VideoSource, upright
 PROBE_FRAMES = 8
 _LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "udp", "tcp", "srt", "rtp", "pipe")
 _URL_TIMEOUT_S = (15.0, 30.0)  # (open, read): a dead camera fails instead of hanging
+# Decoded frames (still YUV, about half the size of RGB) queued between the decode thread and
+# the conversion: enough to ride out the uneven cost of I/P/B frames, few enough to stay small.
+_DECODE_AHEAD = 4
 
 
 class _Broken(Exception):
@@ -336,10 +341,14 @@ class PyAVSource(VideoSource):
 
     def _iter_frames(self, start: int, end: int | None) -> Iterator[tuple[int, float, np.ndarray]]:
         cursor = self._acquire()
+        decoded: Iterator[tuple[int, av.VideoFrame]] | None = None
         try:
             cursor = self._position(cursor, start)
+            decoded = self._decode_from(cursor, start)
+            if self.settings.prefetch_batches > 0:
+                decoded = self._decode_ahead(decoded)
             produced = False
-            for i, frame in self._decode_from(cursor, start):
+            for i, frame in decoded:
                 if end is not None and i >= end:
                     break
                 produced = True
@@ -347,7 +356,32 @@ class PyAVSource(VideoSource):
             if not produced and (end is None or end > start):
                 self._past_end(start)
         finally:
+            if decoded is not None:
+                decoded.close()  # type: ignore[attr-defined]  # stops the decode thread first
             self._release(cursor)
+
+    def _decode_ahead(
+        self, decoded: Iterator[tuple[int, av.VideoFrame]]
+    ) -> Prefetcher[tuple[int, av.VideoFrame]]:
+        """Run the decoder in its own thread, a few frames ahead of the RGB conversion.
+
+        FFmpeg decodes and converts with the GIL released, so on two or more cores decoding
+        the next frame overlaps converting (and batching) this one: sequential reading then
+        runs at about the decoder's own speed instead of decoder plus conversion.
+        """
+        notices = getattr(self._sink, "notices", None)
+
+        def in_worker() -> Iterator[tuple[int, av.VideoFrame]]:
+            # Truncation notices are collected per thread; the decode thread adds to the same
+            # list as the batching thread so they still reach the caller after the last batch.
+            self._sink.notices = notices
+            try:
+                yield from decoded
+            finally:
+                decoded.close()  # type: ignore[attr-defined]
+
+        name = f"decoder[{Path(self.info.source).name}]"
+        return prefetch(in_worker(), depth=_DECODE_AHEAD, name=name)
 
     def _read_frames(self, indices: list[int]) -> dict[int, tuple[float, np.ndarray]]:
         out: dict[int, tuple[float, np.ndarray]] = {}

@@ -46,7 +46,8 @@ class ReaderSettings:
         on_truncated: what a stream that breaks off mid-way does after delivering the frames
             that decoded: "warn" (``warnings.warn`` naming the last good frame, then stop) or
             "error" (raise :class:`VideoDecodeError`).
-        prefetch_batches: batches decoded ahead in a worker thread; 0 decodes on the caller's
+        prefetch_batches: batches decoded ahead in a worker thread (with PyAV, decoding and
+            the RGB conversion then also run in separate threads); 0 decodes on the caller's
             thread.
         reread_cache_mb: memory (MiB) for frames decoded by ``read_frames`` on the way to the
             ones asked for, so reading backwards in short runs does not decode again from the
