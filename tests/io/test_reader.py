@@ -185,6 +185,20 @@ def test_closed_source_stops_iterators_and_refuses_reads(h264_mp4):
     video.close()  # twice is fine
 
 
+def test_stopping_early_ends_the_decode_thread_and_the_next_pass_starts_over(h264_mp4):
+    oracle, _ = raw_decode(h264_mp4.path)
+    with open_video(h264_mp4.path) as video:
+        batches = video.batches(4)
+        np.testing.assert_array_equal(next(batches).frames, oracle[:4])
+        batches.close()
+        alive = [
+            t.name for t in threading.enumerate() if t.name.startswith(("decoder[", "reader["))
+        ]
+        assert alive == []
+        again = np.concatenate([b.frames for b in video.batches(16)])
+    np.testing.assert_array_equal(again, oracle)
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
