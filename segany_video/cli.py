@@ -189,11 +189,16 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_track(args: argparse.Namespace) -> int:
     from segany_video.config import load_config
+    from segany_video.io.reader import open_video
     from segany_video.segmenter import VideoSegmenter
 
     config = load_config(args.config, args.preset, _overrides(args))
     prompts = build_prompts(args.prompts, args.object_flags)
     out = Path(args.out) if args.out else Path.cwd() / f"{Path(args.input).stem}_segany"
+    # Open the input and check the prompts against it before building the engine: loading
+    # SAM weights takes seconds to minutes, and a mistyped path should fail at once.
+    with open_video(args.input, settings=config.reader) as video:
+        prompts.resolve(video.info)
     segmenter = VideoSegmenter(config=config)
     info = segmenter.model.info
     weights = f" ({info.weights})" if info.weights else ""

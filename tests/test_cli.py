@@ -208,6 +208,19 @@ def test_unavailable_models_exit_2(clip_paths, tmp_path, monkeypatch, capsys, mo
     assert needle in one_error_line(capsys.readouterr().err)
 
 
+def test_input_and_prompts_are_checked_before_the_model_is_loaded(clip_paths, tmp_path, capsys):
+    # The model file does not exist either: the error must be about the input, found first.
+    missing = str(tmp_path / "nothere.mp4")
+    code = cli.main(["track", missing, "--box", "1,2,30,40", "--model", "nosuch.pth"])
+    assert code == 2
+    assert "nothere.mp4" in one_error_line(capsys.readouterr().err)
+    video = str(clip_paths.video)
+    code = cli.main(["track", video, "--box", "1,2,30,40@9999", "--model", "nosuch.pth"])
+    assert code == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "9999" in line and "nosuch.pth" not in line
+
+
 def test_missing_input_exits_2(tmp_path, capsys):
     code = cli.main(["track", str(tmp_path / "nothere.mp4"), "--box", "1,2,3,4"])
     assert code == 2
