@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segany_video.models.sam.fused_cpu import conv2d_gelu, linear, linear_gelu
+
 
 @dataclass(frozen=True)
 class TinyViTConfig:
@@ -106,17 +108,25 @@ class Conv2dBN(nn.Sequential):
         )
         self.bn = nn.BatchNorm2d(out_chans)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training:
-            return self.bn(self.c(x))
+    def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The convolution's weight and bias with the (inference) BatchNorm folded in."""
         # At inference BatchNorm is an affine map: fold it into the (small) conv weights instead
         # of making another pass over the (large) activations.
         bn = self.bn
         scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
-        weight = self.c.weight * scale[:, None, None, None]
-        bias = bn.bias - bn.running_mean * scale
+        return self.c.weight * scale[:, None, None, None], bn.bias - bn.running_mean * scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            return self.bn(self.c(x))
         c = self.c
-        return F.conv2d(x, weight, bias, c.stride, c.padding, c.dilation, c.groups)
+        return F.conv2d(x, *self.folded(), c.stride, c.padding, c.dilation, c.groups)
+
+    def forward_gelu(self, x: torch.Tensor) -> torch.Tensor:
+        """``gelu(forward(x))``, as one fused kernel on the CPU (see ``fused_cpu``)."""
+        if self.training:
+            return F.gelu(self.bn(self.c(x)))
+        return conv2d_gelu(x, *self.folded(), self.c)
 
 
 class LayerNorm2d(nn.Module):
@@ -147,7 +157,7 @@ class PatchEmbed(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.seq(x)
+        return self.seq[2](self.seq[0].forward_gelu(x))
 
 
 class MBConv(nn.Module):
@@ -161,8 +171,7 @@ class MBConv(nn.Module):
         self.conv3 = Conv2dBN(hidden, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.gelu(self.conv1(x))
-        y = F.gelu(self.conv2(y))
+        y = self.conv2.forward_gelu(self.conv1.forward_gelu(x))
         return F.gelu(self.conv3(y) + x)
 
 
@@ -176,9 +185,7 @@ class PatchMerging(nn.Module):
         self.conv3 = Conv2dBN(out_dim, out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.gelu(self.conv1(x))
-        x = F.gelu(self.conv2(x))
-        return self.conv3(x)
+        return self.conv3(self.conv2.forward_gelu(self.conv1.forward_gelu(x)))
 
 
 def _offset_index(window: int) -> torch.Tensor:
@@ -216,17 +223,34 @@ class Attention(nn.Module):
         self.attention_biases = nn.Parameter(torch.zeros(num_heads, window * window))
         # Derived from the window size, so not saved: the official file has no such key.
         self.register_buffer("attention_bias_idxs", idxs, persistent=False)
+        self._bias_mask: tuple[tuple[object, ...], torch.Tensor] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, N, C) -> (B, N, C)`` for B windows of N tokens."""
         b, n, c = x.shape
-        qkv = self.qkv(self.norm(x))
+        qkv = linear(self.norm(x), self.qkv)
         # (B, N, 3C) -> (B, heads, N, 3 * head_dim): each head's slice is [q | k | v]
         qkv = qkv.view(b, n, self.num_heads, 3 * self.head_dim).transpose(1, 2)
         q, k, v = qkv.split(self.head_dim, dim=-1)
-        bias = self.attention_biases[:, self.attention_bias_idxs]  # (heads, N, N)
-        x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
-        return self.proj(x.transpose(1, 2).reshape(b, n, c))
+        x = F.scaled_dot_product_attention(q, k, v, attn_mask=self.bias_mask(q.dtype))
+        return linear(x.transpose(1, 2).reshape(b, n, c), self.proj)
+
+    def bias_mask(self, dtype: torch.dtype) -> torch.Tensor:
+        """The ``(1, heads, N, N)`` additive attention mask gathered from the bias table.
+
+        With a 4-D mask torch's CPU backend takes its fused (flash) attention kernel; a 3-D
+        one sends it to the unfused math path, about 5x slower here. Without gradients the
+        gather is cached until the table changes (``load_state_dict`` copies into it, which
+        bumps its version counter).
+        """
+        table = self.attention_biases
+        if torch.is_grad_enabled() or table.is_inference():
+            # Inference tensors have no version counter to key a cache on.
+            return table[:, self.attention_bias_idxs][None].to(dtype)
+        key = (table.data_ptr(), table._version, table.device, dtype)
+        if self._bias_mask is None or self._bias_mask[0] != key:
+            self._bias_mask = (key, table[:, self.attention_bias_idxs][None].to(dtype))
+        return self._bias_mask[1]
 
 
 class Mlp(nn.Module):
@@ -239,7 +263,7 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.gelu(self.fc1(self.norm(x))))
+        return linear(linear_gelu(self.norm(x), self.fc1), self.fc2)
 
 
 class TinyViTBlock(nn.Module):
