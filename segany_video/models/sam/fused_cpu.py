@@ -8,7 +8,8 @@ convolution or matmul output is still in cache, and its Linear adds the bias ins
 where torch's ``addmm`` first copies the bias into every output row. These are the kernels
 ``torch.compile``'s CPU backend emits for the same patterns
 (``torch.ops.mkldnn._convolution_pointwise`` / ``_linear_pointwise``); calling them directly
-gives the gain without compiling.
+gives the gain without compiling. Besides TinyViT, SAM's shared MLP block (the ViT encoders'
+GELU MLPs) and the mask decoder's attention projections use them.
 
 They are used only where they compute the same function as the unfused ops: float32 tensors on
 the CPU, gradients off, no autocast, and an oneDNN-enabled torch. Everywhere else (CUDA, MPS,

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segany_video.models.sam.fused_cpu import linear, linear_gelu
+
 
 class LayerNorm2d(nn.Module):
     """Layer norm over the channel axis of a ``(B, C, H, W)`` tensor.
@@ -42,7 +44,11 @@ class MLPBlock(nn.Module):
         self.act = act()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.lin2(self.act(self.lin1(x)))
+        if type(self.act) is nn.GELU and self.act.approximate == "none":
+            hidden = linear_gelu(x, self.lin1)  # one oneDNN kernel on the CPU
+        else:
+            hidden = self.act(linear(x, self.lin1))
+        return linear(hidden, self.lin2)
 
 
 class MLP(nn.Module):

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from segany_video.models.sam.fused_cpu import conv2d_gelu, linear, linear_gelu
+from segany_video.models.sam.layers import LayerNorm2d
 
 
 @dataclass(frozen=True)
@@ -127,22 +128,6 @@ class Conv2dBN(nn.Sequential):
         if self.training:
             return F.gelu(self.bn(self.c(x)))
         return conv2d_gelu(x, *self.folded(), self.c)
-
-
-class LayerNorm2d(nn.Module):
-    """LayerNorm over the channels of a ``(B, C, H, W)`` map (the neck's normalisation)."""
-
-    def __init__(self, channels: int, eps: float = 1e-6) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(channels))
-        self.bias = nn.Parameter(torch.zeros(channels))
-        self.eps = eps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean = x.mean(1, keepdim=True)
-        var = (x - mean).square().mean(1, keepdim=True)
-        x = (x - mean) * torch.rsqrt(var + self.eps)
-        return x * self.weight[:, None, None] + self.bias[:, None, None]
 
 
 class PatchEmbed(nn.Module):

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segany_video.models.sam.fused_cpu import linear
 from segany_video.models.sam.layers import MLPBlock
 
 
@@ -57,14 +58,14 @@ class Attention(nn.Module):
             ``(B, Nq, C)``.
         """
         batch = max(q.shape[0], k.shape[0])
-        qh = self._heads(self.q_proj(q), batch)
-        kh = self._heads(self.k_proj(k), batch)
-        vh = self._heads(self.v_proj(v), batch)
+        qh = self._heads(linear(q, self.q_proj), batch)
+        kh = self._heads(linear(k, self.k_proj), batch)
+        vh = self._heads(linear(v, self.v_proj), batch)
         mask = None if key_valid is None else key_valid[:, None, None, :]
         out = F.scaled_dot_product_attention(qh, kh, vh, attn_mask=mask)
         # (B, heads, Nq, d) -> (B, Nq, heads * d)
         out = out.transpose(1, 2).reshape(batch, out.shape[2], -1)
-        return self.out_proj(out)
+        return linear(out, self.out_proj)
 
 
 class TwoWayAttentionBlock(nn.Module):
