@@ -13,6 +13,11 @@ Parts (each prints its figures and the settings that produced them):
   :mod:`segany_video.eval.reference_predictors`: the predictor's resize runs through OpenCV).
   ``--int8`` also times our pipeline with the int8-quantised encoder and reports the IoU of
   its masks against float32 on the first ``--agreement-frames`` frames.
+- ``stages``: where the time goes, per frame, on each side (CPU): reading/decoding the video,
+  preprocessing, the image encoder (ours also batched), the prompt/mask decoding of the 3
+  objects (ours: one batched call; reference: one ``predict``'s decoder work per object),
+  postprocessing (low-res logits to full-resolution boolean masks on the host), and the whole
+  per-frame work. Stages run one at a time, best of ``--repeats``.
 - ``memory``: peak RSS (and peak CUDA memory) streaming a 300- and a 3000-frame 480p clip
   through the runtime with the classic engine's ``embed``; each clip in a fresh process so the
   peaks are independent. Mask decoding is skipped: it is per-frame work whose memory does not
@@ -31,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -236,6 +241,164 @@ def int8_agreement(args: argparse.Namespace, clip: Path, prompts: list[ObjectPro
     return {"mean": agreement.mean, "worst": agreement.worst}
 
 
+# --------------------------------------------------------------------------------- stages
+
+
+def _best_seconds(fn: Callable[[], object], repeats: int) -> float:
+    """Best wall time of ``repeats`` calls after one untimed call (allocations, kernel picks)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        begin = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - begin)
+    return best
+
+
+def _reference_stages(predictor: object, image: np.ndarray, prompts, repeats: int) -> dict:
+    """Seconds per frame of each step ``set_image`` + 3x ``predict`` runs, called one by one
+    the way those two methods call them (same objects, same arguments)."""
+    p = predictor
+    model = p.model  # type: ignore[attr-defined]
+
+    def preprocess() -> torch.Tensor:
+        resized = p.transform.apply_image(image)  # type: ignore[attr-defined]
+        tensor = torch.as_tensor(resized).permute(2, 0, 1).contiguous()[None]
+        return model.preprocess(tensor)
+
+    p.set_image(image)  # type: ignore[attr-defined]
+    original, input_size = p.original_size, p.input_size  # type: ignore[attr-defined]
+    images = preprocess()
+
+    def decode_one(prompt: ObjectPrompt) -> tuple[torch.Tensor, torch.Tensor]:
+        coords = p.transform.apply_coords(prompt.points, original)  # type: ignore[attr-defined]
+        box = p.transform.apply_boxes(prompt.box, original)  # type: ignore[attr-defined]
+        points = (
+            torch.as_tensor(coords, dtype=torch.float)[None],
+            torch.as_tensor(prompt.point_labels, dtype=torch.int)[None],
+        )
+        sparse, dense = model.prompt_encoder(
+            points=points, boxes=torch.as_tensor(box, dtype=torch.float)[None], masks=None
+        )
+        return model.mask_decoder(
+            image_embeddings=p.features,  # type: ignore[attr-defined]
+            image_pe=model.prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=True,
+        )
+
+    low_res = [decode_one(prompt)[0] for prompt in prompts]
+
+    def postprocess() -> list[np.ndarray]:
+        return [
+            (model.postprocess_masks(x, input_size, original) > model.mask_threshold)[0].numpy()
+            for x in low_res
+        ]
+
+    return {
+        "preprocess": _best_seconds(preprocess, repeats),
+        "encoder": _best_seconds(lambda: model.image_encoder(images), repeats),
+        "decode_3_objects": _best_seconds(lambda: [decode_one(q) for q in prompts], repeats),
+        "postprocess_3_objects": _best_seconds(postprocess, repeats),
+        "whole_frame": _best_seconds(
+            lambda: (
+                p.set_image(image),  # type: ignore[attr-defined]
+                [
+                    p.predict(  # type: ignore[attr-defined]
+                        point_coords=q.points,
+                        point_labels=q.point_labels,
+                        box=q.box,
+                        multimask_output=True,
+                    )
+                    for q in prompts
+                ],
+            ),
+            repeats,
+        ),
+    }
+
+
+def _our_stages(model: object, frames: np.ndarray, prompts, repeats: int) -> dict:
+    """Seconds per frame of each step of our per-frame work (``embed``, one ``decode`` of
+    all objects, masks to the host), on one frame; the encoder also at the batch size."""
+    m = model
+    frame = torch.from_numpy(frames[:1])
+    images, _ = m.preprocess(frame)  # type: ignore[attr-defined]
+    features = m.embed(frame)[0]  # type: ignore[attr-defined]
+    batch = m.prompt_batch(features, prompts)  # type: ignore[attr-defined]
+    low_res, _ = m.decode_low_res(features.embedding, batch)  # type: ignore[attr-defined]
+    batched = torch.from_numpy(frames)
+    return {
+        "preprocess": _best_seconds(lambda: m.preprocess(frame), repeats),  # type: ignore[attr-defined]
+        "encoder": _best_seconds(lambda: m.encode(images), repeats),  # type: ignore[attr-defined]
+        f"embed_batch_{len(frames)}_per_frame": _best_seconds(
+            lambda: m.embed(batched),  # type: ignore[attr-defined]
+            repeats,
+        )
+        / len(frames),
+        "decode_3_objects": _best_seconds(
+            lambda: m.decode_low_res(  # type: ignore[attr-defined]
+                features.embedding,
+                m.prompt_batch(features, prompts),  # type: ignore[attr-defined]
+            ),
+            repeats,
+        ),
+        "postprocess_3_objects": _best_seconds(
+            lambda: (m.postprocess(low_res, features) > 0).numpy(),  # type: ignore[attr-defined]
+            repeats,
+        ),
+        "whole_frame": _best_seconds(
+            lambda: m.decode(m.embed(frame)[0], prompts).masks.numpy(),  # type: ignore[attr-defined]
+            repeats,
+        ),
+    }
+
+
+def run_stages(args: argparse.Namespace) -> dict:
+    """Per-stage seconds per frame for both sides, measured one after the other in one
+    process (same weights, frames and prompts; CPU only)."""
+    from segany_video.eval.reference_predictors import reference_model, reference_predictor
+
+    clip = Path(args.clip) if args.clip else DEFAULT_CLIP
+    if not clip.is_file():
+        clip = write_clip(Path(tempfile.mkdtemp()) / "stages.mp4", args.batch_size + 1)
+    threads = args.threads or usable_cpu_count()
+    torch.set_num_threads(threads)
+    begin = time.perf_counter()
+    with av.open(str(clip)) as container:
+        frames = []
+        for frame in container.decode(video=0):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            if len(frames) == args.batch_size:
+                break
+    read_s = (time.perf_counter() - begin) / len(frames)
+    stack = np.stack(frames)
+    prompts = three_prompts(*stack.shape[1:3])
+    ours = build_engine(args.model, torch.device("cpu"), args.seed)
+    reference = reference_model(args.model, ours.state_dict())
+    predictor = reference_predictor(args.model, reference)
+    with torch.inference_mode():
+        naive = _reference_stages(predictor, frames[0], prompts, args.repeats)
+        pipeline = _our_stages(ours, stack, prompts, args.repeats)
+    return {
+        "part": "stages",
+        "model": args.model,
+        "clip": str(clip),
+        "frame_size": list(stack.shape[1:3]),
+        "threads": threads,
+        "repeats": args.repeats,
+        "note": "best-of-repeats seconds per frame, one stage at a time (no overlap); the "
+        "speed part measures the overlapped pipeline",
+        "read_decode_rgb_s": read_s,
+        "naive_s": naive,
+        "pipeline_s": pipeline,
+        "ratio_naive_over_ours": {
+            key: naive[key] / pipeline[key] for key in naive if key in pipeline
+        },
+    }
+
+
 # --------------------------------------------------------------------------------- memory
 
 
@@ -363,12 +526,13 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m segany_video.eval.bench_pipeline", description=__doc__.split("\n\n")[0]
     )
     parts = parser.add_subparsers(dest="part", required=True)
+    speed_models = ["sam_vit_b", "sam_vit_l", "sam_vit_h", "mobile_sam"]
 
     speed = parts.add_parser("speed", help="our pipeline vs the reference predictor loop")
     speed.add_argument(
         "--model",
         default="sam_vit_b",
-        choices=["sam_vit_b", "sam_vit_l", "sam_vit_h", "mobile_sam"],
+        choices=speed_models,
     )
     speed.add_argument("--clip", help=f"video (default {DEFAULT_CLIP}, else a generated one)")
     speed.add_argument("--frames", type=int, default=3)
@@ -382,6 +546,14 @@ def _parser() -> argparse.ArgumentParser:
     speed.add_argument("--warmup", type=int, default=1, help="untimed frames before timing")
     speed.add_argument("--rounds", type=int, default=1, help="alternating timed rounds each")
     speed.add_argument("--agreement-frames", type=int, default=1, help="frames for int8 IoU")
+
+    stages = parts.add_parser("stages", help="seconds per stage, both sides, one at a time")
+    stages.add_argument("--model", default="mobile_sam", choices=speed_models)
+    stages.add_argument("--clip", help=f"video (default {DEFAULT_CLIP}, else a generated one)")
+    stages.add_argument("--batch-size", type=int, default=2, help="frames for the batched encoder")
+    stages.add_argument("--threads", type=int, default=None)
+    stages.add_argument("--seed", type=int, default=0)
+    stages.add_argument("--repeats", type=int, default=2, help="timed calls per stage (best kept)")
 
     memory = parts.add_parser("memory", help="peak RSS for short and long clips")
     memory.add_argument("--lengths", type=int, nargs="+", default=[300, 3000])
@@ -410,7 +582,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.part == "memory-child":
         print(json.dumps(memory_child(Path(args.clip), args.device, args.batch_size)))
         return 0
-    run = {"speed": run_speed, "memory": run_memory, "overlap": run_overlap}[args.part]
+    run = {
+        "speed": run_speed,
+        "stages": run_stages,
+        "memory": run_memory,
+        "overlap": run_overlap,
+    }[args.part]
     print(json.dumps(run(args), indent=2))
     return 0
 

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from segany_video.eval import bench_pipeline
 from segany_video.eval.reference_predictors import (
@@ -57,3 +58,28 @@ def test_stand_in_resize_is_bilinear_to_height_width():
     out = _resize_bilinear(image, (8, 12))
     assert out.shape == (8, 12, 3)
     assert out[0, 0, 0] == 0 and out[0, -1, 0] == 200
+
+
+def test_our_stages_time_every_step_of_a_frame():
+    from segany_video.models.sam.mobile_sam import build_mobile_sam
+    from segany_video.models.sam.tiny_vit import TinyViTConfig
+
+    torch.manual_seed(0)
+    tiny = TinyViTConfig(
+        img_size=128, embed_dims=(8, 16, 16, 32), depths=(1, 1, 1, 1), num_heads=(1, 2, 2, 4)
+    )
+    model = build_mobile_sam(tiny)
+    frames = np.random.default_rng(0).integers(0, 256, (2, 48, 64, 3), dtype=np.uint8)
+    with torch.inference_mode():
+        stages = bench_pipeline._our_stages(
+            model, frames, bench_pipeline.three_prompts(48, 64), repeats=1
+        )
+    assert set(stages) == {
+        "preprocess",
+        "encoder",
+        "embed_batch_2_per_frame",
+        "decode_3_objects",
+        "postprocess_3_objects",
+        "whole_frame",
+    }
+    assert all(seconds > 0 for seconds in stages.values())
