@@ -41,6 +41,13 @@ _RNG_SEED = 12345
 _MIN_PART = 0.1
 # Holes smaller than this fraction of the object are filled by the cleaning.
 _MAX_HOLE = 0.02
+# A first cut crossing fewer than this fraction of a tight box's lines has failed outright (on
+# DAVIS only the boat's, at ~0.1: the white hull went to the background with the white wake;
+# every other sequence's first cuts cross >= 0.69). Such a cut gets a second attempt with
+# the whole frame as colour context.
+_FAILED_CROSSING = 0.5
+# Context of that second attempt, as a fraction of the box's longer side: enough for any frame.
+_WIDE_MARGIN = 2.0
 
 CANDIDATES = 3
 
@@ -92,6 +99,8 @@ def _region_candidates(
         return []
     prior = prior_foreground(prompt)
     cut, trimap = _cut(features, prompt, region, settings, tight_box=True)
+    if cut.box_crossed is not None and cut.box_crossed < _FAILED_CROSSING:
+        region, cut, trimap = _wider_attempt(features, prompt, settings, region, cut, trimap)
     cleaned = clean_mask(cut.foreground, trimap == GC_FGD)
     candidates = [
         _finish(features, prompt, prior, region, cut.foreground, cut, settings),
@@ -108,6 +117,30 @@ def _region_candidates(
         shaped = cut.foreground
     candidates.append(_finish(features, prompt, prior, region, shaped, cut, settings))
     return candidates
+
+
+def _wider_attempt(
+    features: ClassicFeatures,
+    prompt: ObjectPrompt,
+    settings: ClassicSettings,
+    region: WorkRegion,
+    cut: CutResult,
+    trimap: np.ndarray,
+) -> tuple[WorkRegion, CutResult, np.ndarray]:
+    """Re-cut a failed tight-box cut with the whole frame as background context.
+
+    A narrow ring around the box may hold too few samples of the background colours that also
+    fill the box (shore and water around a boat), so the colour models cannot tell them from
+    the object; the whole frame holds many more. The attempt whose first cut crosses more of
+    the box's lines is kept (both are judged before any pin, so the pins cannot flatter one).
+    """
+    wide = plan_region(prompt, features.frame_size, replace(settings, box_margin=_WIDE_MARGIN))
+    assert wide is not None
+    wide_cut, wide_trimap = _cut(features, prompt, wide, settings, tight_box=True)
+    assert cut.box_crossed is not None
+    if wide_cut.box_crossed is not None and wide_cut.box_crossed > cut.box_crossed:
+        return wide, wide_cut, wide_trimap
+    return region, cut, trimap
 
 
 def preferred(prompt: ObjectPrompt, candidates: list[Candidate]) -> Candidate:

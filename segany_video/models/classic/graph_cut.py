@@ -5,8 +5,12 @@ min-cut. It has no notion that a user's box is *tight*, and drops parts of the o
 colours also occur in the background (a white boat in front of a pale shore can vanish
 entirely). Following Lempitsky et al., "Image segmentation with a bounding box prior" (ICCV
 2009), a tight box means every row and every column of the box crosses the object: lines the
-cut leaves empty get their most object-coloured pixel pinned as sure foreground and the cut is
-resumed, for a few rounds ("pinpointing").
+cut leaves empty get their most object-coloured pixel pinned as sure foreground, the colour
+models are re-fitted with the pins in and the cut is resumed, for a few rounds ("pinpointing").
+
+How many box lines the first cut crosses is kept as well: a cut that misses most of them has
+failed outright (the colour models settled on one small part), which the engine answers with a
+second attempt rather than by pinning alone.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ _MIN_SAMPLES = 10
 # Rows/columns this close to a box edge (fraction of the box side) are not forced to cross the
 # object, so slightly loose boxes are tolerated.
 _PIN_SLACK = 0.03
+# grabCut iterations (model re-fit + cut) after each round of pins.
+_REFIT_ITERATIONS = 2
 
 
 @dataclass(frozen=True)
@@ -34,10 +40,13 @@ class CutResult:
         foreground: ``(h, w)`` bool.
         colour_ratio: ``(h, w)`` float32 log-likelihood ratio object vs background colour model,
             or None when there were too few labelled pixels to fit the models.
+        box_crossed: fraction of the tight box's rows and columns that the first cut (before
+            any pin) crosses, or None without a box; 1 means the cut already spans the box.
     """
 
     foreground: np.ndarray
     colour_ratio: np.ndarray | None
+    box_crossed: float | None = None
 
 
 def cut_region(
@@ -76,15 +85,35 @@ def cut_region(
     fgd_model = np.zeros((1, 65), dtype=np.float64)
     cv2.grabCut(image, labels, None, bgd_model, fgd_model, iterations, cv2.GC_INIT_WITH_MASK)
     ratio = _ratio(image, fgd_model, bgd_model)
+    crossed = None
     if box is not None:
+        crossed = box_lines_crossed(labels, box)
         for _ in range(pin_rounds):
             if not _pin_uncrossed_lines(labels, ratio, box):
                 break
-            # The colour models stay as fitted: a pin only adds a hard constraint to the cut,
-            # and the ratio that chose the pins stays valid for the next round.
-            cv2.grabCut(image, labels, None, bgd_model, fgd_model, 1, cv2.GC_EVAL_FREEZE_MODEL)
+            # The colour models are re-fitted with the pins in: a pinned line often crosses a
+            # part of the object whose colour the first fit gave to the background (a white
+            # hull beside white wake), and only a re-fit lets the cut grow from the pin into
+            # that part rather than keep an isolated pixel.
+            cv2.grabCut(image, labels, None, bgd_model, fgd_model, _REFIT_ITERATIONS, cv2.GC_EVAL)
+            ratio = _ratio(image, fgd_model, bgd_model)
     foreground = (labels == GC_FGD) | (labels == GC_PR_FGD)
-    return CutResult(foreground=foreground, colour_ratio=ratio)
+    return CutResult(foreground=foreground, colour_ratio=ratio, box_crossed=crossed)
+
+
+def box_lines_crossed(labels: np.ndarray, box: np.ndarray) -> float:
+    """Fraction of a box's rows and columns (averaged) holding some foreground label.
+
+    Args:
+        labels: ``(h, w)`` uint8 ``GC_*`` labels.
+        box: ``XYXY`` in the labels' pixels, exclusive ends.
+    """
+    x0, y0, x1, y1 = (int(v) for v in box)
+    inside = labels[y0:y1, x0:x1]
+    inside_fg = (inside == GC_FGD) | (inside == GC_PR_FGD)
+    if inside_fg.size == 0:
+        return 0.0
+    return 0.5 * float(inside_fg.any(axis=1).mean() + inside_fg.any(axis=0).mean())
 
 
 def _ratio(image: np.ndarray, fgd_model: np.ndarray, bgd_model: np.ndarray) -> np.ndarray:
