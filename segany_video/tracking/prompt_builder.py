@@ -17,6 +17,12 @@ import torch
 from segany_video.models.base import ObjectPrompt
 from segany_video.results import mask_box
 
+# Least prior probability of the object anywhere near its warped mask (see colour_posterior):
+# for an object seen whole, colour alone cannot add a pixel motion does not support; for one
+# coming back into view (from behind another object or the frame edge) it can.
+STEADY_FLOOR = 0.002
+REGROWING_FLOOR = 0.02
+
 
 def padded_box(mask: np.ndarray, padding: float, frame_size: tuple[int, int]) -> np.ndarray | None:
     """Tight box of ``mask`` grown by ``padding`` x its size per side, clipped to the frame.
@@ -114,12 +120,16 @@ def negative_points(region: np.ndarray, others: Sequence[np.ndarray], count: int
 
 
 def colour_posterior(
-    warped: np.ndarray, odds: np.ndarray, colour_bins: np.ndarray, blur: float
+    warped: np.ndarray,
+    odds: np.ndarray,
+    colour_bins: np.ndarray,
+    blur: float,
+    floor: float = STEADY_FLOOR,
 ) -> np.ndarray:
     """Combine where motion says the object is with what colour says it is (Bayes per pixel).
 
     The warped mask is blurred by a radius of ``blur`` x the object's equivalent size (motion
-    is uncertain near the boundary), clipped away from 0 and 1, and used as the prior of a
+    is uncertain near the boundary), clipped to ``[floor, 1 - floor]``, and used as the prior of a
     per-pixel posterior whose likelihood is the object's colour model. This pulls a mask that
     flow dragged onto background back onto the object's colours, which a frame-by-frame
     segmenter cannot do alone.
@@ -129,6 +139,10 @@ def colour_posterior(
         odds: ``(D,)`` float32 P(object | colour bin), from the keyframe's colours.
         colour_bins: ``(H, W)`` int colour bin of every pixel of the current frame.
         blur: blur radius as a fraction of ``sqrt(area)``.
+        floor: least prior anywhere within the blur's reach. With the likelihood capped at
+            0.98, a pixel at the floor joins on colour alone only when the floor is above
+            0.02 (:data:`REGROWING_FLOOR`: an object coming back into view may grow on its
+            colours); :data:`STEADY_FLOOR` keeps look-alike background out.
 
     Returns:
         ``(H, W)`` float32 posterior in ``[0, 1]`` (zero far from the warped mask).
@@ -142,8 +156,7 @@ def colour_posterior(
     height, width = warped.shape
     x0, y0 = max(0, int(box[0]) - 3 * radius), max(0, int(box[1]) - 3 * radius)
     x1, y1 = min(width, int(box[2]) + 3 * radius), min(height, int(box[3]) + 3 * radius)
-    prior = _wide_blur(warped[y0:y1, x0:x1], radius)
-    prior = np.clip(prior, 0.02, 0.98)
+    prior = np.clip(_wide_blur(warped[y0:y1, x0:x1], radius), floor, 1.0 - floor)
     likelihood = np.clip(odds[colour_bins[y0:y1, x0:x1]], 0.02, 0.98)
     joint = prior * likelihood
     posterior = np.zeros_like(warped)

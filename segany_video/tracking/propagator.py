@@ -30,11 +30,14 @@ from segany_video.tracking.matching import match_candidates
 from segany_video.tracking.motion import FlowEstimator, FlowField
 from segany_video.tracking.overlaps import resolve_overlaps
 from segany_video.tracking.prompt_builder import (
+    REGROWING_FLOOR,
+    STEADY_FLOOR,
     colour_posterior,
     propagation_prompt,
     search_prompt,
 )
 from segany_video.tracking.prompts import ResolvedKeyframe
+from segany_video.tracking.reach import drop_detached, within_reach
 from segany_video.tracking.search import find_lost_object, search_window
 from segany_video.tracking.settings import TrackerSettings
 from segany_video.tracking.track import Track
@@ -143,7 +146,8 @@ class Propagator:
                 # surroundings); matching uses motion sharpened by colour.
                 moved[slot] = soft > 0.5
                 if s.colour_prior and track.anchor_odds is not None:
-                    soft = colour_posterior(soft, track.anchor_odds, fine.bins, s.prior_blur)
+                    floor = REGROWING_FLOOR if track.regrowing else STEADY_FLOOR
+                    soft = colour_posterior(soft, track.anchor_odds, fine.bins, s.prior_blur, floor)
                 warped[slot] = soft
                 expected_masks[slot] = soft > 0.5
         proposals = _Proposals([], [], [], [])
@@ -230,6 +234,7 @@ class Propagator:
             reach = proposals.reach[row]  # None for a re-found object: it may reappear bigger
             if reach is not None:
                 mask = within_reach(mask, reach, self.settings.max_growth)
+                mask = drop_detached(mask, self.settings.max_gap)
             outcomes[slot] = _Outcome(
                 mask, float(quality[col]), _low_res(candidates, col // k, col % k)
             )
@@ -344,31 +349,6 @@ class Propagator:
         previous = data["previous_grey"]
         self.flow.previous = None if previous is None else previous.copy()
         self.tracks = [Track.restore(t, self.model.device) for t in data["tracks"]]
-
-
-def within_reach(mask: np.ndarray, expected: np.ndarray, growth: float) -> np.ndarray:
-    """Keep only the part of ``mask`` within ``growth * sqrt(area)`` pixels of ``expected``.
-
-    An object cannot spread further in one frame than its motion allows; a segmenter that
-    leaks into similar-looking surroundings (sky, water) is cut back to that reach instead of
-    feeding the leak into the next frame's prompt. ``growth <= 0`` disables the limit.
-
-    Args:
-        mask: ``(H, W)`` bool candidate.
-        expected: ``(H, W)`` bool mask the track was expected to have on this frame.
-        growth: reach as a fraction of the expected mask's ``sqrt(area)``.
-    """
-    box = mask_box(expected)
-    if growth <= 0 or box is None:
-        return mask
-    reach = max(3, int(growth * np.sqrt(expected.sum())))
-    height, width = mask.shape
-    x0, y0 = max(0, int(box[0]) - reach), max(0, int(box[1]) - reach)
-    x1, y1 = min(width, int(box[2]) + reach), min(height, int(box[3]) + reach)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
-    allowed = np.zeros_like(mask)
-    allowed[y0:y1, x0:x1] = cv2.dilate(expected[y0:y1, x0:x1].astype(np.uint8), kernel) > 0
-    return mask & allowed
 
 
 def _low_res(candidates: MaskCandidates, n: int, k: int) -> torch.Tensor | None:

@@ -29,6 +29,9 @@ class TrackerSettings:
             them) as the dense prompt.
         max_growth: a followed object's new mask is cut to within this fraction of its
             ``sqrt(area)`` of where motion expected it (0 = no limit); stops segmenter leaks.
+        max_gap: a followed object's parts further than this fraction of its body's
+            ``sqrt(area)`` from its largest part are dropped (0 = keep all); stops blobs that
+            broke off a leak from being carried along for the rest of the video.
         gate: a candidate whose matching cost exceeds this is never assigned (cost range 0..~2).
         min_iou: a tracked object's candidate must overlap its predicted mask at least this much.
         iou_weight, quality_weight, appearance_weight: weights of ``1 - IoU`` with the predicted
@@ -62,6 +65,7 @@ class TrackerSettings:
     prior_blur: float = 0.2
     use_dense_prior: bool = True
     max_growth: float = 0.05
+    max_gap: float = 0.1
     gate: float = 1.2
     min_iou: float = 0.1
     iou_weight: float = 1.0
@@ -95,6 +99,7 @@ class TrackerSettings:
                 )
         _check_range("prior_blur", self.prior_blur, 0.0, 2.0)
         _check_range("max_growth", self.max_growth, 0.0, 10.0)
+        _check_range("max_gap", self.max_gap, 0.0, 10.0)
         _check_range("gate", self.gate, 0.0, 10.0)
         _check_range("min_iou", self.min_iou, 0.0, 1.0)
         for name in ("iou_weight", "quality_weight", "appearance_weight"):

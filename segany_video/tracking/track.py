@@ -28,6 +28,7 @@ class Track:
         low_res_logits: ``(256, 256)`` logits from the engine for the last mask, or None.
         occluder: id of the object this one disappeared behind (it moves with it while lost),
             or None.
+        prompted_streak: the current run of followed frames began with a keyframe prompt.
         anchor_odds: ``(D,)`` float32 P(object | colour bin) measured on the latest keyframe
             (object versus a wide band around it); fixed between keyframes so it cannot drift.
     """
@@ -45,17 +46,27 @@ class Track:
         self.low_res_logits: torch.Tensor | None = None
         self.anchor_odds: np.ndarray | None = None
         self.occluder: int | str | None = None
+        self.prompted_streak = False
 
     @property
     def is_followed(self) -> bool:
         """True when the object was visible on the last frame (prompted or tracked)."""
         return self.state in (TrackState.PROMPTED, TrackState.TRACKED)
 
+    @property
+    def regrowing(self) -> bool:
+        """True while the object is coming back into view: found again in the last frames
+        (not by a keyframe prompt, which shows it whole), or well under its usual size."""
+        assert self.mask is not None
+        just_found = self.followed_frames < 3 and not self.prompted_streak
+        return just_found or float(self.mask.sum()) < 0.8 * self.reference_area
+
     def seed(
         self, mask: np.ndarray, score: float, appearance: Appearance, anchor_odds: np.ndarray
     ) -> None:
         """Start or correct the track from a keyframe prompt."""
         self.anchor_odds = anchor_odds
+        self.prompted_streak = True
         self.state = TrackState.PROMPTED
         box = mask_box(mask)
         assert box is not None, "a keyframe mask is never empty"
@@ -85,6 +96,7 @@ class Track:
         self.score = 0.0
         self.lost_frames += 1
         self.followed_frames = 0
+        self.prompted_streak = False
         self.low_res_logits = None
 
     def _found(self, mask: np.ndarray, score: float) -> None:
@@ -115,6 +127,7 @@ class Track:
             else self.low_res_logits.detach().cpu().numpy().copy(),
             "anchor_odds": None if self.anchor_odds is None else self.anchor_odds.copy(),
             "occluder": self.occluder,
+            "prompted_streak": self.prompted_streak,
         }
 
     @classmethod
@@ -138,6 +151,8 @@ class Track:
         if data["low_res_logits"] is not None:
             track.low_res_logits = torch.from_numpy(data["low_res_logits"].copy()).to(device)
         track.occluder = data["occluder"]
+        # Snapshots from before this field: a followed track then counts as found again.
+        track.prompted_streak = bool(data.get("prompted_streak", False))
         if data["anchor_odds"] is not None:
             track.anchor_odds = data["anchor_odds"].copy()
         return track
