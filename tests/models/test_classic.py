@@ -243,6 +243,7 @@ def test_bad_prompt_error_names_the_object(engine: ClassicEngine, scene) -> None
     ("values", "message"),
     [
         ({"iterations": 0}, "iterations"),
+        ({"box_iterations": 21}, "box_iterations"),
         ({"work_pixels": 10}, "work_pixels"),
         ({"click_scales": [0.5, 0.2]}, "click_scales"),
         ({"prior_band": -1.0}, "prior_band"),

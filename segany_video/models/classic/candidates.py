@@ -167,8 +167,9 @@ def _cut(
     # The tight-box constraint only holds when the box is the object's extent: not for the
     # loose search boxes around clicks, nor for a bound on a mask prior that shapes the object.
     pin_box = box_work if tight_box and prompt.mask is None else None
+    iterations = settings.iterations if pin_box is None else settings.box_iterations
     cv2.setRNGSeed(_RNG_SEED)
-    cut = cut_region(image, trimap, settings.iterations, pin_box, settings.pin_rounds)
+    cut = cut_region(image, trimap, iterations, pin_box, settings.pin_rounds)
     return cut, trimap
 
 

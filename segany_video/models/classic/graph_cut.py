@@ -84,19 +84,18 @@ def cut_region(
     bgd_model = np.zeros((1, 65), dtype=np.float64)
     fgd_model = np.zeros((1, 65), dtype=np.float64)
     cv2.grabCut(image, labels, None, bgd_model, fgd_model, iterations, cv2.GC_INIT_WITH_MASK)
-    ratio = _ratio(image, fgd_model, bgd_model)
     crossed = None
     if box is not None:
         crossed = box_lines_crossed(labels, box)
         for _ in range(pin_rounds):
-            if not _pin_uncrossed_lines(labels, ratio, box):
+            if not _pin_uncrossed_lines(labels, image, fgd_model, bgd_model, box):
                 break
             # The colour models are re-fitted with the pins in: a pinned line often crosses a
             # part of the object whose colour the first fit gave to the background (a white
             # hull beside white wake), and only a re-fit lets the cut grow from the pin into
             # that part rather than keep an isolated pixel.
             cv2.grabCut(image, labels, None, bgd_model, fgd_model, _REFIT_ITERATIONS, cv2.GC_EVAL)
-            ratio = _ratio(image, fgd_model, bgd_model)
+    ratio = _ratio(image, fgd_model, bgd_model)
     foreground = (labels == GC_FGD) | (labels == GC_PR_FGD)
     return CutResult(foreground=foreground, colour_ratio=ratio, box_crossed=crossed)
 
@@ -122,22 +121,45 @@ def _ratio(image: np.ndarray, fgd_model: np.ndarray, bgd_model: np.ndarray) -> n
     )
 
 
-def _pin_uncrossed_lines(labels: np.ndarray, ratio: np.ndarray, box: np.ndarray) -> bool:
-    """Pin one pixel on each box row/column without foreground; False when none was empty."""
+def _pin_uncrossed_lines(
+    labels: np.ndarray,
+    image: np.ndarray,
+    fgd_model: np.ndarray,
+    bgd_model: np.ndarray,
+    box: np.ndarray,
+) -> bool:
+    """Pin one pixel on each box row/column without foreground; False when none was empty.
+
+    The pinned pixel is the line's most object-coloured one under the current models; the
+    colour ratio is evaluated on those lines only (usually a few), not on the whole region.
+    """
     x0, y0, x1, y1 = (int(v) for v in box)
     slack_x = round(_PIN_SLACK * (x1 - x0))
     slack_y = round(_PIN_SLACK * (y1 - y0))
     inside = labels[y0:y1, x0:x1]
     inside_fg = (inside == GC_FGD) | (inside == GC_PR_FGD)
     pinnable = inside != GC_BGD  # a negative click is never overridden
-    score = np.where(pinnable, ratio[y0:y1, x0:x1], -np.inf)
+    rows = np.nonzero(~inside_fg.any(axis=1))[0]
+    rows = rows[(rows >= slack_y) & (rows < (y1 - y0) - slack_y)]
+    cols = np.nonzero(~inside_fg.any(axis=0))[0]
+    cols = cols[(cols >= slack_x) & (cols < (x1 - x0) - slack_x)]
+    if len(rows) == 0 and len(cols) == 0:
+        return False
+    on_lines = np.zeros(inside.shape, dtype=bool)
+    on_lines[rows] = True
+    on_lines[:, cols] = True
+    on_lines &= pinnable
+    score = np.full(inside.shape, -np.inf, dtype=np.float32)
+    if on_lines.any():
+        pixels = image[y0:y1, x0:x1][on_lines].reshape(-1, 1, 3)
+        score[on_lines] = _ratio(pixels, fgd_model, bgd_model).reshape(-1)
     pinned = False
-    for row in np.nonzero(~inside_fg.any(axis=1))[0]:
-        if slack_y <= row < (y1 - y0) - slack_y and np.isfinite(score[row]).any():
+    for row in rows:
+        if np.isfinite(score[row]).any():
             inside[row, int(np.argmax(score[row]))] = GC_FGD
             pinned = True
-    for col in np.nonzero(~inside_fg.any(axis=0))[0]:
-        if slack_x <= col < (x1 - x0) - slack_x and np.isfinite(score[:, col]).any():
+    for col in cols:
+        if np.isfinite(score[:, col]).any():
             inside[int(np.argmax(score[:, col])), col] = GC_FGD
             pinned = True
     return pinned
