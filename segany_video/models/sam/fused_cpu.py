@@ -83,18 +83,23 @@ def conv2d_gelu(
     return F.gelu(F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups))
 
 
+def _fusable_linear(x: torch.Tensor, module: nn.Module) -> bool:
+    """A plain float32 :class:`torch.nn.Linear` applied where :func:`can_fuse` allows."""
+    return (
+        _LINEAR_POINTWISE is not None
+        and type(module) is nn.Linear
+        and module.weight.dtype == torch.float32
+        and can_fuse(x)
+    )
+
+
 def linear_gelu(x: torch.Tensor, linear: nn.Module) -> torch.Tensor:
     """``gelu(linear(x))`` for ``(..., C_in) -> (..., C_out)``.
 
     Fused only for a plain :class:`torch.nn.Linear`; any other module (an int8 dynamic
     quantised Linear, say) runs as itself followed by :func:`torch.nn.functional.gelu`.
     """
-    if (
-        _LINEAR_POINTWISE is not None
-        and type(linear) is nn.Linear
-        and linear.weight.dtype == torch.float32
-        and can_fuse(x)
-    ):
+    if _fusable_linear(x, linear):
         return _LINEAR_POINTWISE(x, linear.weight, linear.bias, "gelu", [], "none")  # type: ignore[operator]
     return F.gelu(linear(x))
 
@@ -102,11 +107,6 @@ def linear_gelu(x: torch.Tensor, linear: nn.Module) -> torch.Tensor:
 def linear(x: torch.Tensor, module: nn.Module) -> torch.Tensor:
     """``module(x)`` for ``(..., C_in) -> (..., C_out)``, through oneDNN for a plain
     :class:`torch.nn.Linear` where :func:`can_fuse` allows (see the module docstring)."""
-    if (
-        _LINEAR_POINTWISE is not None
-        and type(module) is nn.Linear
-        and module.weight.dtype == torch.float32
-        and can_fuse(x)
-    ):
+    if _fusable_linear(x, module):
         return _LINEAR_POINTWISE(x, module.weight, module.bias, "none", [], "")  # type: ignore[operator]
     return module(x)
