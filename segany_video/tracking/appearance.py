@@ -11,6 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from segany_video.results import mask_box
+
 
 class ColourIndex:
     """One frame's pixels quantised into joint Lab bins, computed once and shared by all objects.
@@ -32,16 +34,16 @@ class ColourIndex:
         self.frame_size = image.shape[:2]
         self.coarse_bins = (quantised[..., 0] * n_bins + quantised[..., 1]) * n_bins
         self.coarse_bins += quantised[..., 2]
-        self._bins: np.ndarray | None = None
 
-    @property
-    def bins(self) -> np.ndarray:
-        """``(H, W)`` int32 bin of every pixel (built on first use)."""
-        if self._bins is None:
-            height, width = self.frame_size
-            full = np.repeat(np.repeat(self.coarse_bins, 2, axis=0), 2, axis=1)
-            self._bins = full[:height, :width]
-        return self._bins
+    def region(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        """``(y1 - y0, x1 - x0)`` int32 bins of a crop, without building the full-size map."""
+        coarse = self.coarse_bins[y0 // 2 : (y1 + 1) // 2, x0 // 2 : (x1 + 1) // 2]
+        full = np.repeat(np.repeat(coarse, 2, axis=0), 2, axis=1)
+        return full[y0 % 2 : y0 % 2 + y1 - y0, x0 % 2 : x0 % 2 + x1 - x0]
+
+    def at(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """Bins of the pixels ``(ys, xs)`` (integer arrays of equal shape)."""
+        return self.coarse_bins[ys // 2, xs // 2]
 
     @property
     def size(self) -> int:
@@ -65,9 +67,17 @@ class ColourIndex:
         """Histogram of a ``width``-pixel band around ``mask`` (its immediate background)."""
         coarse = mask[::2, ::2]
         half = max(1, width // 2)
+        box = mask_box(coarse)
+        if box is None:
+            return np.zeros(self.size, dtype=np.float64)
+        # The band lies within the mask's box grown by the band width: dilate that crop only.
+        height, width_ = coarse.shape
+        x0, y0 = max(0, int(box[0]) - half), max(0, int(box[1]) - half)
+        x1, y1 = min(width_, int(box[2]) + half), min(height, int(box[3]) + half)
+        crop = coarse[y0:y1, x0:x1]
         kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * half + 1, 2 * half + 1))
-        grown = cv2.dilate(coarse.astype(np.uint8), kernel) > 0
-        values = self.coarse_bins[grown & ~coarse]
+        grown = cv2.dilate(crop.astype(np.uint8), kernel) > 0
+        values = self.coarse_bins[y0:y1, x0:x1][grown & ~crop]
         hist = np.bincount(values, minlength=self.size).astype(np.float64)
         total = hist.sum()
         return hist / total if total > 0 else hist

@@ -44,23 +44,35 @@ class FlowField:
     def __init__(self, flow: np.ndarray, frame_size: tuple[int, int]) -> None:
         self.flow = flow
         self.frame_size = frame_size
-        self._maps: tuple[np.ndarray, np.ndarray] | None = None
         height, width = flow.shape[:2]
         scale = max(frame_size[1] / width, frame_size[0] / height)
         # No pixel moves further than this, so a mask's warp stays within its box grown by it.
         self.reach = int(np.ceil(float(np.abs(flow).max(initial=0.0)) * scale)) + 2
 
-    def _full_maps(self) -> tuple[np.ndarray, np.ndarray]:
-        # Sampling maps at source size, built once per frame and shared by all objects.
-        if self._maps is None:
-            full_h, full_w = self.frame_size
-            height, width = self.flow.shape[:2]
-            up = cv2.resize(self.flow, (full_w, full_h), interpolation=cv2.INTER_LINEAR)
-            grid_x, grid_y = _grid(full_h, full_w)
-            map_x = grid_x + up[..., 0] * np.float32(full_w / width)
-            map_y = grid_y + up[..., 1] * np.float32(full_h / height)
-            self._maps = (map_x, map_y)
-        return self._maps
+    def _maps(self, x0: int, y0: int, x1: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
+        """Source-size sampling maps for the crop ``[y0:y1, x0:x1]`` only.
+
+        The low-res flow is interpolated bilinearly at each crop pixel's low-res position,
+        with the half-pixel alignment of resizing the whole field, so a small object costs a
+        small crop instead of two full-frame float maps. The crop grid is separable, so the
+        interpolation is two 1-D passes (rows, then columns).
+        """
+        full_h, full_w = self.frame_size
+        height, width = self.flow.shape[:2]
+        rows, row_weight = _linear_taps(y0, y1, height / full_h, height)
+        cols, col_weight = _linear_taps(x0, x1, width / full_w, width)
+        row_weight = row_weight[:, None]
+        grid_x, grid_y = _grid(full_h, full_w)
+        maps = []
+        # Channel by channel: gathers on contiguous 2-D planes are ~3x faster than on (.., 2).
+        for channel, grid, factor in ((0, grid_x, full_w / width), (1, grid_y, full_h / height)):
+            plane = self.flow[..., channel]
+            upper, lower = plane[rows[0]], plane[rows[1]]
+            by_row = upper + (lower - upper) * row_weight
+            left, right = by_row[:, cols[0]], by_row[:, cols[1]]
+            moved = left + (right - left) * col_weight
+            maps.append(grid[y0:y1, x0:x1] + moved * np.float32(factor))
+        return maps[0], maps[1]
 
     def warp(self, mask: np.ndarray) -> np.ndarray:
         """Carry a previous-frame mask to the current frame.
@@ -75,14 +87,18 @@ class FlowField:
         out = np.zeros(self.frame_size, dtype=np.float32)
         if box is None:
             return out
-        map_x, map_y = self._full_maps()
         height, width = self.frame_size
         x0, y0 = max(0, int(box[0]) - self.reach), max(0, int(box[1]) - self.reach)
         x1, y1 = min(width, int(box[2]) + self.reach), min(height, int(box[3]) + self.reach)
+        map_x, map_y = self._maps(x0, y0, x1, y1)
+        # The mask is zero outside its box, as is the constant border: sample the box only.
+        src_x0, src_y0 = max(0, int(box[0]) - 1), max(0, int(box[1]) - 1)
+        src_x1, src_y1 = min(width, int(box[2]) + 1), min(height, int(box[3]) + 1)
+        source = mask[src_y0:src_y1, src_x0:src_x1].astype(np.float32)
         out[y0:y1, x0:x1] = cv2.remap(
-            mask.astype(np.float32),
-            map_x[y0:y1, x0:x1],
-            map_y[y0:y1, x0:x1],
+            source,
+            map_x - np.float32(src_x0),
+            map_y - np.float32(src_y0),
             cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_CONSTANT,
         )
@@ -100,16 +116,29 @@ class FlowField:
 
 
 class FlowEstimator:
-    """DIS optical flow between consecutive frames, keeping only the previous grey frame."""
+    """DIS optical flow between consecutive frames, keeping only the previous grey frame.
 
-    def __init__(self, scale: float, preset: str) -> None:
+    Args:
+        scale: frames are downscaled by this factor before the flow...
+        preset: OpenCV DIS preset name.
+        min_side: ...but never below this many pixels on their shorter side (nor above the
+            source size): DIS needs room for its patches at every pyramid level, so small
+            videos keep their resolution.
+    """
+
+    def __init__(self, scale: float, preset: str, min_side: int = 0) -> None:
         self.scale = scale
+        self.min_side = min_side
         self._dis = cv2.DISOpticalFlow_create(_PRESETS[preset])
         self.previous: np.ndarray | None = None
 
+    def scale_for(self, frame_size: tuple[int, int]) -> float:
+        """The downscale factor used for frames of ``(H, W)``."""
+        return min(1.0, max(self.scale, self.min_side / max(1, min(frame_size))))
+
     def next_frame(self, image: np.ndarray) -> FlowField | None:
         """Feed the next frame; returns the flow back to the frame fed before (None at first)."""
-        grey = downscaled_grey(image, self.scale)
+        grey = downscaled_grey(image, self.scale_for(image.shape[:2]))
         field = None
         if self.previous is not None and self.previous.shape == grey.shape:
             flow = self._dis.calc(grey, self.previous, None)
@@ -153,6 +182,23 @@ def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     grid_x.flags.writeable = False
     grid_y.flags.writeable = False
     return grid_x, grid_y
+
+
+def _linear_taps(
+    start: int, stop: int, scale: float, size: int
+) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """Low-res neighbours and weights of source pixels ``start..stop-1`` (1-D, linear).
+
+    Returns:
+        ``((lower, upper), weight)``: indices into ``size`` low-res cells and ``(n,)``
+        float32 weights of the upper one, clamped at the edges like ``cv2.resize``.
+    """
+    position = (np.arange(start, stop, dtype=np.float64) + 0.5) * scale - 0.5
+    position = np.clip(position, 0.0, size - 1)
+    lower = np.floor(position).astype(np.int64)
+    upper = np.minimum(lower + 1, size - 1)
+    weight = (position - lower).astype(np.float32)
+    return (lower, upper), weight
 
 
 def _centre(box: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ import torch
 
 from segany_video.models.base import ObjectPrompt
 from segany_video.results import mask_box
+from segany_video.tracking.appearance import ColourIndex
 
 # Least prior probability of the object anywhere near its warped mask (see colour_posterior):
 # for an object seen whole, colour alone cannot add a pixel motion does not support; for one
@@ -77,15 +78,22 @@ def interior_points(mask: np.ndarray, count: int) -> np.ndarray:
     ys, xs = np.nonzero(depth >= 0.5 * depth.flat[first])
     pool = np.stack([xs, ys], axis=1).astype(np.float64)
     chosen = [np.array(divmod(first, depth.shape[1])[::-1], dtype=np.float64)]
-    nearest = np.linalg.norm(pool - chosen[0], axis=1)
+    # Squared distances: the farthest pixel is the same, without a square root per pixel.
+    nearest = _squared_distance(pool, chosen[0])
     while len(chosen) < count:
         pick = int(np.argmax(nearest))
         if nearest[pick] < 1.0:  # every deep pixel is already taken
             break
         chosen.append(pool[pick])
-        nearest = np.minimum(nearest, np.linalg.norm(pool - pool[pick], axis=1))
+        nearest = np.minimum(nearest, _squared_distance(pool, pool[pick]))
     points = np.array(chosen) + np.array([x0 - 1 + 0.5, y0 - 1 + 0.5])
     return points.astype(np.float32)
+
+
+def _squared_distance(points: np.ndarray, point: np.ndarray) -> np.ndarray:
+    dx = points[:, 0] - point[0]
+    dy = points[:, 1] - point[1]
+    return dx * dx + dy * dy
 
 
 def negative_points(region: np.ndarray, others: Sequence[np.ndarray], count: int) -> np.ndarray:
@@ -122,7 +130,7 @@ def negative_points(region: np.ndarray, others: Sequence[np.ndarray], count: int
 def colour_posterior(
     warped: np.ndarray,
     odds: np.ndarray,
-    colour_bins: np.ndarray,
+    colours: ColourIndex,
     blur: float,
     floor: float = STEADY_FLOOR,
 ) -> np.ndarray:
@@ -137,7 +145,7 @@ def colour_posterior(
     Args:
         warped: ``(H, W)`` float32 in ``[0, 1]``, the motion-warped previous mask.
         odds: ``(D,)`` float32 P(object | colour bin), from the keyframe's colours.
-        colour_bins: ``(H, W)`` int colour bin of every pixel of the current frame.
+        colours: the current frame's colour bins (the binning ``odds`` was measured in).
         blur: blur radius as a fraction of ``sqrt(area)``.
         floor: least prior anywhere within the blur's reach. With the likelihood capped at
             0.98, a pixel at the floor joins on colour alone only when the floor is above
@@ -157,7 +165,7 @@ def colour_posterior(
     x0, y0 = max(0, int(box[0]) - 3 * radius), max(0, int(box[1]) - 3 * radius)
     x1, y1 = min(width, int(box[2]) + 3 * radius), min(height, int(box[3]) + 3 * radius)
     prior = np.clip(_wide_blur(warped[y0:y1, x0:x1], radius), floor, 1.0 - floor)
-    likelihood = np.clip(odds[colour_bins[y0:y1, x0:x1]], 0.02, 0.98)
+    likelihood = np.clip(odds[colours.region(x0, y0, x1, y1)], 0.02, 0.98)
     joint = prior * likelihood
     posterior = np.zeros_like(warped)
     posterior[y0:y1, x0:x1] = joint / (joint + (1.0 - prior) * (1.0 - likelihood))

@@ -83,7 +83,7 @@ class Propagator:
         self.settings = settings
         self.keyframes = keyframes
         self.tracks = [Track(object_id) for object_id in object_ids]
-        self.flow = FlowEstimator(settings.flow_scale, settings.flow_preset)
+        self.flow = FlowEstimator(settings.flow_scale, settings.flow_preset, settings.flow_min_side)
 
     def step(self, frame: EncodedFrame) -> list[ObjectResult]:
         """Process the next frame; one result per object, in output order."""
@@ -147,7 +147,7 @@ class Propagator:
                 moved[slot] = soft > 0.5
                 if s.colour_prior and track.anchor_odds is not None:
                     floor = REGROWING_FLOOR if track.regrowing else STEADY_FLOOR
-                    soft = colour_posterior(soft, track.anchor_odds, fine.bins, s.prior_blur, floor)
+                    soft = colour_posterior(soft, track.anchor_odds, fine, s.prior_blur, floor)
                 warped[slot] = soft
                 expected_masks[slot] = soft > 0.5
         proposals = _Proposals([], [], [], [])
@@ -272,9 +272,7 @@ class Propagator:
             else (o.score if o else 0.0)
             for slot, o in enumerate(ordered)
         ]
-        masks = resolve_overlaps(
-            [o.mask if o else None for o in ordered], scores, colours.bins, odds
-        )
+        masks = resolve_overlaps([o.mask if o else None for o in ordered], scores, colours, odds)
         results = []
         for slot, track in enumerate(self.tracks):
             outcome, mask = ordered[slot], masks[slot]

@@ -60,7 +60,8 @@ def find_lost_object(
         ``(H, W)`` bool region, or None when nothing in the window looks like the object.
     """
     x0, y0, x1, y1 = window
-    likely = colour_odds(appearance.foreground, appearance.background)[colours.bins[y0:y1, x0:x1]]
+    odds = colour_odds(appearance.foreground, appearance.background)
+    likely = odds[colours.region(x0, y0, x1, y1)]
     # Smoothing turns a speckled texture response into solid regions before thresholding.
     radius = max(1, int(0.05 * np.sqrt(max(reference_area, 1.0))))
     likely = cv2.blur(likely, (2 * radius + 1, 2 * radius + 1))

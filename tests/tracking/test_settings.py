@@ -26,6 +26,8 @@ def test_from_dict_round_trip():
         ({"colour_prior": 1}, ["colour_prior", "true or false"]),
         ({"appearance_gate": 1.5}, ["appearance_gate"]),
         ({"max_lost_frames": -2}, ["max_lost_frames"]),
+        ({"flow_min_side": -1}, ["flow_min_side", "-1"]),
+        ({"max_gap": "0.1"}, ["max_gap", "'0.1'"]),
     ],
 )
 def test_invalid_settings(data, words):

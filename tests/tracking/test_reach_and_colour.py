@@ -1,0 +1,134 @@
+"""Leak control of followed masks (reach, detached parts, colour prior floor) and the
+crop-only fast paths (flow warp, colour bins, overlaps) against full-frame references."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from segany_video.tracking.appearance import ColourIndex
+from segany_video.tracking.motion import FlowEstimator, FlowField
+from segany_video.tracking.overlaps import resolve_overlaps
+from segany_video.tracking.prompt_builder import (
+    REGROWING_FLOOR,
+    STEADY_FLOOR,
+    colour_posterior,
+)
+from segany_video.tracking.reach import drop_detached, within_reach
+
+
+def rect(h: int, w: int, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    mask = np.zeros((h, w), bool)
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def test_detached_far_part_is_dropped_and_near_part_kept():
+    body = rect(200, 300, 50, 50, 150, 150)  # 100x100: sqrt(area) = 100
+    near = rect(200, 300, 155, 60, 165, 70)  # 5 px away
+    far = rect(200, 300, 250, 20, 280, 50)  # 100 px away
+    out = drop_detached(body | near | far, gap=0.1)
+    assert out[body].all() and out[near].all()
+    assert not out[far].any()
+    assert out.sum() == body.sum() + near.sum()
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.1])
+def test_single_part_or_disabled_rule_keeps_the_mask(gap):
+    mask = rect(50, 50, 10, 10, 20, 20) | rect(50, 50, 40, 40, 45, 45)
+    single = rect(50, 50, 10, 10, 20, 20)
+    assert np.array_equal(drop_detached(single, gap), single)
+    if gap == 0.0:
+        assert np.array_equal(drop_detached(mask, gap), mask)
+    assert not drop_detached(np.zeros((5, 5), bool), 0.1).any()
+
+
+def test_within_reach_cuts_growth_beyond_motion():
+    expected = rect(100, 100, 40, 40, 60, 60)  # sqrt(area) = 20 -> reach 3 px at 0.15
+    grown = rect(100, 100, 30, 40, 60, 60)
+    out = within_reach(grown, expected, 0.15)
+    assert out[:, 37:].sum() == grown[:, 37:].sum()
+    assert not out[:, :36].any()
+
+
+def test_colour_prior_floor_keeps_look_alike_background_out_of_a_steady_object():
+    h, w = 120, 200
+    warped = rect(h, w, 80, 40, 120, 80).astype(np.float32)
+    image = np.zeros((h, w, 3), np.uint8)
+    image[40:80, 80:120] = (200, 30, 30)  # the object: red
+    image[40:80, 140:160] = (200, 30, 30)  # a red patch 20 px away (within the blur's reach)
+    colours = ColourIndex(image, 8)
+    odds = np.full(colours.size, 0.1, np.float32)
+    odds[colours.at(np.array([50]), np.array([100]))[0]] = 0.99  # red is the object's colour
+    steady = colour_posterior(warped, odds, colours, 0.2, STEADY_FLOOR) > 0.5
+    regrowing = colour_posterior(warped, odds, colours, 0.2, REGROWING_FLOOR) > 0.5
+    assert steady[50:70, 90:110].all()
+    assert not steady[:, 140:160].any()
+    # An object coming back into view may grow onto its colours near its mask.
+    assert regrowing[45:75, 140:145].any()
+
+
+@pytest.mark.parametrize("box", [(0, 0, 7, 5), (3, 2, 50, 31), (1, 1, 2, 2), (10, 20, 64, 48)])
+def test_colour_region_matches_the_full_size_bins(box):
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (48, 63, 3), dtype=np.uint8)  # odd width: edge blocks
+    colours = ColourIndex(image, 8)
+    height, width = image.shape[:2]
+    full = np.repeat(np.repeat(colours.coarse_bins, 2, 0), 2, 1)[:height, :width]
+    x0, y0, x1, y1 = box
+    x1, y1 = min(x1, width), min(y1, height)
+    np.testing.assert_array_equal(colours.region(x0, y0, x1, y1), full[y0:y1, x0:x1])
+    ys, xs = np.nonzero(rng.random((height, width)) < 0.1)
+    np.testing.assert_array_equal(colours.at(ys, xs), full[ys, xs])
+
+
+def test_warp_in_a_crop_equals_a_full_frame_remap():
+    rng = np.random.default_rng(1)
+    full_h, full_w = 90, 160
+    flow = rng.normal(0.0, 2.0, (32, 56, 2)).astype(np.float32)  # low-res field, rough
+    field = FlowField(flow, (full_h, full_w))
+    mask = rect(full_h, full_w, 50, 30, 90, 60)
+    up = cv2.resize(flow, (full_w, full_h), interpolation=cv2.INTER_LINEAR)
+    grid_x, grid_y = np.meshgrid(
+        np.arange(full_w, dtype=np.float32), np.arange(full_h, dtype=np.float32)
+    )
+    reference = cv2.remap(
+        mask.astype(np.float32),
+        grid_x + up[..., 0] * np.float32(full_w / 56),
+        grid_y + up[..., 1] * np.float32(full_h / 32),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+    )
+    np.testing.assert_allclose(field.warp(mask), reference, atol=1e-4)
+
+
+def test_overlaps_resolved_only_where_boxes_meet_match_a_full_scan():
+    a = rect(60, 80, 10, 10, 40, 40)
+    b = rect(60, 80, 30, 30, 60, 50)
+    c = rect(60, 80, 65, 5, 75, 15)  # overlaps nobody
+    out = resolve_overlaps([a, b, None, c], [0.9, 0.5, 0.0, 0.3])
+    assert out[2] is None
+    assert np.array_equal(out[0], a)  # higher score keeps the shared pixels
+    assert np.array_equal(out[1], b & ~a)
+    assert np.array_equal(out[3], c)
+    assert not (out[0] & out[1]).any()
+
+
+@pytest.mark.parametrize(
+    ("size", "scale", "min_side", "expected"),
+    [
+        ((480, 854), 0.35, 64, 0.35),  # large frames: the scale as set
+        ((128, 192), 0.35, 64, 0.5),  # small frames keep 64 px on the shorter side
+        ((40, 60), 0.35, 64, 1.0),  # never upscaled
+        ((128, 192), 0.35, 0, 0.35),
+    ],
+)
+def test_flow_resolution_keeps_a_minimum_side(size, scale, min_side, expected):
+    estimator = FlowEstimator(scale, "medium", min_side)
+    assert estimator.scale_for(size) == pytest.approx(expected)
+    image = np.zeros((*size, 3), np.uint8)
+    estimator.next_frame(image)
+    field = estimator.next_frame(image)
+    assert field is not None
+    assert min(field.flow.shape[:2]) == max(8, round(min(size) * expected))
