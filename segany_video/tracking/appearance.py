@@ -122,13 +122,13 @@ class Appearance:
 
     @classmethod
     def measure(cls, index: ColourIndex, mask: np.ndarray) -> Appearance:
-        ring = max(4, int(0.15 * np.sqrt(mask.sum())))
+        ring = max(4, int(0.15 * np.sqrt(np.count_nonzero(mask))))
         return cls(index.histogram(mask), index.ring_histogram(mask, ring))
 
     @staticmethod
     def anchor_odds(index: ColourIndex, mask: np.ndarray) -> np.ndarray:
         """``(D,)`` P(object | colour) against a wide band of surroundings (half its size)."""
-        ring = max(8, int(0.5 * np.sqrt(mask.sum())))
+        ring = max(8, int(0.5 * np.sqrt(np.count_nonzero(mask))))
         return colour_odds(index.histogram(mask), index.ring_histogram(mask, ring))
 
     def update(self, other: Appearance, rate: float) -> None:

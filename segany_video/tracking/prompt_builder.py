@@ -119,7 +119,7 @@ def negative_points(region: np.ndarray, others: Sequence[np.ndarray], count: int
     for other in others:
         inside = np.zeros_like(other)
         inside[y0:y1, x0:x1] = other[y0:y1, x0:x1]
-        area = int(inside.sum())
+        area = int(np.count_nonzero(inside))
         if area > 0:
             intruders.append((area, inside))
     intruders.sort(key=lambda item: -item[0])
@@ -156,7 +156,7 @@ def colour_posterior(
         ``(H, W)`` float32 posterior in ``[0, 1]`` (zero far from the warped mask).
     """
     inside = warped > 0.5
-    area = float(inside.sum())
+    area = float(np.count_nonzero(inside))
     box = mask_box(inside)
     if box is None:
         return warped

@@ -267,7 +267,7 @@ class Propagator:
         # keyframe prompts the smaller mask wins shared pixels (a part prompted inside a whole).
         frame_area = float(frame.image.shape[0] * frame.image.shape[1])
         scores = [
-            (1e6 + 1.0 - float(o.mask.sum()) / frame_area if o else 1e6)
+            (1e6 + 1.0 - float(np.count_nonzero(o.mask)) / frame_area if o else 1e6)
             if slot in seeded_slots
             else (o.score if o else 0.0)
             for slot, o in enumerate(ordered)
@@ -319,20 +319,20 @@ class Propagator:
 
     def _occluder_of(self, track: Track) -> int | str | None:
         assert track.mask is not None
-        size = max(2, int(0.2 * np.sqrt(track.mask.sum())))
+        size = max(2, int(0.2 * np.sqrt(np.count_nonzero(track.mask))))
         kernel = np.ones((2 * size + 1, 2 * size + 1), np.uint8)
         around = cv2.dilate(track.mask.astype(np.uint8), kernel) > 0
         best, best_overlap = None, 0
         for other in self.tracks:
             if other is track or not other.is_followed or other.mask is None:
                 continue
-            overlap = int((around & other.mask).sum())
+            overlap = int(np.count_nonzero(around & other.mask))
             if overlap > best_overlap:
                 best, best_overlap = other.object_id, overlap
         return best
 
     def _visible(self, track: Track, mask: np.ndarray) -> bool:
-        area = float(mask.sum())
+        area = float(np.count_nonzero(mask))
         return area > 0 and area >= self.settings.min_area_fraction * track.reference_area
 
     def snapshot(self) -> dict:

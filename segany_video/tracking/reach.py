@@ -36,7 +36,7 @@ def within_reach(mask: np.ndarray, expected: np.ndarray, growth: float) -> np.nd
     box = mask_box(expected)
     if growth <= 0 or box is None:
         return mask
-    reach = max(3, int(growth * np.sqrt(expected.sum())))
+    reach = max(3, int(growth * np.sqrt(np.count_nonzero(expected))))
     height, width = mask.shape
     x0, y0 = max(0, int(box[0]) - reach), max(0, int(box[1]) - reach)
     x1, y1 = min(width, int(box[2]) + reach), min(height, int(box[3]) + reach)

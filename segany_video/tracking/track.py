@@ -59,7 +59,7 @@ class Track:
         (not by a keyframe prompt, which shows it whole), or well under its usual size."""
         assert self.mask is not None
         just_found = self.followed_frames < 3 and not self.prompted_streak
-        return just_found or float(self.mask.sum()) < 0.8 * self.reference_area
+        return just_found or float(np.count_nonzero(self.mask)) < 0.8 * self.reference_area
 
     def seed(
         self, mask: np.ndarray, score: float, appearance: Appearance, anchor_odds: np.ndarray
@@ -73,12 +73,12 @@ class Track:
         velocity = None if self.motion is None else self.motion.velocity
         self.motion = ConstantVelocity(box, velocity)
         self.appearance = appearance
-        self.reference_area = float(mask.sum())
+        self.reference_area = float(np.count_nonzero(mask))
         self._found(mask, score)
 
     def follow(self, mask: np.ndarray, score: float, appearance: Appearance, rate: float) -> None:
         """Accept the frame's matched mask; confident frames refresh the colour model."""
-        area = float(mask.sum())
+        area = float(np.count_nonzero(mask))
         box = mask_box(mask)
         assert box is not None and self.motion is not None and self.appearance is not None
         self.motion.observe(box)
