@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from segany_video.errors import ConfigError
+from segany_video.settings_mapping import checked_fields
 
 #: Device strings the runtime understands; availability is checked later, in ``engine.device``.
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -78,15 +78,7 @@ class RuntimeSettings:
         Raises:
             ConfigError: on unknown keys or invalid values.
         """
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"runtime settings must be a mapping, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown runtime setting(s) {unknown}; expected some of {sorted(known)}"
-            )
-        return cls(**dict(data))
+        return cls(**checked_fields(cls, data, "runtime"))
 
 
 def _is_int(value: object) -> bool:

@@ -11,7 +11,6 @@ failed or interrupted run never leaves a file that looks complete. Where each fi
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from segany_video.io.overlay import OverlayWriter
 from segany_video.io.png_sequence import PngSequenceWriter
 from segany_video.io.writer_thread import WriterThread
 from segany_video.results import FrameResult, ObjectResult, TrackState
+from segany_video.settings_mapping import checked_fields
 
 __all__ = [
     "FORMATS",
@@ -104,15 +104,7 @@ class WriterSettings:
         Raises:
             ConfigError: on unknown keys or invalid values.
         """
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"writers settings must be a mapping, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown writers settings {unknown}; expected keys from {sorted(known)}"
-            )
-        return cls(**dict(data))
+        return cls(**checked_fields(cls, data, "writers"))
 
 
 def _is_int(value: object) -> bool:

@@ -21,7 +21,7 @@ import threading
 import warnings
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ import numpy as np
 from segany_video.errors import ConfigError, FrameIndexError, VideoDecodeError, VideoOpenError
 from segany_video.io.frames import FrameBatch, VideoInfo
 from segany_video.io.prefetch import prefetch
+from segany_video.settings_mapping import checked_fields
 
 BACKENDS = ("auto", "pyav", "decord", "images")
 TRUNCATION_POLICIES = ("warn", "error")
@@ -103,15 +104,7 @@ class ReaderSettings:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ReaderSettings:
         """Build from a plain mapping (e.g. a YAML section); unknown keys raise ConfigError."""
-        if not isinstance(d, Mapping):
-            raise ConfigError(f"reader settings must be a mapping, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown reader setting(s) {unknown}; expected some of {sorted(known)}"
-            )
-        return cls(**dict(d))
+        return cls(**checked_fields(cls, d, "reader"))
 
 
 class VideoSource(abc.ABC):

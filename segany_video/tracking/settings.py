@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from segany_video.errors import ConfigError
+from segany_video.settings_mapping import checked_fields
 
 
 @dataclass(frozen=True)
@@ -124,13 +125,7 @@ class TrackerSettings:
     @classmethod
     def from_dict(cls, d: Mapping) -> TrackerSettings:
         """Build from plain data; unknown keys raise :class:`ConfigError` listing the known ones."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(
-                f"tracker settings: unknown keys {unknown}; known keys: {sorted(known)}"
-            )
-        return cls(**dict(d))
+        return cls(**checked_fields(cls, d, "tracker"))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -232,7 +232,7 @@ def test_writer_settings_from_valid_dicts(data, formats):
 @pytest.mark.parametrize(
     ("data", "match"),
     [
-        ({"format": ["masks"]}, "unknown writers settings"),
+        ({"format": ["masks"]}, "unknown writers setting"),
         ({"formats": ["masks", "gif"]}, "gif"),
         ({"formats": 3}, "list of names"),
         ({"mask_codec": "png"}, "mask_codec"),

@@ -18,7 +18,7 @@ def test_from_dict_round_trip():
 @pytest.mark.parametrize(
     ("data", "words"),
     [
-        ({"flow_sacle": 0.5}, ["unknown keys", "flow_sacle", "flow_scale"]),
+        ({"flow_sacle": 0.5}, ["unknown tracker setting", "flow_sacle", "flow_scale"]),
         ({"flow_scale": 0.0}, ["flow_scale", "[0.05, 1.0]", "0.0"]),
         ({"flow_preset": "slow"}, ["flow_preset", "'slow'"]),
         ({"gate": -1}, ["gate"]),

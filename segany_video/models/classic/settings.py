@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from segany_video.errors import ConfigError
+from segany_video.settings_mapping import checked_fields
 
 
 @dataclass(frozen=True)
@@ -78,13 +78,7 @@ class ClassicSettings:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ClassicSettings:
         """Build from a plain mapping (a YAML section); unknown keys raise ConfigError."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown classic engine settings {unknown}; expected some of {sorted(known)}"
-            )
-        values = dict(d)
+        values = checked_fields(cls, d, "classic engine")
         if "click_scales" in values:
             values["click_scales"] = tuple(values["click_scales"])
         try:
