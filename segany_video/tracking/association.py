@@ -1,9 +1,16 @@
 """The cost of giving a candidate mask to a track: motion overlap, predicted quality, colour.
 
 Rows are tracks, columns are all candidate masks of the frame (K per decoded prompt). Costs are
-``iou_weight * (1 - IoU) + quality_weight * (1 - quality) + appearance_weight * colour distance``
+``iou_weight * (1 - min(IoU / iou_saturation, 1)) + quality_weight * (1 - quality)
++ appearance_weight * colour distance + rank_weight * rank / (K - 1)``
 where IoU is measured against the track's expected mask on this frame (its motion-warped mask
 when followed, the appearance-search region when lost). Impossible pairs cost ``inf``.
+
+Why the IoU saturates: the expected mask is itself one of the engine's inputs (the classic
+engine even returns the prior as given as its last candidate), so raw IoU always favours
+echoing the prediction back. Above ``iou_saturation`` a candidate agrees with motion as well as
+any, and the engine's own order (its rank: the classic engine's graph cut first, whose
+boundary follows the image) decides.
 """
 
 from __future__ import annotations
@@ -57,8 +64,9 @@ def association_cost(
     colour_distance: np.ndarray,
     lost: np.ndarray,
     settings: TrackerSettings,
+    rank: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Combine the three cues into a cost matrix.
+    """Combine the cues into a cost matrix.
 
     Args:
         iou: ``(R, C)`` IoU of each candidate with each track's expected mask.
@@ -67,15 +75,20 @@ def association_cost(
         lost: ``(R,)`` bool, rows of lost tracks (re-acquired only by a close colour match;
             followed tracks get the looser ``follow_appearance_gate``).
         settings: weights and gates.
+        rank: ``(R, C)`` or ``(C,)``, each candidate's place in its prompt's list scaled to
+            ``[0, 1]`` (0 = the engine's first choice), per track; None treats all alike.
 
     Returns:
         ``(R, C)`` float64 costs, ``inf`` where a pair is ruled out.
     """
+    agreement = np.minimum(iou / settings.iou_saturation, 1.0)
     cost = (
-        settings.iou_weight * (1.0 - iou)
+        settings.iou_weight * (1.0 - agreement)
         + settings.quality_weight * (1.0 - np.clip(quality, 0.0, 1.0))[None, :]
         + settings.appearance_weight * colour_distance
     )
+    if rank is not None:
+        cost = cost + settings.rank_weight * np.broadcast_to(rank, cost.shape)
     ruled_out = iou < settings.min_iou
     ruled_out |= lost[:, None] & (colour_distance > settings.appearance_gate)
     # A followed object may change colour gradually, but a mask that has slid onto something

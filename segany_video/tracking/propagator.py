@@ -225,7 +225,17 @@ class Propagator:
             hellinger_matrix(current, cand_hists), hellinger_matrix(keyframe, cand_hists)
         )
         lost = np.array([self.tracks[slot].state is TrackState.LOST for slot in proposals.rows])
-        cost = association_cost(iou, quality, distance, lost, self.settings)
+        # The engine's own order counts only while every object is seen whole and steadily.
+        # When one is hidden or coming back into view it grows from frame to frame, and cuts
+        # bounded by last frame's masks (its own, or a neighbour's still covering where it
+        # re-emerges) lag that growth; the candidate closest to motion is then the safer one.
+        settled = all(
+            t.mask is None or (t.state is not TrackState.LOST and not t.regrowing)
+            for t in self.tracks
+        )
+        steady = np.full(len(proposals.rows), settled)
+        rank = steady[:, None] * np.tile(np.arange(k) / max(k - 1, 1), n)[None, :]
+        cost = association_cost(iou, quality, distance, lost, self.settings, rank)
         matching = match_candidates(cost, self.settings.gate)
         outcomes = {}
         for row, col in matching.matches:

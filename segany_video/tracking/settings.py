@@ -40,6 +40,10 @@ class TrackerSettings:
         min_iou: a tracked object's candidate must overlap its predicted mask at least this much.
         iou_weight, quality_weight, appearance_weight: weights of ``1 - IoU`` with the predicted
             mask, ``1 - predicted quality`` and the appearance distance in the matching cost.
+        iou_saturation: IoU with the predicted mask above which candidates count as agreeing
+            with motion equally well (so the prediction echoed back does not always win).
+        rank_weight: cost per step down the engine's own candidate order (its first choice
+            costs nothing, its last ``rank_weight``); it decides among agreeing candidates.
         min_area_fraction: a track whose visible area falls under this fraction of its reference
             area (its area when last fully seen) is lost (occluded or out of the frame).
         appearance_gate: a lost object is re-acquired only by a candidate whose colour
@@ -76,6 +80,8 @@ class TrackerSettings:
     iou_weight: float = 1.0
     quality_weight: float = 0.2
     appearance_weight: float = 0.5
+    iou_saturation: float = 0.96
+    rank_weight: float = 0.05
     min_area_fraction: float = 0.08
     appearance_gate: float = 0.45
     follow_appearance_gate: float = 0.7
@@ -108,8 +114,9 @@ class TrackerSettings:
         _check_range("max_gap", self.max_gap, 0.0, 10.0)
         _check_range("gate", self.gate, 0.0, 10.0)
         _check_range("min_iou", self.min_iou, 0.0, 1.0)
-        for name in ("iou_weight", "quality_weight", "appearance_weight"):
+        for name in ("iou_weight", "quality_weight", "appearance_weight", "rank_weight"):
             _check_range(name, getattr(self, name), 0.0, 10.0)
+        _check_range("iou_saturation", self.iou_saturation, 0.01, 1.0)
         _check_range("min_area_fraction", self.min_area_fraction, 0.0, 1.0)
         _check_range("appearance_gate", self.appearance_gate, 0.0, 1.0)
         _check_range("follow_appearance_gate", self.follow_appearance_gate, 0.0, 1.0)
