@@ -50,8 +50,10 @@ def compute_features(frames: torch.Tensor) -> list[ClassicFeatures]:
         frames.shape,
         frames.dtype,
     )
-    weights = torch.tensor(_LUMA, device=frames.device, dtype=torch.float32)
-    luma = (frames.to(torch.float32) @ weights) / 255.0  # (B, H, W, 3) -> (B, H, W)
+    # An elementwise weighted sum, not a matmul: a BLAS reduction may be blocked differently for
+    # different batch sizes, and a frame's features must not depend on which batch it came in.
+    rgb = frames.to(torch.float32)
+    luma = (rgb[..., 0] * _LUMA[0] + rgb[..., 1] * _LUMA[1] + rgb[..., 2] * _LUMA[2]) / 255.0
     sobel_x = torch.tensor(
         [[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device=frames.device
     ).div_(4.0)
