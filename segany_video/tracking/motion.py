@@ -8,8 +8,6 @@ previous pixels forward.
 
 from __future__ import annotations
 
-import functools
-
 import cv2
 import numpy as np
 
@@ -55,23 +53,29 @@ class FlowField:
         The low-res flow is interpolated bilinearly at each crop pixel's low-res position,
         with the half-pixel alignment of resizing the whole field, so a small object costs a
         small crop instead of two full-frame float maps. The crop grid is separable, so the
-        interpolation is two 1-D passes (rows, then columns).
+        interpolation is two 1-D passes (rows, then columns), over the low-res cells the crop's
+        taps touch only.
         """
         full_h, full_w = self.frame_size
         height, width = self.flow.shape[:2]
-        rows, row_weight = _linear_taps(y0, y1, height / full_h, height)
-        cols, col_weight = _linear_taps(x0, x1, width / full_w, width)
+        (top, bottom), row_weight = _linear_taps(y0, y1, height / full_h, height)
+        (left, right), col_weight = _linear_taps(x0, x1, width / full_w, width)
+        # Taps grow with the pixel index, so the first and last bound the cells read.
+        r0, c0 = top[0], left[0]
+        patch = self.flow[r0 : bottom[-1] + 1, c0 : right[-1] + 1]
+        top, bottom, left, right = top - r0, bottom - r0, left - c0, right - c0
         row_weight = row_weight[:, None]
-        grid_x, grid_y = _grid(full_h, full_w)
+        xs = np.arange(x0, x1, dtype=np.float32)[None, :]
+        ys = np.arange(y0, y1, dtype=np.float32)[:, None]
         maps = []
-        # Channel by channel: gathers on contiguous 2-D planes are ~3x faster than on (.., 2).
-        for channel, grid, factor in ((0, grid_x, full_w / width), (1, grid_y, full_h / height)):
-            plane = self.flow[..., channel]
-            upper, lower = plane[rows[0]], plane[rows[1]]
+        for channel, pixel, factor in ((0, xs, full_w / width), (1, ys, full_h / height)):
+            # Gathers on a contiguous 2-D plane are ~3x faster than on the interleaved (.., 2).
+            plane = np.ascontiguousarray(patch[..., channel])
+            upper, lower = plane[top], plane[bottom]
             by_row = upper + (lower - upper) * row_weight
-            left, right = by_row[:, cols[0]], by_row[:, cols[1]]
-            moved = left + (right - left) * col_weight
-            maps.append(grid[y0:y1, x0:x1] + moved * np.float32(factor))
+            left_value, right_value = by_row[:, left], by_row[:, right]
+            moved = left_value + (right_value - left_value) * col_weight
+            maps.append(pixel + moved * np.float32(factor))
         return maps[0], maps[1]
 
     def warp(self, mask: np.ndarray) -> np.ndarray:
@@ -83,7 +87,8 @@ class FlowField:
         Returns:
             ``(H, W)`` float32 in ``[0, 1]``: the soft warped mask (threshold at 0.5).
         """
-        box = mask_box(mask > 0)
+        # A bool mask is its own non-zero test: comparing it to 0 costs a full-frame cast.
+        box = mask_box(mask if mask.dtype == bool else mask > 0)
         out = np.zeros(self.frame_size, dtype=np.float32)
         if box is None:
             return out
@@ -171,17 +176,6 @@ class ConstantVelocity:
         self.box = self.box + np.tile(self.velocity, 2)
         self.velocity = self.velocity * damping
         return self.box.copy()
-
-
-@functools.lru_cache(maxsize=4)
-def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel coordinate grids ``(H, W)`` float32, shared by every frame of a size (read-only)."""
-    grid_x, grid_y = np.meshgrid(
-        np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)
-    )
-    grid_x.flags.writeable = False
-    grid_y.flags.writeable = False
-    return grid_x, grid_y
 
 
 def _linear_taps(
