@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from segany_video.results import mask_box
+from segany_video.tracking.boxes import Box, on_grid, tight_box
 
 
 class ColourIndex:
@@ -49,35 +49,49 @@ class ColourIndex:
     def size(self) -> int:
         return self.n_bins**3
 
-    def histogram(self, mask: np.ndarray) -> np.ndarray:
+    def histogram(self, mask: np.ndarray, box: Box | None = None) -> np.ndarray:
         """Normalised histogram ``(n_bins**3,)`` float64 of the pixels where ``mask`` is True.
 
         Args:
             mask: ``(H, W)`` bool at frame size (sampled on every 2nd pixel each way).
+            box: a box holding every True pixel of ``mask``: only its crop is read (None: the
+                whole frame; the histogram is the same).
 
         Returns:
             The histogram; an empty mask gives all zeros.
         """
-        values = self.coarse_bins[mask[::2, ::2]]
-        hist = np.bincount(values, minlength=self.size).astype(np.float64)
-        total = hist.sum()
-        return hist / total if total > 0 else hist
+        if box is None:
+            values = self.coarse_bins[mask[::2, ::2]]
+        else:
+            ys, xs = on_grid(box, 2)
+            sampled = mask[ys, xs]
+            top, left = ys.start // 2, xs.start // 2
+            bins = self.coarse_bins[top : top + sampled.shape[0], left : left + sampled.shape[1]]
+            values = bins[sampled]
+        return self._normalised(values)
 
-    def ring_histogram(self, mask: np.ndarray, width: int) -> np.ndarray:
-        """Histogram of a ``width``-pixel band around ``mask`` (its immediate background)."""
+    def ring_histogram(self, mask: np.ndarray, width: int, box: Box | None = None) -> np.ndarray:
+        """Histogram of a ``width``-pixel band around ``mask`` (its immediate background).
+
+        ``box``, when given, holds every True pixel of ``mask`` (as in :meth:`histogram`).
+        """
         coarse = mask[::2, ::2]
         half = max(1, width // 2)
-        box = mask_box(coarse)
-        if box is None:
+        # Pixel (x, y) of the full mask is sampled when x and y are even: at (x/2, y/2) here.
+        within = None if box is None else tuple((v + 1) // 2 for v in box)
+        coarse_box = tight_box(coarse, within)
+        if coarse_box is None:
             return np.zeros(self.size, dtype=np.float64)
         # The band lies within the mask's box grown by the band width: dilate that crop only.
         height, width_ = coarse.shape
-        x0, y0 = max(0, int(box[0]) - half), max(0, int(box[1]) - half)
-        x1, y1 = min(width_, int(box[2]) + half), min(height, int(box[3]) + half)
+        x0, y0 = max(0, coarse_box[0] - half), max(0, coarse_box[1] - half)
+        x1, y1 = min(width_, coarse_box[2] + half), min(height, coarse_box[3] + half)
         crop = coarse[y0:y1, x0:x1]
         kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * half + 1, 2 * half + 1))
         grown = cv2.dilate(crop.astype(np.uint8), kernel) > 0
-        values = self.coarse_bins[y0:y1, x0:x1][grown & ~crop]
+        return self._normalised(self.coarse_bins[y0:y1, x0:x1][grown & ~crop])
+
+    def _normalised(self, values: np.ndarray) -> np.ndarray:
         hist = np.bincount(values, minlength=self.size).astype(np.float64)
         total = hist.sum()
         return hist / total if total > 0 else hist
@@ -121,16 +135,23 @@ class Appearance:
         self.keyframe = foreground.copy() if keyframe is None else keyframe
 
     @classmethod
-    def measure(cls, index: ColourIndex, mask: np.ndarray) -> Appearance:
-        ring = max(4, int(0.15 * np.sqrt(np.count_nonzero(mask))))
-        return cls(index.histogram(mask), index.ring_histogram(mask, ring))
+    def measure(cls, index: ColourIndex, mask: np.ndarray, box: Box | None = None) -> Appearance:
+        """The colours of ``mask`` and of a band around it; ``box`` as in
+        :meth:`ColourIndex.histogram`."""
+        ring = max(4, int(0.15 * np.sqrt(_area(mask, box))))
+        return cls(index.histogram(mask, box), index.ring_histogram(mask, ring, box))
 
     @staticmethod
-    def anchor_odds(index: ColourIndex, mask: np.ndarray) -> np.ndarray:
+    def anchor_odds(index: ColourIndex, mask: np.ndarray, box: Box | None = None) -> np.ndarray:
         """``(D,)`` P(object | colour) against a wide band of surroundings (half its size)."""
-        ring = max(8, int(0.5 * np.sqrt(np.count_nonzero(mask))))
-        return colour_odds(index.histogram(mask), index.ring_histogram(mask, ring))
+        ring = max(8, int(0.5 * np.sqrt(_area(mask, box))))
+        return colour_odds(index.histogram(mask, box), index.ring_histogram(mask, ring, box))
 
     def update(self, other: Appearance, rate: float) -> None:
         self.foreground = (1.0 - rate) * self.foreground + rate * other.foreground
         self.background = (1.0 - rate) * self.background + rate * other.background
+
+
+def _area(mask: np.ndarray, box: Box | None) -> int:
+    crop = mask if box is None else mask[box[1] : box[3], box[0] : box[2]]
+    return int(np.count_nonzero(crop))

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from segany_video.results import mask_box
 from segany_video.tracking.appearance import ColourIndex
+from segany_video.tracking.boxes import Box, intersection, tight_box
 
 
 def resolve_overlaps(
@@ -20,6 +20,7 @@ def resolve_overlaps(
     scores: Sequence[float],
     colours: ColourIndex | None = None,
     colour_odds: Sequence[np.ndarray | None] | None = None,
+    boxes: Sequence[Box | None] | None = None,
 ) -> list[np.ndarray | None]:
     """Make masks disjoint.
 
@@ -28,6 +29,7 @@ def resolve_overlaps(
         scores: per object quality; orders claimants when colour does not decide.
         colours: the frame's colour bins, or None to decide by score alone.
         colour_odds: per object ``(D,)`` P(object | colour bin) table, or None.
+        boxes: per object a box holding every pixel of its mask (None: the whole frame).
 
     Returns:
         New disjoint masks (inputs are not modified); None stays None.
@@ -36,7 +38,9 @@ def resolve_overlaps(
     out: list[np.ndarray | None] = [None if m is None else m.copy() for m in masks]
     if len(present) < 2:
         return out
-    region = _shared_region([masks[i] for i in present])
+    region = _shared_region(
+        [tight_box(masks[i], None if boxes is None else boxes[i]) for i in present]
+    )
     if region is None:
         return out
     x0, y0, x1, y1 = region
@@ -64,27 +68,22 @@ def resolve_overlaps(
     return out
 
 
-def _shared_region(masks: Sequence[np.ndarray]) -> tuple[int, int, int, int] | None:
-    """The box ``(x0, y0, x1, y1)`` holding every pixel two masks' boxes share, or None.
+def _shared_region(boxes: Sequence[Box | None]) -> Box | None:
+    """The box holding every pixel two of the masks' tight ``boxes`` share, or None.
 
     Overlaps can only occur where boxes intersect; the rest of the frame is never scanned.
     """
-    boxes = [mask_box(m) for m in masks]
-    shared = []
-    for a in range(len(boxes)):
-        for b in range(a + 1, len(boxes)):
-            box_a, box_b = boxes[a], boxes[b]
-            if box_a is None or box_b is None:
-                continue
-            x0, y0 = max(box_a[0], box_b[0]), max(box_a[1], box_b[1])
-            x1, y1 = min(box_a[2], box_b[2]), min(box_a[3], box_b[3])
-            if x1 > x0 and y1 > y0:
-                shared.append((x0, y0, x1, y1))
+    shared = [
+        box
+        for a in range(len(boxes))
+        for b in range(a + 1, len(boxes))
+        if (box := intersection(boxes[a], boxes[b])) is not None
+    ]
     if not shared:
         return None
     return (
-        int(min(s[0] for s in shared)),
-        int(min(s[1] for s in shared)),
-        int(max(s[2] for s in shared)),
-        int(max(s[3] for s in shared)),
+        min(s[0] for s in shared),
+        min(s[1] for s in shared),
+        max(s[2] for s in shared),
+        max(s[3] for s in shared),
     )

@@ -18,14 +18,10 @@ import torch
 from segany_video.engine.encoded import EncodedFrame
 from segany_video.errors import PromptError
 from segany_video.models.base import MaskCandidates, ObjectPrompt, PromptableSegmenter
-from segany_video.results import ObjectResult, TrackState, mask_box
+from segany_video.results import ObjectResult, TrackState
 from segany_video.tracking.appearance import Appearance, ColourIndex, colour_odds, half_lab
-from segany_video.tracking.association import (
-    association_cost,
-    hellinger_matrix,
-    iou_matrix,
-    subsample,
-)
+from segany_video.tracking.association import association_cost, hellinger_matrix, iou_matrix
+from segany_video.tracking.boxes import Box, as_xyxy, tight_box
 from segany_video.tracking.matching import match_candidates
 from segany_video.tracking.motion import FlowEstimator, FlowField
 from segany_video.tracking.overlaps import resolve_overlaps
@@ -50,6 +46,7 @@ class _Outcome:
     mask: np.ndarray
     score: float
     low_res: torch.Tensor | None
+    box: Box | None = None  # holds every pixel of mask (None: not known)
 
 
 @dataclass
@@ -216,8 +213,13 @@ class Propagator:
         masks_np = candidates.logits.detach().cpu().numpy().reshape(n * k, -1) > 0
         masks_np = masks_np.reshape(n * k, *candidates.logits.shape[2:])
         quality = candidates.scores.float().cpu().numpy().reshape(-1)
-        iou = iou_matrix(subsample(np.stack(proposals.expected)), subsample(masks_np))
-        cand_hists = np.stack([colours.histogram(m) for m in masks_np])
+        # Each mask is scanned once for its box; overlaps and colours then read crops only.
+        boxes = [tight_box(m) for m in masks_np]
+        expected_boxes = [tight_box(m) for m in proposals.expected]
+        iou = iou_matrix(proposals.expected, expected_boxes, masks_np, boxes)
+        cand_hists = np.stack(
+            [colours.histogram(m, b) for m, b in zip(masks_np, boxes, strict=True)]
+        )
         current = np.stack([self._appearance(slot).foreground for slot in proposals.rows])
         keyframe = np.stack([self._appearance(slot).keyframe for slot in proposals.rows])
         # Closer of the two: the recent look (gradual change) or the keyframe (recovery).
@@ -240,13 +242,13 @@ class Propagator:
         outcomes = {}
         for row, col in matching.matches:
             slot = proposals.rows[row]
-            mask = masks_np[col]
+            mask, box = masks_np[col], boxes[col]
             reach = proposals.reach[row]  # None for a re-found object: it may reappear bigger
             if reach is not None:
                 mask = within_reach(mask, reach, self.settings.max_growth)
-                mask = drop_detached(mask, self.settings.max_gap)
+                mask = drop_detached(mask, self.settings.max_gap, box)
             outcomes[slot] = _Outcome(
-                mask, float(quality[col]), _low_res(candidates, col // k, col % k)
+                mask, float(quality[col]), _low_res(candidates, col // k, col % k), box
             )
         return outcomes
 
@@ -282,25 +284,33 @@ class Propagator:
             else (o.score if o else 0.0)
             for slot, o in enumerate(ordered)
         ]
-        masks = resolve_overlaps([o.mask if o else None for o in ordered], scores, colours, odds)
+        masks = resolve_overlaps(
+            [o.mask if o else None for o in ordered],
+            scores,
+            colours,
+            odds,
+            [o.box if o else None for o in ordered],
+        )
         results = []
         for slot, track in enumerate(self.tracks):
             outcome, mask = ordered[slot], masks[slot]
+            # Overlaps only take pixels away: the outcome's box still holds the mask.
+            box = None if outcome is None or mask is None else tight_box(mask, outcome.box)
             if slot in seeded_slots:
                 assert outcome is not None and mask is not None
-                if not mask.any():
+                if box is None:
                     raise PromptError(
                         f"object {track.object_id!r}, frame {frame.index}: its prompt gives the "
                         "same pixels as another object's prompt on this frame, so nothing is "
                         "left for it; prompt a different part or drop one of the two objects"
                     )
-                anchor = Appearance.anchor_odds(fine, mask)
-                track.seed(mask, outcome.score, Appearance.measure(colours, mask), anchor)
+                anchor = Appearance.anchor_odds(fine, mask, box)
+                appearance = Appearance.measure(colours, mask, box)
+                track.seed(mask, outcome.score, appearance, anchor, box)
                 track.low_res_logits = outcome.low_res
-            elif outcome is not None and mask is not None and self._visible(track, mask):
-                track.follow(
-                    mask, outcome.score, Appearance.measure(colours, mask), s.appearance_rate
-                )
+            elif outcome is not None and mask is not None and self._visible(track, mask, box):
+                appearance = Appearance.measure(colours, mask, box)
+                track.follow(mask, outcome.score, appearance, s.appearance_rate, box)
                 track.low_res_logits = outcome.low_res
             elif track.state is not TrackState.INACTIVE:
                 track.lose()
@@ -341,8 +351,9 @@ class Propagator:
                 best, best_overlap = other.object_id, overlap
         return best
 
-    def _visible(self, track: Track, mask: np.ndarray) -> bool:
-        area = float(np.count_nonzero(mask))
+    def _visible(self, track: Track, mask: np.ndarray, box: Box | None) -> bool:
+        x0, y0, x1, y1 = box or (0, 0, 0, 0)
+        area = float(np.count_nonzero(mask[y0:y1, x0:x1]))
         return area > 0 and area >= self.settings.min_area_fraction * track.reference_area
 
     def snapshot(self) -> dict:
@@ -369,6 +380,6 @@ def _result(track: Track, frame_size: tuple[int, int]) -> ObjectResult:
     if track.is_followed:
         assert track.mask is not None
         return ObjectResult(
-            track.object_id, track.mask, mask_box(track.mask), track.score, track.state
+            track.object_id, track.mask, as_xyxy(track.box), track.score, track.state
         )
     return ObjectResult(track.object_id, np.zeros(frame_size, dtype=bool), None, 0.0, track.state)

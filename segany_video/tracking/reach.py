@@ -15,10 +15,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from segany_video.results import mask_box
+from segany_video.tracking.boxes import Box, tight_box
 
 
-def within_reach(mask: np.ndarray, expected: np.ndarray, growth: float) -> np.ndarray:
+def within_reach(
+    mask: np.ndarray, expected: np.ndarray, growth: float, within: Box | None = None
+) -> np.ndarray:
     """Keep only the part of ``mask`` within ``growth * sqrt(area)`` pixels of ``expected``.
 
     An object cannot spread further in one frame than its motion allows; a segmenter that
@@ -29,24 +31,28 @@ def within_reach(mask: np.ndarray, expected: np.ndarray, growth: float) -> np.nd
         mask: ``(H, W)`` bool candidate.
         expected: ``(H, W)`` bool mask the track was expected to have on this frame.
         growth: reach as a fraction of the expected mask's ``sqrt(area)``.
+        within: a box holding every pixel of ``expected`` (None: the whole frame).
 
     Returns:
         ``(H, W)`` bool, a subset of ``mask``.
     """
-    box = mask_box(expected)
+    box = tight_box(expected, within)
     if growth <= 0 or box is None:
         return mask
-    reach = max(3, int(growth * np.sqrt(np.count_nonzero(expected))))
+    area = np.count_nonzero(expected[box[1] : box[3], box[0] : box[2]])
+    reach = max(3, int(growth * np.sqrt(area)))
     height, width = mask.shape
-    x0, y0 = max(0, int(box[0]) - reach), max(0, int(box[1]) - reach)
-    x1, y1 = min(width, int(box[2]) + reach), min(height, int(box[3]) + reach)
+    x0, y0 = max(0, box[0] - reach), max(0, box[1] - reach)
+    x1, y1 = min(width, box[2] + reach), min(height, box[3] + reach)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
-    allowed = np.zeros_like(mask)
-    allowed[y0:y1, x0:x1] = cv2.dilate(expected[y0:y1, x0:x1].astype(np.uint8), kernel) > 0
-    return mask & allowed
+    allowed = cv2.dilate(expected[y0:y1, x0:x1].astype(np.uint8), kernel) > 0
+    # Nothing outside the dilated crop is allowed: only the crop is copied.
+    out = np.zeros_like(mask)
+    out[y0:y1, x0:x1] = mask[y0:y1, x0:x1] & allowed
+    return out
 
 
-def drop_detached(mask: np.ndarray, gap: float) -> np.ndarray:
+def drop_detached(mask: np.ndarray, gap: float, within: Box | None = None) -> np.ndarray:
     """Remove the parts of ``mask`` further than ``gap * sqrt(area)`` from its largest part.
 
     The largest 8-connected part is the object's body; a part within the gap (a hand
@@ -56,14 +62,15 @@ def drop_detached(mask: np.ndarray, gap: float) -> np.ndarray:
     Args:
         mask: ``(H, W)`` bool.
         gap: largest distance of a kept part, as a fraction of the body's ``sqrt(area)``.
+        within: a box holding every pixel of ``mask`` (None: the whole frame).
 
     Returns:
         ``(H, W)`` bool, a subset of ``mask`` (the same array when nothing is removed).
     """
-    box = mask_box(mask)
+    box = tight_box(mask, within)
     if gap <= 0 or box is None:
         return mask
-    x0, y0, x1, y1 = (int(v) for v in box)
+    x0, y0, x1, y1 = box
     crop = mask[y0:y1, x0:x1].astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(crop, connectivity=8)
     if count <= 2:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from segany_video.results import TrackState, mask_box
+from segany_video.results import TrackState
 from segany_video.tracking.appearance import Appearance
+from segany_video.tracking.boxes import Box, as_xyxy, tight_box
 from segany_video.tracking.motion import ConstantVelocity
 
 
@@ -18,6 +19,8 @@ class Track:
         state: state on the last processed frame.
         mask: ``(H, W)`` bool last visible mask (kept while lost, for the search), or None before
             the object's first keyframe.
+        box: tight box of ``mask`` (None with it), so that its users read that crop only.
+        area: pixels in ``mask``.
         score: quality of the last mask in ``[0, 1]``.
         appearance: colour model, or None before the first keyframe.
         motion: constant-velocity box model, or None before the first keyframe.
@@ -37,6 +40,8 @@ class Track:
         self.object_id = object_id
         self.state = TrackState.INACTIVE
         self.mask: np.ndarray | None = None
+        self.box: Box | None = None
+        self.area = 0.0
         self.score = 0.0
         self.appearance: Appearance | None = None
         self.motion: ConstantVelocity | None = None
@@ -59,36 +64,47 @@ class Track:
         (not by a keyframe prompt, which shows it whole), or well under its usual size."""
         assert self.mask is not None
         just_found = self.followed_frames < 3 and not self.prompted_streak
-        return just_found or float(np.count_nonzero(self.mask)) < 0.8 * self.reference_area
+        return just_found or self.area < 0.8 * self.reference_area
 
     def seed(
-        self, mask: np.ndarray, score: float, appearance: Appearance, anchor_odds: np.ndarray
+        self,
+        mask: np.ndarray,
+        score: float,
+        appearance: Appearance,
+        anchor_odds: np.ndarray,
+        within: Box | None = None,
     ) -> None:
-        """Start or correct the track from a keyframe prompt."""
+        """Start or correct the track from a keyframe prompt (``within``: a box holding every
+        pixel of ``mask``, None for the whole frame)."""
         self.anchor_odds = anchor_odds
         self.prompted_streak = True
         self.state = TrackState.PROMPTED
-        box = mask_box(mask)
-        assert box is not None, "a keyframe mask is never empty"
+        self._found(mask, score, within)
+        assert self.box is not None, "a keyframe mask is never empty"
         velocity = None if self.motion is None else self.motion.velocity
-        self.motion = ConstantVelocity(box, velocity)
+        self.motion = ConstantVelocity(as_xyxy(self.box), velocity)
         self.appearance = appearance
-        self.reference_area = float(np.count_nonzero(mask))
-        self._found(mask, score)
+        self.reference_area = self.area
 
-    def follow(self, mask: np.ndarray, score: float, appearance: Appearance, rate: float) -> None:
-        """Accept the frame's matched mask; confident frames refresh the colour model."""
-        area = float(np.count_nonzero(mask))
-        box = mask_box(mask)
-        assert box is not None and self.motion is not None and self.appearance is not None
-        self.motion.observe(box)
-        if area >= 0.7 * self.reference_area and score >= 0.5:
+    def follow(
+        self,
+        mask: np.ndarray,
+        score: float,
+        appearance: Appearance,
+        rate: float,
+        within: Box | None = None,
+    ) -> None:
+        """Accept the frame's matched mask; confident frames refresh the colour model.
+        ``within`` as in :meth:`seed`."""
+        self._found(mask, score, within)
+        assert self.box is not None and self.motion is not None and self.appearance is not None
+        self.motion.observe(as_xyxy(self.box))
+        if self.area >= 0.7 * self.reference_area and score >= 0.5:
             self.appearance.update(appearance, rate)
         # Grows at once, shrinks slowly: a steady decline (moving away) is followed, a sudden
         # one (occlusion, leaving the frame) is measured against the old size.
-        self.reference_area = max(area, 0.95 * self.reference_area + 0.05 * area)
+        self.reference_area = max(self.area, 0.95 * self.reference_area + 0.05 * self.area)
         self.state = TrackState.TRACKED
-        self._found(mask, score)
 
     def lose(self) -> None:
         """Mark the object lost on this frame (the propagator moves its box on)."""
@@ -99,12 +115,18 @@ class Track:
         self.prompted_streak = False
         self.low_res_logits = None
 
-    def _found(self, mask: np.ndarray, score: float) -> None:
-        self.mask = mask
+    def _found(self, mask: np.ndarray, score: float, within: Box | None) -> None:
+        self._set_mask(mask, within)
         self.score = score
         self.lost_frames = 0
         self.followed_frames += 1
         self.occluder = None
+
+    def _set_mask(self, mask: np.ndarray, within: Box | None) -> None:
+        self.mask = mask
+        self.box = tight_box(mask, within)
+        x0, y0, x1, y1 = self.box or (0, 0, 0, 0)
+        self.area = float(np.count_nonzero(mask[y0:y1, x0:x1]))
 
     def snapshot(self) -> dict:
         """Plain data (numpy arrays and JSON values) that :meth:`restore` rebuilds exactly."""
@@ -137,7 +159,7 @@ class Track:
         if data["mask_bits"] is not None:
             shape = tuple(data["mask_shape"])
             bits = np.unpackbits(data["mask_bits"], count=shape[0] * shape[1])
-            track.mask = bits.reshape(shape).astype(bool)
+            track._set_mask(bits.reshape(shape).astype(bool), None)
         track.score = float(data["score"])
         if data["foreground"] is not None:
             track.appearance = Appearance(
