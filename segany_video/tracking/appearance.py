@@ -35,9 +35,17 @@ class ColourIndex:
         self.coarse_bins = (quantised[..., 0] * n_bins + quantised[..., 1]) * n_bins
         self.coarse_bins += quantised[..., 2]
 
-    def region(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
-        """``(y1 - y0, x1 - x0)`` int32 bins of a crop, without building the full-size map."""
+    def region(
+        self, x0: int, y0: int, x1: int, y1: int, table: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``(y1 - y0, x1 - x0)`` int32 bins of a crop, without building the full-size map.
+
+        With a ``(n_bins**3,)`` ``table``, its value at each pixel's bin instead (looked up at
+        half resolution: a quarter of the lookups).
+        """
         coarse = self.coarse_bins[y0 // 2 : (y1 + 1) // 2, x0 // 2 : (x1 + 1) // 2]
+        if table is not None:
+            coarse = table[coarse]
         full = np.repeat(np.repeat(coarse, 2, axis=0), 2, axis=1)
         return full[y0 % 2 : y0 % 2 + y1 - y0, x0 % 2 : x0 % 2 + x1 - x0]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from segany_video.results import mask_box
+from segany_video.tracking.boxes import Box, tight_box
 
 _PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -78,27 +78,40 @@ class FlowField:
             maps.append(pixel + moved * np.float32(factor))
         return maps[0], maps[1]
 
-    def warp(self, mask: np.ndarray) -> np.ndarray:
+    def landing(self, box: Box) -> Box:
+        """Where the pixels inside ``box`` on the previous frame can be on the current one:
+        ``box`` grown by the flow's reach, clipped to the frame."""
+        height, width = self.frame_size
+        x0, y0, x1, y1 = box
+        return (
+            max(0, x0 - self.reach),
+            max(0, y0 - self.reach),
+            min(width, x1 + self.reach),
+            min(height, y1 + self.reach),
+        )
+
+    def warp(self, mask: np.ndarray, within: Box | None = None) -> np.ndarray:
         """Carry a previous-frame mask to the current frame.
 
         Args:
             mask: ``(H, W)`` bool or float in ``[0, 1]`` on the previous frame.
+            within: a box holding every non-zero pixel of ``mask`` (None: found by a scan of the
+                frame). The result is zero outside :meth:`landing` of it.
 
         Returns:
             ``(H, W)`` float32 in ``[0, 1]``: the soft warped mask (threshold at 0.5).
         """
         # A bool mask is its own non-zero test: comparing it to 0 costs a full-frame cast.
-        box = mask_box(mask if mask.dtype == bool else mask > 0)
+        box = within or tight_box(mask if mask.dtype == bool else mask > 0)
         out = np.zeros(self.frame_size, dtype=np.float32)
         if box is None:
             return out
-        height, width = self.frame_size
-        x0, y0 = max(0, int(box[0]) - self.reach), max(0, int(box[1]) - self.reach)
-        x1, y1 = min(width, int(box[2]) + self.reach), min(height, int(box[3]) + self.reach)
+        x0, y0, x1, y1 = self.landing(box)
         map_x, map_y = self._maps(x0, y0, x1, y1)
         # The mask is zero outside its box, as is the constant border: sample the box only.
-        src_x0, src_y0 = max(0, int(box[0]) - 1), max(0, int(box[1]) - 1)
-        src_x1, src_y1 = min(width, int(box[2]) + 1), min(height, int(box[3]) + 1)
+        height, width = self.frame_size
+        src_x0, src_y0 = max(0, box[0] - 1), max(0, box[1] - 1)
+        src_x1, src_y1 = min(width, box[2] + 1), min(height, box[3] + 1)
         source = mask[src_y0:src_y1, src_x0:src_x1].astype(np.float32)
         out[y0:y1, x0:x1] = cv2.remap(
             source,

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from segany_video.models.base import ObjectPrompt
-from segany_video.results import mask_box
 from segany_video.tracking.appearance import ColourIndex
+from segany_video.tracking.boxes import Box, tight_box
 
 # Least prior probability of the object anywhere near its warped mask (see colour_posterior):
 # for an object seen whole, colour alone cannot add a pixel motion does not support; for one
@@ -25,20 +25,24 @@ STEADY_FLOOR = 0.002
 REGROWING_FLOOR = 0.02
 
 
-def padded_box(mask: np.ndarray, padding: float, frame_size: tuple[int, int]) -> np.ndarray | None:
+def padded_box(
+    mask: np.ndarray, padding: float, frame_size: tuple[int, int], within: Box | None = None
+) -> np.ndarray | None:
     """Tight box of ``mask`` grown by ``padding`` x its size per side, clipped to the frame.
 
     Args:
         mask: ``(H, W)`` bool.
         padding: fraction of the box width/height added on each side.
         frame_size: ``(H, W)``.
+        within: a box holding every True pixel of ``mask`` (None: the whole frame).
 
     Returns:
         ``(4,)`` float32 ``XYXY`` or None when the mask is empty.
     """
-    box = mask_box(mask)
-    if box is None:
+    tight = tight_box(mask, within)
+    if tight is None:
         return None
+    box = np.array(tight, dtype=np.float32)
     height, width = frame_size
     pad_x = padding * (box[2] - box[0])
     pad_y = padding * (box[3] - box[1])
@@ -53,7 +57,7 @@ def padded_box(mask: np.ndarray, padding: float, frame_size: tuple[int, int]) ->
     )
 
 
-def interior_points(mask: np.ndarray, count: int) -> np.ndarray:
+def interior_points(mask: np.ndarray, count: int, within: Box | None = None) -> np.ndarray:
     """Up to ``count`` points deep inside ``mask``, spread over it.
 
     The first is the distance-transform maximum (the most interior pixel). The others are
@@ -64,14 +68,15 @@ def interior_points(mask: np.ndarray, count: int) -> np.ndarray:
     Args:
         mask: ``(H, W)`` bool.
         count: how many points at most.
+        within: a box holding every True pixel of ``mask`` (None: the whole frame).
 
     Returns:
         ``(P, 2)`` float32 ``(x, y)`` pixel centres, ``P <= count`` (0 for an empty mask).
     """
-    box = mask_box(mask)
+    box = tight_box(mask, within)
     if box is None or count <= 0:
         return np.zeros((0, 2), dtype=np.float32)
-    x0, y0, x1, y1 = (int(v) for v in box)
+    x0, y0, x1, y1 = box
     crop = np.pad(mask[y0:y1, x0:x1].astype(np.uint8), 1)  # the border counts as outside
     depth = cv2.distanceTransform(crop, cv2.DIST_L2, 3)
     first = int(np.argmax(depth))
@@ -117,13 +122,14 @@ def negative_points(region: np.ndarray, others: Sequence[np.ndarray], count: int
     )
     intruders = []
     for other in others:
-        inside = np.zeros_like(other)
-        inside[y0:y1, x0:x1] = other[y0:y1, x0:x1]
+        inside = other[y0:y1, x0:x1]
         area = int(np.count_nonzero(inside))
         if area > 0:
             intruders.append((area, inside))
     intruders.sort(key=lambda item: -item[0])
-    chosen = [interior_points(inside, 1) for _, inside in intruders[:count]]
+    # Points found in the crop are shifted back to the frame (half-pixel centres: exact sums).
+    offset = np.array([x0, y0], dtype=np.float32)
+    chosen = [interior_points(inside, 1) + offset for _, inside in intruders[:count]]
     return np.concatenate(chosen).astype(np.float32) if chosen else np.zeros((0, 2), np.float32)
 
 
@@ -133,6 +139,7 @@ def colour_posterior(
     colours: ColourIndex,
     blur: float,
     floor: float = STEADY_FLOOR,
+    within: Box | None = None,
 ) -> np.ndarray:
     """Combine where motion says the object is with what colour says it is (Bayes per pixel).
 
@@ -151,21 +158,22 @@ def colour_posterior(
             0.98, a pixel at the floor joins on colour alone only when the floor is above
             0.02 (:data:`REGROWING_FLOOR`: an object coming back into view may grow on its
             colours); :data:`STEADY_FLOOR` keeps look-alike background out.
+        within: a box outside which ``warped`` is zero (None: the whole frame).
 
     Returns:
         ``(H, W)`` float32 posterior in ``[0, 1]`` (zero far from the warped mask).
     """
-    inside = warped > 0.5
-    area = float(np.count_nonzero(inside))
-    box = mask_box(inside)
+    wx0, wy0, wx1, wy1 = within or (0, 0, warped.shape[1], warped.shape[0])
+    inside = warped[wy0:wy1, wx0:wx1] > 0.5
+    box = tight_box(inside)
     if box is None:
         return warped
-    radius = max(1, int(blur * np.sqrt(area)))
+    radius = max(1, int(blur * np.sqrt(np.count_nonzero(inside))))
     height, width = warped.shape
-    x0, y0 = max(0, int(box[0]) - 3 * radius), max(0, int(box[1]) - 3 * radius)
-    x1, y1 = min(width, int(box[2]) + 3 * radius), min(height, int(box[3]) + 3 * radius)
+    x0, y0 = max(0, wx0 + box[0] - 3 * radius), max(0, wy0 + box[1] - 3 * radius)
+    x1, y1 = min(width, wx0 + box[2] + 3 * radius), min(height, wy0 + box[3] + 3 * radius)
     prior = np.clip(_wide_blur(warped[y0:y1, x0:x1], radius), floor, 1.0 - floor)
-    likelihood = np.clip(odds[colours.region(x0, y0, x1, y1)], 0.02, 0.98)
+    likelihood = colours.region(x0, y0, x1, y1, np.clip(odds, 0.02, 0.98))
     joint = prior * likelihood
     posterior = np.zeros_like(warped)
     posterior[y0:y1, x0:x1] = joint / (joint + (1.0 - prior) * (1.0 - likelihood))
@@ -197,6 +205,7 @@ def propagation_prompt(
     padding: float,
     dense: bool,
     low_res_logits: torch.Tensor | None = None,
+    within: Box | None = None,
 ) -> ObjectPrompt | None:
     """The prompt for a tracked object on the current frame.
 
@@ -208,15 +217,18 @@ def propagation_prompt(
         padding: box padding as a fraction of the box size.
         dense: pass ``warped`` (and ``low_res_logits``) as the dense prompt.
         low_res_logits: ``(256, 256)`` logits the engine returned for this object last frame.
+        within: a box holding every pixel where ``warped > 0.5`` (None: the whole frame).
 
     Returns:
         The prompt, or None when the warped mask is empty (the object left or vanished).
     """
-    mask = warped > 0.5
-    box = padded_box(mask, padding, mask.shape)
+    x0, y0, x1, y1 = within or (0, 0, warped.shape[1], warped.shape[0])
+    mask = np.zeros(warped.shape, dtype=bool)
+    mask[y0:y1, x0:x1] = warped[y0:y1, x0:x1] > 0.5
+    box = padded_box(mask, padding, mask.shape, within)
     if box is None:
         return None
-    points = interior_points(mask, positive)
+    points = interior_points(mask, positive, within)
     labels = np.ones(len(points), dtype=np.int64)
     negatives = negative_points(box, others, negative)
     if len(negatives):

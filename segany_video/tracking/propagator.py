@@ -9,7 +9,7 @@ Hungarian algorithm; overlaps are resolved; each track is updated (followed, los
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -53,10 +53,30 @@ class _Outcome:
 class _Proposals:
     """The prompts of this frame and, per track row, the mask it is expected to have."""
 
-    rows: list[int]  # track slots taking part in matching
-    expected: list[np.ndarray]  # per row (H, W) bool
-    prompts: list[ObjectPrompt]
-    reach: list[np.ndarray | None]  # per row motion-only mask bounding growth (None: no limit)
+    rows: list[int] = field(default_factory=list)  # track slots taking part in matching
+    expected: list[np.ndarray] = field(default_factory=list)  # per row (H, W) bool
+    expected_boxes: list[Box | None] = field(default_factory=list)  # tight box of expected
+    prompts: list[ObjectPrompt] = field(default_factory=list)
+    # Per row the motion-only mask bounding growth (None: no limit), and its tight box.
+    reach: list[np.ndarray | None] = field(default_factory=list)
+    reach_boxes: list[Box | None] = field(default_factory=list)
+
+    def add(
+        self,
+        slot: int,
+        expected: np.ndarray,
+        box: Box | None,
+        reach: tuple[np.ndarray | None, Box | None],
+        prompt: ObjectPrompt | None,
+    ) -> None:
+        """One row; a row without a prompt still matches candidates of the others' prompts."""
+        self.rows.append(slot)
+        self.expected.append(expected)
+        self.expected_boxes.append(box)
+        self.reach.append(reach[0])
+        self.reach_boxes.append(reach[1])
+        if prompt is not None:
+            self.prompts.append(prompt)
 
 
 class Propagator:
@@ -84,12 +104,12 @@ class Propagator:
 
     def step(self, frame: EncodedFrame) -> list[ObjectResult]:
         """Process the next frame; one result per object, in output order."""
-        field = self.flow.next_frame(frame.image)
+        flow = self.flow.next_frame(frame.image)
         lab = half_lab(frame.image)
         colours = ColourIndex(frame.image, self.settings.appearance_bins, lab)
         fine = ColourIndex(frame.image, self.settings.prior_bins, lab)
         outcomes = self._seed(frame, self.keyframes.get(frame.index, ()))
-        proposals = self._propose(field, colours, fine, seeded=outcomes.keys())
+        proposals = self._propose(flow, colours, fine, seeded=outcomes.keys())
         outcomes.update(self._associate(frame, colours, proposals))
         keyed = self.keyframes.get(frame.index, ())
         return self._commit(frame, colours, fine, outcomes, seeded=keyed)
@@ -128,28 +148,35 @@ class Propagator:
         return outcomes
 
     def _propose(
-        self, field: FlowField | None, colours: ColourIndex, fine: ColourIndex, seeded: object
+        self, flow: FlowField | None, colours: ColourIndex, fine: ColourIndex, seeded: object
     ) -> _Proposals:
         """Expected masks and prompts: warped masks for followed tracks, search for lost ones."""
         s = self.settings
         warped: dict[int, np.ndarray] = {}
-        expected_masks: dict[int, np.ndarray] = {}
-        moved: dict[int, np.ndarray] = {}
+        expected: dict[int, tuple[np.ndarray, Box | None]] = {}
+        moved: dict[int, tuple[np.ndarray, Box | None]] = {}
         for slot, track in enumerate(self.tracks):
             if slot not in seeded and track.is_followed:
-                assert track.mask is not None
-                soft = field.warp(track.mask) if field else track.mask.astype(np.float32)
+                assert track.mask is not None and track.box is not None
+                if flow is None:
+                    soft, support = track.mask.astype(np.float32), track.box
+                else:
+                    soft, support = flow.warp(track.mask, track.box), flow.landing(track.box)
                 # The growth limit uses motion alone (colour can leak into look-alike
                 # surroundings); matching uses motion sharpened by colour.
-                moved[slot] = soft > 0.5
+                moved[slot] = _over_half(soft, support)
                 if s.colour_prior and track.anchor_odds is not None:
                     floor = REGROWING_FLOOR if track.regrowing else STEADY_FLOOR
-                    soft = colour_posterior(soft, track.anchor_odds, fine, s.prior_blur, floor)
+                    soft = colour_posterior(
+                        soft, track.anchor_odds, fine, s.prior_blur, floor, support
+                    )
+                    support = None  # the posterior reaches past where motion lands
                 warped[slot] = soft
-                expected_masks[slot] = soft > 0.5
-        proposals = _Proposals([], [], [], [])
+                expected[slot] = _over_half(soft, support)
+        proposals = _Proposals()
         for slot, soft in warped.items():
-            others = [m for other, m in expected_masks.items() if other != slot]
+            others = [m for other, (m, _) in expected.items() if other != slot]
+            mask, box = expected[slot]
             prompt = propagation_prompt(
                 soft,
                 others,
@@ -158,17 +185,15 @@ class Propagator:
                 padding=s.box_padding,
                 dense=s.use_dense_prior,
                 low_res_logits=self.tracks[slot].low_res_logits,
+                within=box,
             )
-            proposals.rows.append(slot)
-            proposals.expected.append(expected_masks[slot])
             # Motion of an object just found again is not known yet: no growth limit then.
             steady = self.tracks[slot].followed_frames >= 3
-            proposals.reach.append(moved[slot] if steady else None)
-            if prompt is not None:
-                proposals.prompts.append(prompt)
+            proposals.add(slot, mask, box, moved[slot] if steady else (None, None), prompt)
         taken = np.zeros(colours.frame_size, dtype=bool)
-        for mask in expected_masks.values():
-            taken |= mask
+        for mask, box in expected.values():
+            x0, y0, x1, y1 = box or (0, 0, 0, 0)
+            taken[y0:y1, x0:x1] |= mask[y0:y1, x0:x1]
         for slot, track in enumerate(self.tracks):
             if slot in seeded or track.state is not TrackState.LOST:
                 continue
@@ -179,10 +204,7 @@ class Propagator:
                 continue
             prompt = search_prompt(blob, s.positive_points, s.box_padding)
             if prompt is not None:
-                proposals.rows.append(slot)
-                proposals.expected.append(blob)
-                proposals.reach.append(None)
-                proposals.prompts.append(prompt)
+                proposals.add(slot, blob, tight_box(blob), (None, None), prompt)
         return proposals
 
     def _search(self, track: Track, colours: ColourIndex, taken: np.ndarray) -> np.ndarray | None:
@@ -215,8 +237,7 @@ class Propagator:
         quality = candidates.scores.float().cpu().numpy().reshape(-1)
         # Each mask is scanned once for its box; overlaps and colours then read crops only.
         boxes = [tight_box(m) for m in masks_np]
-        expected_boxes = [tight_box(m) for m in proposals.expected]
-        iou = iou_matrix(proposals.expected, expected_boxes, masks_np, boxes)
+        iou = iou_matrix(proposals.expected, proposals.expected_boxes, masks_np, boxes)
         cand_hists = np.stack(
             [colours.histogram(m, b) for m, b in zip(masks_np, boxes, strict=True)]
         )
@@ -245,7 +266,8 @@ class Propagator:
             mask, box = masks_np[col], boxes[col]
             reach = proposals.reach[row]  # None for a re-found object: it may reappear bigger
             if reach is not None:
-                mask = within_reach(mask, reach, self.settings.max_growth)
+                reach_box = proposals.reach_boxes[row]
+                mask = within_reach(mask, reach, self.settings.max_growth, reach_box)
                 mask = drop_detached(mask, self.settings.max_gap, box)
             outcomes[slot] = _Outcome(
                 mask, float(quality[col]), _low_res(candidates, col // k, col % k), box
@@ -368,6 +390,18 @@ class Propagator:
         previous = data["previous_grey"]
         self.flow.previous = None if previous is None else previous.copy()
         self.tracks = [Track.restore(t, self.model.device) for t in data["tracks"]]
+
+
+def _over_half(soft: np.ndarray, within: Box | None) -> tuple[np.ndarray, Box | None]:
+    """``soft > 0.5`` as an ``(H, W)`` bool mask and its tight box, comparing only ``within``
+    (a box outside which ``soft`` is zero; None: the whole frame)."""
+    if within is None:
+        mask = soft > 0.5
+    else:
+        x0, y0, x1, y1 = within
+        mask = np.zeros(soft.shape, dtype=bool)
+        mask[y0:y1, x0:x1] = soft[y0:y1, x0:x1] > 0.5
+    return mask, tight_box(mask, within)
 
 
 def _low_res(candidates: MaskCandidates, n: int, k: int) -> torch.Tensor | None:

@@ -61,7 +61,7 @@ def find_lost_object(
     """
     x0, y0, x1, y1 = window
     odds = colour_odds(appearance.foreground, appearance.background)
-    likely = odds[colours.region(x0, y0, x1, y1)]
+    likely = colours.region(x0, y0, x1, y1, odds)
     # Smoothing turns a speckled texture response into solid regions before thresholding.
     radius = max(1, int(0.05 * np.sqrt(max(reference_area, 1.0))))
     likely = cv2.blur(likely, (2 * radius + 1, 2 * radius + 1))

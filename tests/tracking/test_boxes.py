@@ -1,5 +1,5 @@
-"""Mask boxes, and the crop-only counts, overlaps, colours, reach and overlap resolution that use
-them, against the same functions reading whole frames."""
+"""Mask boxes, and the crop-only paths that use them (counts, overlaps, colours, warps, prompts,
+reach, overlap resolution), against the same functions reading whole frames."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from segany_video.results import mask_box
 from segany_video.tracking.appearance import Appearance, ColourIndex
 from segany_video.tracking.association import iou_matrix
 from segany_video.tracking.boxes import intersection, on_grid, tight_box
+from segany_video.tracking.motion import FlowField
 from segany_video.tracking.overlaps import resolve_overlaps
+from segany_video.tracking.prompt_builder import colour_posterior, propagation_prompt
 from segany_video.tracking.reach import drop_detached, within_reach
 
 HEIGHT, WIDTH = 47, 63  # odd sizes: the half-resolution colour grid has a partial edge
@@ -129,3 +131,50 @@ def test_overlaps_resolved_in_the_boxes_equal_the_full_frame(seed):
     reference = resolve_overlaps(masks, [0.5, 0.7, 0.6], colours, odds)
     for out, expected in zip(fast, reference, strict=True):
         np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_warp_and_prompt_in_the_box_equal_the_full_frame(seed):
+    rng = np.random.default_rng(seed)
+    field = FlowField(rng.normal(0.0, 1.5, (16, 21, 2)).astype(np.float32), (HEIGHT, WIDTH))
+    image = rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    colours = ColourIndex(image, 8)
+    odds = rng.random(colours.size).astype(np.float32)
+    masks = blobs(seed, 6)
+    for mask, other in zip(masks, masks[1:] + masks[:1], strict=True):
+        box = tight_box(mask)
+        if box is None:
+            continue
+        soft = field.warp(mask, box)
+        np.testing.assert_array_equal(soft, field.warp(mask))
+        landing = field.landing(box)
+        outside = np.ones_like(mask)
+        outside[landing[1] : landing[3], landing[0] : landing[2]] = False
+        assert not soft[outside].any()
+        posterior = colour_posterior(soft, odds, colours, 0.2, within=landing)
+        np.testing.assert_array_equal(posterior, colour_posterior(soft, odds, colours, 0.2))
+        fast = propagation_prompt(
+            posterior,
+            [other],
+            positive=3,
+            negative=1,
+            padding=0.1,
+            dense=True,
+            within=tight_box(posterior > 0.5),
+        )
+        full = propagation_prompt(
+            posterior, [other], positive=3, negative=1, padding=0.1, dense=True
+        )
+        if full is None:
+            assert fast is None
+            continue
+        for name in ("points", "point_labels", "box", "mask"):
+            np.testing.assert_array_equal(getattr(fast, name), getattr(full, name))
+
+
+def test_a_colour_table_is_read_at_each_pixels_bin():
+    image = np.random.default_rng(3).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    colours = ColourIndex(image, 8)
+    table = np.random.default_rng(4).random(colours.size).astype(np.float32)
+    for box in [(0, 0, WIDTH, HEIGHT), (3, 2, 50, 31), (1, 1, 2, 2)]:
+        np.testing.assert_array_equal(colours.region(*box, table), table[colours.region(*box)])
