@@ -21,7 +21,8 @@ class ColourIndex:
     colour statistics of objects do not need single-pixel detail.
 
     Attributes:
-        coarse_bins: ``(ceil(H/2), ceil(W/2))`` int32 bin index in ``[0, n_bins**3)``.
+        coarse_bins: ``(ceil(H/2), ceil(W/2))`` uint16 bin index in ``[0, n_bins**3)`` (at most
+            32 bins per channel).
         n_bins: bins per channel.
         frame_size: ``(H, W)``.
     """
@@ -29,16 +30,25 @@ class ColourIndex:
     def __init__(self, image: np.ndarray, n_bins: int, lab: np.ndarray | None = None) -> None:
         if lab is None:
             lab = half_lab(image)
-        quantised = (lab.astype(np.int32) * n_bins) >> 8  # each channel 0..255 -> 0..n_bins-1
+        assert 1 <= n_bins <= 32, f"bin indices are uint16: at most 32 bins, not {n_bins}"
         self.n_bins = n_bins
         self.frame_size = image.shape[:2]
-        self.coarse_bins = (quantised[..., 0] * n_bins + quantised[..., 1]) * n_bins
-        self.coarse_bins += quantised[..., 2]
+        # Bin (l * n + a) * n + b of channel levels (v * n) >> 8: one table lookup per channel,
+        # each giving its level already weighted, and two additions (no int32 planes).
+        levels = (np.arange(256) * n_bins) >> 8
+        lightness, green_red, blue_yellow = cv2.split(lab)
+        self.coarse_bins = cv2.add(
+            cv2.add(
+                cv2.LUT(lightness, (levels * n_bins * n_bins).astype(np.uint16)),
+                cv2.LUT(green_red, (levels * n_bins).astype(np.uint16)),
+            ),
+            cv2.LUT(blue_yellow, levels.astype(np.uint16)),
+        )
 
     def region(
         self, x0: int, y0: int, x1: int, y1: int, table: np.ndarray | None = None
     ) -> np.ndarray:
-        """``(y1 - y0, x1 - x0)`` int32 bins of a crop, without building the full-size map.
+        """``(y1 - y0, x1 - x0)`` uint16 bins of a crop, without building the full-size map.
 
         With a ``(n_bins**3,)`` ``table``, its value at each pixel's bin instead (looked up at
         half resolution: a quarter of the lookups).

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from segany_video.tracking.appearance import ColourIndex
+from segany_video.tracking.appearance import ColourIndex, half_lab
 from segany_video.tracking.motion import FlowEstimator, FlowField
 from segany_video.tracking.overlaps import resolve_overlaps
 from segany_video.tracking.prompt_builder import (
@@ -81,6 +81,15 @@ def test_colour_region_matches_the_full_size_bins(box):
     np.testing.assert_array_equal(colours.region(x0, y0, x1, y1), full[y0:y1, x0:x1])
     ys, xs = np.nonzero(rng.random((height, width)) < 0.1)
     np.testing.assert_array_equal(colours.at(ys, xs), full[ys, xs])
+
+
+@pytest.mark.parametrize("n_bins", [2, 5, 8, 16, 32])
+def test_colour_bins_are_the_joint_lab_levels(n_bins):
+    image = np.random.default_rng(n_bins).integers(0, 256, (48, 63, 3), dtype=np.uint8)
+    lab = half_lab(image)
+    levels = (lab.astype(np.int64) * n_bins) >> 8
+    expected = (levels[..., 0] * n_bins + levels[..., 1]) * n_bins + levels[..., 2]
+    np.testing.assert_array_equal(ColourIndex(image, n_bins).coarse_bins, expected)
 
 
 def test_warp_in_a_crop_equals_a_full_frame_remap():
