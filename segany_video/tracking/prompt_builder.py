@@ -77,7 +77,8 @@ def interior_points(mask: np.ndarray, count: int, within: Box | None = None) -> 
     if box is None or count <= 0:
         return np.zeros((0, 2), dtype=np.float32)
     x0, y0, x1, y1 = box
-    crop = np.pad(mask[y0:y1, x0:x1].astype(np.uint8), 1)  # the border counts as outside
+    # A one-pixel border of zeros: the frame's edge counts as outside.
+    crop = cv2.copyMakeBorder(mask[y0:y1, x0:x1].view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT)
     depth = cv2.distanceTransform(crop, cv2.DIST_L2, 3)
     first = int(np.argmax(depth))
     ys, xs = np.nonzero(depth >= 0.5 * depth.flat[first])
@@ -175,7 +176,7 @@ def colour_posterior(
     prior = np.clip(_wide_blur(warped[y0:y1, x0:x1], radius), floor, 1.0 - floor)
     likelihood = colours.region(x0, y0, x1, y1, np.clip(odds, 0.02, 0.98))
     joint = prior * likelihood
-    posterior = np.zeros_like(warped)
+    posterior = np.zeros(warped.shape, dtype=warped.dtype)
     posterior[y0:y1, x0:x1] = joint / (joint + (1.0 - prior) * (1.0 - likelihood))
     return posterior
 
