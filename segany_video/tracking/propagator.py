@@ -50,6 +50,17 @@ class _Outcome:
 
 
 @dataclass
+class _Expectation:
+    """Where a followed track should be on this frame, before the engine is asked."""
+
+    soft: np.ndarray  # (H, W) float32 in [0, 1]: the dense prior of its prompt
+    mask: np.ndarray  # (H, W) bool: soft > 0.5, matched against the candidates
+    box: Box | None  # tight box of mask
+    moved: np.ndarray  # (H, W) bool: where motion alone carries it, bounding its growth
+    moved_box: Box | None  # tight box of moved
+
+
+@dataclass
 class _Proposals:
     """The prompts of this frame and, per track row, the mask it is expected to have."""
 
@@ -152,48 +163,32 @@ class Propagator:
     ) -> _Proposals:
         """Expected masks and prompts: warped masks for followed tracks, search for lost ones."""
         s = self.settings
-        warped: dict[int, np.ndarray] = {}
-        expected: dict[int, tuple[np.ndarray, Box | None]] = {}
-        moved: dict[int, tuple[np.ndarray, Box | None]] = {}
-        for slot, track in enumerate(self.tracks):
-            if slot not in seeded and track.is_followed:
-                assert track.mask is not None and track.box is not None
-                if flow is None:
-                    soft, support = track.mask.astype(np.float32), track.box
-                else:
-                    soft, support = flow.warp(track.mask, track.box), flow.landing(track.box)
-                # The growth limit uses motion alone (colour can leak into look-alike
-                # surroundings); matching uses motion sharpened by colour.
-                moved[slot] = _over_half(soft, support)
-                if s.colour_prior and track.anchor_odds is not None:
-                    floor = REGROWING_FLOOR if track.regrowing else STEADY_FLOOR
-                    soft = colour_posterior(
-                        soft, track.anchor_odds, fine, s.prior_blur, floor, support
-                    )
-                    support = None  # the posterior reaches past where motion lands
-                warped[slot] = soft
-                expected[slot] = _over_half(soft, support)
+        expected = {
+            slot: self._expect(track, flow, fine)
+            for slot, track in enumerate(self.tracks)
+            if slot not in seeded and track.is_followed
+        }
         proposals = _Proposals()
-        for slot, soft in warped.items():
-            others = [m for other, (m, _) in expected.items() if other != slot]
-            mask, box = expected[slot]
+        for slot, expectation in expected.items():
+            others = [e.mask for other, e in expected.items() if other != slot]
             prompt = propagation_prompt(
-                soft,
+                expectation.soft,
                 others,
                 positive=s.positive_points,
                 negative=s.negative_points,
                 padding=s.box_padding,
                 dense=s.use_dense_prior,
                 low_res_logits=self.tracks[slot].low_res_logits,
-                within=box,
+                within=expectation.box,
             )
             # Motion of an object just found again is not known yet: no growth limit then.
             steady = self.tracks[slot].followed_frames >= 3
-            proposals.add(slot, mask, box, moved[slot] if steady else (None, None), prompt)
+            reach = (expectation.moved, expectation.moved_box) if steady else (None, None)
+            proposals.add(slot, expectation.mask, expectation.box, reach, prompt)
         taken = np.zeros(colours.frame_size, dtype=bool)
-        for mask, box in expected.values():
-            x0, y0, x1, y1 = box or (0, 0, 0, 0)
-            taken[y0:y1, x0:x1] |= mask[y0:y1, x0:x1]
+        for expectation in expected.values():
+            x0, y0, x1, y1 = expectation.box or (0, 0, 0, 0)
+            taken[y0:y1, x0:x1] |= expectation.mask[y0:y1, x0:x1]
         for slot, track in enumerate(self.tracks):
             if slot in seeded or track.state is not TrackState.LOST:
                 continue
@@ -206,6 +201,25 @@ class Propagator:
             if prompt is not None:
                 proposals.add(slot, blob, tight_box(blob), (None, None), prompt)
         return proposals
+
+    def _expect(self, track: Track, flow: FlowField | None, fine: ColourIndex) -> _Expectation:
+        """Where a followed track should be on this frame: its mask carried by motion, then
+        sharpened by its colours."""
+        s = self.settings
+        assert track.mask is not None and track.box is not None
+        if flow is None:
+            soft, support = track.mask.astype(np.float32), track.box
+        else:
+            soft, support = flow.warp(track.mask, track.box), flow.landing(track.box)
+        # The growth limit uses motion alone (colour can leak into look-alike surroundings);
+        # matching uses motion sharpened by colour.
+        moved, moved_box = _over_half(soft, support)
+        if s.colour_prior and track.anchor_odds is not None:
+            floor = REGROWING_FLOOR if track.regrowing else STEADY_FLOOR
+            soft = colour_posterior(soft, track.anchor_odds, fine, s.prior_blur, floor, support)
+            support = None  # the posterior reaches past where motion lands
+        mask, box = _over_half(soft, support)
+        return _Expectation(soft, mask, box, moved, moved_box)
 
     def _search(self, track: Track, colours: ColourIndex, taken: np.ndarray) -> np.ndarray | None:
         s = self.settings
