@@ -12,7 +12,6 @@ from segany_video.errors import ConfigError, DeviceError, PromptError
 from segany_video.models.base import ObjectPrompt, PromptableSegmenter
 from segany_video.models.classic import ClassicEngine, ClassicSettings, build_classic
 from segany_video.models.classic.colour_model import ColourMixture
-from segany_video.models.classic.graph_cut import box_lines_crossed
 
 H, W = 160, 200
 
@@ -311,14 +310,3 @@ def test_tracker_style_prompt_with_a_negative_click_on_a_same_coloured_neighbour
     mask = engine.decode(features_of(engine, image), [prompt]).masks[0, 0].numpy()
     assert iou(mask, left) >= 0.85
     assert mask[right].mean() <= 0.05
-
-
-def test_box_lines_crossed_counts_rows_and_columns_with_foreground() -> None:
-    labels = np.full((20, 30), cv2.GC_BGD, np.uint8)
-    box = np.array([5, 2, 25, 12])  # 10 rows, 20 columns
-    labels[4:9, 10:20] = cv2.GC_PR_FGD  # rows 2..6 of the box (5 of 10), columns 5..14 (10 of 20)
-    labels[15, 0:30] = cv2.GC_FGD  # outside the box: not counted
-    labels[3, 6] = cv2.GC_PR_BGD  # background labels are not foreground
-    assert box_lines_crossed(labels, box) == pytest.approx(0.5 * (5 / 10 + 10 / 20))
-    labels[2:12, 5:25] = cv2.GC_FGD
-    assert box_lines_crossed(labels, box) == 1.0

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from segany_video.models.base import ObjectPrompt
+from segany_video.models.classic.box_cut import cut_tight_box
 from segany_video.models.classic.features import ClassicFeatures
 from segany_video.models.classic.graph_cut import CutResult, cut_region
 from segany_video.models.classic.quality import QualityInputs, mask_quality
@@ -167,9 +168,19 @@ def _cut(
     # The tight-box constraint only holds when the box is the object's extent: not for the
     # loose search boxes around clicks, nor for a bound on a mask prior that shapes the object.
     pin_box = box_work if tight_box and prompt.mask is None else None
-    iterations = settings.iterations if pin_box is None else settings.box_iterations
     cv2.setRNGSeed(_RNG_SEED)
+    tight = None
+    if pin_box is not None:
+        tight = cut_tight_box(image, trimap, pin_box, settings.box_smoothness)
+        if tight is not None and tight.box_crossed >= _FAILED_CROSSING:
+            return tight, trimap
+        # The tight-box cut failed (its seeds were not the object, or the ring was too thin):
+        # grabCut starts from the whole box instead; the answer crossing more lines is kept.
+        cv2.setRNGSeed(_RNG_SEED)
+    iterations = settings.iterations if pin_box is None else settings.box_iterations
     cut = cut_region(image, trimap, iterations, pin_box, settings.pin_rounds)
+    if tight is not None and cut.box_crossed is not None and tight.box_crossed > cut.box_crossed:
+        return tight, trimap
     return cut, trimap
 
 

@@ -21,13 +21,11 @@ import cv2
 import numpy as np
 
 from segany_video.models.classic.colour_model import ColourMixture, log_likelihood_ratio
+from segany_video.models.classic.tight_box import box_slices, lines_crossed, pins, uncrossed_lines
 from segany_video.models.classic.trimap import GC_BGD, GC_FGD, GC_PR_BGD, GC_PR_FGD
 
 # k-means inside grabCut needs a handful of samples per mixture component (5 components).
 _MIN_SAMPLES = 10
-# Rows/columns this close to a box edge (fraction of the box side) are not forced to cross the
-# object, so slightly loose boxes are tolerated.
-_PIN_SLACK = 0.03
 # grabCut iterations (model re-fit + cut) after each round of pins.
 _REFIT_ITERATIONS = 2
 
@@ -86,7 +84,7 @@ def cut_region(
     cv2.grabCut(image, labels, None, bgd_model, fgd_model, iterations, cv2.GC_INIT_WITH_MASK)
     crossed = None
     if box is not None:
-        crossed = box_lines_crossed(labels, box)
+        crossed = lines_crossed(_foreground(labels), box)
         for _ in range(pin_rounds):
             if not _pin_uncrossed_lines(labels, image, fgd_model, bgd_model, box):
                 break
@@ -96,23 +94,8 @@ def cut_region(
             # that part rather than keep an isolated pixel.
             cv2.grabCut(image, labels, None, bgd_model, fgd_model, _REFIT_ITERATIONS, cv2.GC_EVAL)
     ratio = _ratio(image, fgd_model, bgd_model)
-    foreground = (labels == GC_FGD) | (labels == GC_PR_FGD)
+    foreground = _foreground(labels)
     return CutResult(foreground=foreground, colour_ratio=ratio, box_crossed=crossed)
-
-
-def box_lines_crossed(labels: np.ndarray, box: np.ndarray) -> float:
-    """Fraction of a box's rows and columns (averaged) holding some foreground label.
-
-    Args:
-        labels: ``(h, w)`` uint8 ``GC_*`` labels.
-        box: ``XYXY`` in the labels' pixels, exclusive ends.
-    """
-    x0, y0, x1, y1 = (int(v) for v in box)
-    inside = labels[y0:y1, x0:x1]
-    inside_fg = (inside == GC_FGD) | (inside == GC_PR_FGD)
-    if inside_fg.size == 0:
-        return 0.0
-    return 0.5 * float(inside_fg.any(axis=1).mean() + inside_fg.any(axis=0).mean())
 
 
 def _ratio(image: np.ndarray, fgd_model: np.ndarray, bgd_model: np.ndarray) -> np.ndarray:
@@ -133,33 +116,22 @@ def _pin_uncrossed_lines(
     The pinned pixel is the line's most object-coloured one under the current models; the
     colour ratio is evaluated on those lines only (usually a few), not on the whole region.
     """
-    x0, y0, x1, y1 = (int(v) for v in box)
-    slack_x = round(_PIN_SLACK * (x1 - x0))
-    slack_y = round(_PIN_SLACK * (y1 - y0))
-    inside = labels[y0:y1, x0:x1]
-    inside_fg = (inside == GC_FGD) | (inside == GC_PR_FGD)
-    pinnable = inside != GC_BGD  # a negative click is never overridden
-    rows = np.nonzero(~inside_fg.any(axis=1))[0]
-    rows = rows[(rows >= slack_y) & (rows < (y1 - y0) - slack_y)]
-    cols = np.nonzero(~inside_fg.any(axis=0))[0]
-    cols = cols[(cols >= slack_x) & (cols < (x1 - x0) - slack_x)]
+    inside = labels[box_slices(box)]
+    rows, cols = uncrossed_lines(_foreground(labels), box)
     if len(rows) == 0 and len(cols) == 0:
         return False
     on_lines = np.zeros(inside.shape, dtype=bool)
     on_lines[rows] = True
     on_lines[:, cols] = True
-    on_lines &= pinnable
+    on_lines &= inside != GC_BGD  # a negative click is never overridden
     score = np.full(inside.shape, -np.inf, dtype=np.float32)
     if on_lines.any():
-        pixels = image[y0:y1, x0:x1][on_lines].reshape(-1, 1, 3)
+        pixels = image[box_slices(box)][on_lines].reshape(-1, 1, 3)
         score[on_lines] = _ratio(pixels, fgd_model, bgd_model).reshape(-1)
-    pinned = False
-    for row in rows:
-        if np.isfinite(score[row]).any():
-            inside[row, int(np.argmax(score[row]))] = GC_FGD
-            pinned = True
-    for col in cols:
-        if np.isfinite(score[:, col]).any():
-            inside[int(np.argmax(score[:, col])), col] = GC_FGD
-            pinned = True
-    return pinned
+    ys, xs = pins(score, rows, cols)
+    inside[ys, xs] = GC_FGD
+    return len(ys) > 0
+
+
+def _foreground(labels: np.ndarray) -> np.ndarray:
+    return (labels == GC_FGD) | (labels == GC_PR_FGD)

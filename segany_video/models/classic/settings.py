@@ -19,9 +19,12 @@ class ClassicSettings:
             prompt is downscaled to at most this many pixels (speed is linear in it).
         iterations: grabCut iterations (colour-model re-estimation + min-cut rounds) of a
             cut from a mask prior or clicks.
-        box_iterations: grabCut iterations of the first cut from a tight box alone; fewer
-            than ``iterations`` because the tight-box rounds re-fit the models again where the
-            cut misses part of the box (on DAVIS 2 and 4 score the same; 2 is faster).
+        box_iterations: grabCut iterations of a tight box's cut when the engine falls back to
+            grabCut there; fewer than ``iterations`` because the tight-box rounds re-fit the
+            models again where the cut misses part of the box (on DAVIS 2 and 4 score the same).
+        box_smoothness: weight of the contrast-sensitive smoothness in the tight-box cut
+            (grabCut's gamma, which grabCut fixes at 50 for full-resolution images; the cut runs
+            at reduced resolution, where boundaries are shorter relative to areas).
         box_margin: background context around a box or mask prior, as a fraction of the
             object's longer side (plus ``context_px`` pixels).
         context_px: fixed extra context in source pixels around the prompt region.
@@ -43,6 +46,7 @@ class ClassicSettings:
     work_pixels: int = 30_000
     iterations: int = 4
     box_iterations: int = 2
+    box_smoothness: float = 25.0
     box_margin: float = 0.1
     context_px: int = 8
     pin_rounds: int = 3
@@ -72,6 +76,8 @@ class ClassicSettings:
         if len(scales) != 3 or not all(0.0 < s <= 1.0 for s in scales):
             raise ConfigError(f"click_scales must be 3 fractions in (0, 1], got {scales}")
         object.__setattr__(self, "click_scales", scales)
+        if not self.box_smoothness > 0:
+            raise ConfigError(f"box_smoothness must be > 0, got {self.box_smoothness}")
         if not self.refine_eps > 0:
             raise ConfigError(f"refine_eps must be > 0, got {self.refine_eps}")
 
