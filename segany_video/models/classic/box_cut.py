@@ -13,7 +13,7 @@ keeps the background model where the evidence is, at the box's sides:
    edge from the ring (geodesically far, see :mod:`geodesic`) — background inside a box is
    usually neither;
 3. the object model is a mixture fitted to the seeds; the cut weighs it against the per-side
-   background with contrast-sensitive smoothness and is solved exactly (:mod:`min_cut`);
+   background with contrast-sensitive smoothness and is solved exactly (:mod:`colour_cut`);
 4. the tight-box constraint pins one pixel on every box line the cut missed, and the cut is
    solved again (one round: pins do not change the models here);
 5. background enclosed by the object is filled: inside a tight box it is almost always object
@@ -27,23 +27,17 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from segany_video.models.classic.colour_cut import MIN_RING, solve_colour_cut
 from segany_video.models.classic.colour_model import ColourMixture
 from segany_video.models.classic.geodesic import geodesic_distance
 from segany_video.models.classic.graph_cut import CutResult
-from segany_video.models.classic.min_cut import (
-    FIXED_BACKGROUND,
-    FIXED_OBJECT,
-    FREE,
-    GridCut,
-    contrast_edges,
-)
+from segany_video.models.classic.min_cut import FIXED_BACKGROUND
 from segany_video.models.classic.ring_model import RingBackground
 from segany_video.models.classic.tight_box import box_slices, lines_crossed, pins, uncrossed_lines
 from segany_video.models.classic.trimap import GC_BGD, GC_FGD
 
-# Components of the object model and of the whole-ring model behind novelty (a ring around a
-# busy scene needs more than grabCut's five to leave only true novelty unexplained).
-_OBJECT_COMPONENTS = 5
+# Components of the whole-ring model behind novelty (a ring around a busy scene needs more than
+# grabCut's five to leave only true novelty unexplained).
 _RING_COMPONENTS = 10
 # A seed's colour must be this much less likely under the ring model than a typical ring
 # pixel's (natural log units): e^4 ~ 55 times rarer.
@@ -52,12 +46,8 @@ _NOVELTY = 4.0
 _DISTANCE_QUANTILE = 0.5
 # Fewer seeds than this and the whole box seeds the object model, as in grabCut.
 _MIN_SEEDS = 20
-# The ring must hold this many pixels for its colours to be modelled.
-_MIN_RING = 200
 # Enclosed background up to this share of the object's area is filled.
 _MAX_ENCLOSED = 0.25
-# |gain| cap: beyond it the smoothness never overrides the colour evidence anyway.
-_GAIN_CAP = 50.0
 
 
 def cut_tight_box(
@@ -80,21 +70,14 @@ def cut_tight_box(
     in_box = np.zeros((h, w), dtype=bool)
     in_box[box_slices(box)] = True
     ring = ~in_box & (trimap == GC_BGD)
-    if int(ring.sum()) < _MIN_RING:
+    if int(ring.sum()) < MIN_RING:
         return None
     background = RingBackground.fit(image, box, ring)
     if background is None:
         return None
-    pixels = image.reshape(-1, 3)
     seeds = _seeds(image, trimap, in_box, ring)
-    object_model = ColourMixture.fit(pixels[seeds.ravel()], _OBJECT_COMPONENTS)
-    gain = object_model.log_likelihood(pixels).reshape(h, w) - background.log_likelihood
-    gain = np.clip(gain, -_GAIN_CAP, _GAIN_CAP).astype(np.float32)
-
-    fixed = np.full((h, w), FREE, dtype=np.int8)
-    fixed[trimap == GC_BGD] = FIXED_BACKGROUND
-    fixed[trimap == GC_FGD] = FIXED_OBJECT
-    cut = GridCut(gain, edges=contrast_edges(image, smoothness), fixed=fixed)
+    solved = solve_colour_cut(image, trimap, seeds, background, smoothness)
+    cut, gain, fixed = solved.cut, solved.gain, solved.fixed
     foreground = cut.foreground
     crossed = lines_crossed(foreground, box)
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from segany_video.models.base import ObjectPrompt
 from segany_video.models.classic.box_cut import cut_tight_box
+from segany_video.models.classic.colour_cut import cut_with_prior
 from segany_video.models.classic.features import ClassicFeatures
 from segany_video.models.classic.graph_cut import CutResult, cut_region
 from segany_video.models.classic.quality import QualityInputs, mask_quality
@@ -169,6 +170,10 @@ def _cut(
     # loose search boxes around clicks, nor for a bound on a mask prior that shapes the object.
     pin_box = box_work if tight_box and prompt.mask is None else None
     cv2.setRNGSeed(_RNG_SEED)
+    if prompt.mask is not None:
+        from_prior = cut_with_prior(image, trimap, settings.prior_smoothness)
+        if from_prior is not None:
+            return from_prior, trimap
     tight = None
     if pin_box is not None:
         tight = cut_tight_box(image, trimap, pin_box, settings.box_smoothness)

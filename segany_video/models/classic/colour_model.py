@@ -60,9 +60,11 @@ class ColourMixture:
         """
         x = np.asarray(pixels, dtype=np.float32).reshape(-1, 3)
         if len(x) > _MAX_FIT_PIXELS:
-            # An evenly strided subset: a few thousand pixels pin down a 5-10 component colour
-            # mixture as well as all of them, at a fraction of the k-means time.
-            x = x[:: -(-len(x) // _MAX_FIT_PIXELS)]
+            # A few thousand pixels pin down a 5-10 component colour mixture as well as all of
+            # them, at a fraction of the k-means time. The subset is random (seeded, so fits
+            # repeat): a regular stride could alias with a periodic texture and lose a colour.
+            chosen = np.random.default_rng(len(x)).choice(len(x), _MAX_FIT_PIXELS, replace=False)
+            x = x[np.sort(chosen)]
         k = int(min(components, len(x) // _MIN_PER_COMPONENT))
         if k < 1:
             centre = x.mean(axis=0) if len(x) else np.full(3, 127.5, dtype=np.float32)

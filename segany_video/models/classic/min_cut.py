@@ -25,8 +25,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
-# The four forward neighbour offsets (dy, dx) of the 8-connected grid, with their lengths:
-# each undirected edge appears once.
+# The four forward neighbour offsets (dy, dx) of the 8-connected grid, with the factor grabCut
+# gives their edges (1 / distance between the pixels): each undirected edge appears once.
 _OFFSETS = ((0, 1, 1.0), (1, 0, 1.0), (1, 1, 2**-0.5), (1, -1, 2**-0.5))
 # SciPy's max-flow takes int32 capacities: energies are scaled by this and rounded. With
 # smoothness weights <= ~50 and |gain| capped by the persistency test, a free pixel's
@@ -60,7 +60,7 @@ class GridEdges:
 
 
 def contrast_edges(image: np.ndarray, smoothness: float) -> GridEdges:
-    """GrabCut's contrast-sensitive weights ``smoothness / length * exp(-beta |I_p - I_q|^2)``.
+    """GrabCut's contrast-sensitive weights ``smoothness / dist(p, q) * exp(-beta |I_p - I_q|^2)``.
 
     Args:
         image: ``(h, w, 3)`` uint8 (any colour space; distances are Euclidean in it).
@@ -80,10 +80,10 @@ def contrast_edges(image: np.ndarray, smoothness: float) -> GridEdges:
     mean = sum(float(d.sum()) for d in squared) / max(count, 1)
     beta = 1.0 / (2.0 * mean) if mean > 0 else 0.0
     weights = []
-    for (dy, dx, length), d2 in zip(_OFFSETS, squared, strict=True):
+    for (dy, dx, inverse_distance), d2 in zip(_OFFSETS, squared, strict=True):
         src, _ = _edge_slices(h, w, dy, dx)
         weight = np.zeros((h, w), dtype=np.float32)
-        weight[src] = smoothness * length * np.exp(-beta * d2)
+        weight[src] = smoothness * inverse_distance * np.exp(-beta * d2)
         weights.append(weight)
     return GridEdges(tuple(weights))
 
@@ -121,7 +121,9 @@ class GridCut:
             edges.shape,
             fixed.shape,
         )
-        self._gain, self._edges, self._fixed = gain, edges, fixed.astype(np.int8, copy=True)
+        # Copies: a later rebuild (see require_object) must see the problem as it was given.
+        self._gain = np.array(gain, dtype=np.float64)
+        self._edges, self._fixed = edges, fixed.astype(np.int8, copy=True)
         self._solve_from_scratch()
 
     @property
@@ -227,7 +229,9 @@ def _flow_graph(
     tails += [np.full(count, source), ids]
     heads += [ids, np.full(count, sink)]
     caps += [to_source[free], to_sink[free]]
-    capacity = np.rint(np.concatenate(caps) * _CAPACITY_SCALE).astype(np.int32)
+    scaled = np.rint(np.concatenate(caps) * _CAPACITY_SCALE)
+    assert scaled.max(initial=0) < 2**31, "capacities overflow int32: smoothness too large"
+    capacity = scaled.astype(np.int32)
     keep = capacity > 0
     return sp.csr_matrix(
         (capacity[keep], (np.concatenate(tails)[keep], np.concatenate(heads)[keep])),

@@ -25,6 +25,8 @@ class ClassicSettings:
         box_smoothness: weight of the contrast-sensitive smoothness in the tight-box cut
             (grabCut's gamma, which grabCut fixes at 50 for full-resolution images; the cut runs
             at reduced resolution, where boundaries are shorter relative to areas).
+        prior_smoothness: the same weight in the cut from a mask prior, lower because the
+            prior's core already anchors the object (on DAVIS prior J: 15 > 25 > 40).
         box_margin: background context around a box or mask prior, as a fraction of the
             object's longer side (plus ``context_px`` pixels).
         context_px: fixed extra context in source pixels around the prompt region.
@@ -47,6 +49,7 @@ class ClassicSettings:
     iterations: int = 4
     box_iterations: int = 2
     box_smoothness: float = 25.0
+    prior_smoothness: float = 15.0
     box_margin: float = 0.1
     context_px: int = 8
     pin_rounds: int = 3
@@ -76,8 +79,10 @@ class ClassicSettings:
         if len(scales) != 3 or not all(0.0 < s <= 1.0 for s in scales):
             raise ConfigError(f"click_scales must be 3 fractions in (0, 1], got {scales}")
         object.__setattr__(self, "click_scales", scales)
-        if not self.box_smoothness > 0:
-            raise ConfigError(f"box_smoothness must be > 0, got {self.box_smoothness}")
+        for name in ("box_smoothness", "prior_smoothness"):
+            # The cut's integer capacities hold weights up to a few thousand.
+            if not 0 < getattr(self, name) <= 1000:
+                raise ConfigError(f"{name} must be in (0, 1000], got {getattr(self, name)}")
         if not self.refine_eps > 0:
             raise ConfigError(f"refine_eps must be > 0, got {self.refine_eps}")
 
