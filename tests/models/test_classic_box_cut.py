@@ -24,6 +24,7 @@ from scipy.special import logsumexp
 from segany_video.models.base import ObjectPrompt
 from segany_video.models.classic import ClassicEngine, ClassicSettings, candidates
 from segany_video.models.classic.box_cut import cut_tight_box
+from segany_video.models.classic.colour_cut import cut_with_prior
 from segany_video.models.classic.colour_model import ColourMixture
 from segany_video.models.classic.geodesic import geodesic_distance
 from segany_video.models.classic.graph_cut import CutResult
@@ -43,7 +44,7 @@ from segany_video.models.classic.tight_box import (
     pins,
     uncrossed_lines,
 )
-from segany_video.models.classic.trimap import build_trimap, plan_region
+from segany_video.models.classic.trimap import WorkRegion, build_trimap, plan_region
 
 # The forward neighbour offsets (dy, dx) in the order of ``GridEdges.weights``.
 OFFSETS = ((0, 1), (1, 0), (1, 1), (1, -1))
@@ -766,3 +767,72 @@ def test_engine_decodes_a_box_through_the_tight_box_cut(monkeypatch: pytest.Monk
     assert iou(out.masks[0, 0].numpy(), obj) >= 0.9
     # The engine kept the tight-box cut: it crossed enough of the box not to fall back to grabCut.
     assert len(cuts) == 1 and cuts[0] is not None and cuts[0].box_crossed >= 0.5
+
+
+# ---------------------------------------------------------------------------------------------
+# The cut from a mask prior (the tracker's previous mask, carried forward by motion)
+
+
+def prior_trimap(image: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, np.ndarray, WorkRegion]:
+    """The work crop and trimap the engine builds for a mask prompt, and its region."""
+    settings = ClassicSettings()
+    prompt = ObjectPrompt(mask=prior.astype(np.float32))
+    region = plan_region(prompt, (H, W), settings)
+    assert region is not None and region.scale == 1.0
+    work = region.crop(image)
+    trimap, _ = build_trimap(prompt, region, settings, work)
+    return work, trimap, region
+
+
+# Shifts up to the core's erosion (a tenth of the object's radius, ~2.4 px here): beyond it the
+# core takes in background beside the limbs and the object model learns its colour.
+@pytest.mark.parametrize("shift", [(0, 0), (4, 0), (0, -2), (2, 2)])
+@pytest.mark.parametrize("background", sorted(BACKGROUNDS))
+def test_cut_with_prior_snaps_a_moved_prior_to_the_object(
+    shift: tuple[int, int], background: str
+) -> None:
+    # The object moved a few pixels since the prior was made (the tracker's motion estimate is
+    # off by that much): its core still lies on the object, and the cut follows the object.
+    obj = person(BOX)
+    prior = np.roll(obj, shift, axis=(0, 1))
+    image = paint(background, [(obj, OBJECT_COLOUR)])
+    work, trimap, region = prior_trimap(image, prior)
+    result = cut_with_prior(work, trimap, smoothness=15.0)
+    assert result is not None
+    truth = region.crop(obj.astype(np.uint8), cv2.INTER_NEAREST) > 0
+    moved = region.crop(prior.astype(np.uint8), cv2.INTER_NEAREST) > 0
+    assert iou(result.foreground, truth) >= 0.9
+    if shift != (0, 0):
+        assert iou(result.foreground, truth) > iou(moved, truth)
+
+
+def test_cut_with_prior_needs_a_core_and_a_ring() -> None:
+    image = paint("bands", [(person(BOX), OBJECT_COLOUR)])
+    trimap = np.full((H, W), cv2.GC_BGD, np.uint8)
+    trimap[box_slices(BOX)] = cv2.GC_PR_FGD  # a body but no sure core
+    assert cut_with_prior(image, trimap, smoothness=15.0) is None
+    trimap[50:60, 70:80] = cv2.GC_FGD
+    assert cut_with_prior(image, trimap, smoothness=15.0) is not None
+    everything = np.full((H, W), cv2.GC_PR_FGD, np.uint8)  # no ring at all
+    everything[50:60, 70:80] = cv2.GC_FGD
+    assert cut_with_prior(image, everything, smoothness=15.0) is None
+
+
+def test_engine_decodes_a_mask_prompt_through_the_prior_cut(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cuts: list[CutResult | None] = []
+
+    def recorded(*args, **kwargs) -> CutResult | None:
+        cuts.append(cut_with_prior(*args, **kwargs))
+        return cuts[-1]
+
+    monkeypatch.setattr(candidates, "cut_with_prior", recorded)
+    obj = person(BOX)
+    image = paint("halves", [(obj, OBJECT_COLOUR)], seed=5)
+    engine = ClassicEngine()
+    features = engine.embed(torch.from_numpy(image)[None])[0]
+    prompt = ObjectPrompt(mask=np.roll(obj, (3, 2), axis=(0, 1)).astype(np.float32))
+    out = engine.decode(features, [prompt], multimask=False)
+    assert len(cuts) == 1 and cuts[0] is not None
+    assert iou(out.masks[0, 0].numpy(), obj) >= 0.9
