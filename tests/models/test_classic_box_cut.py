@@ -23,7 +23,7 @@ from scipy.special import logsumexp
 
 from segany_video.models.base import ObjectPrompt
 from segany_video.models.classic import ClassicEngine, ClassicSettings, candidates
-from segany_video.models.classic.box_cut import cut_tight_box
+from segany_video.models.classic.box_cut import cut_box
 from segany_video.models.classic.colour_cut import cut_with_prior
 from segany_video.models.classic.colour_model import ColourMixture
 from segany_video.models.classic.geodesic import geodesic_distance
@@ -659,7 +659,7 @@ def cut_on_work_region(
     work = region.crop(image)
     trimap, box = build_trimap(prompt, region, settings, work)
     assert box is not None
-    result = cut_tight_box(work, trimap, box, settings.box_smoothness)
+    result = cut_box(work, trimap, box, settings.box_smoothness, tight=True)
     cropped = [region.crop(t.astype(np.uint8), cv2.INTER_NEAREST) > 0 for t in truths]
     return result, trimap, box, cropped
 
@@ -734,7 +734,7 @@ def test_tight_box_cut_needs_a_ring_of_200_pixels(side: int, expected_none: bool
     trimap[box_slices(box)] = cv2.GC_PR_FGD
     ring = int((trimap == cv2.GC_BGD).sum())
     assert (ring < 200) == expected_none, ring
-    result = cut_tight_box(image, trimap, box, smoothness=25.0)
+    result = cut_box(image, trimap, box, smoothness=25.0, tight=True)
     assert (result is None) == expected_none
 
 
@@ -755,10 +755,10 @@ def test_engine_decodes_a_box_through_the_tight_box_cut(monkeypatch: pytest.Monk
     cuts: list[CutResult | None] = []
 
     def recorded(*args, **kwargs) -> CutResult | None:
-        cuts.append(cut_tight_box(*args, **kwargs))
+        cuts.append(cut_box(*args, **kwargs))
         return cuts[-1]
 
-    monkeypatch.setattr(candidates, "cut_tight_box", recorded)
+    monkeypatch.setattr(candidates, "cut_box", recorded)
     obj = person(BOX)
     image = paint("bands", [(obj, OBJECT_COLOUR)], seed=3)
     engine = ClassicEngine()

@@ -1,4 +1,4 @@
-"""The tight-box cut: segment the object inside a user's box without grabCut's guesswork.
+"""The box cut: segment the object inside a box without grabCut's guesswork.
 
 GrabCut starts its object colour model from everything inside the box. For people, animals and
 vehicles the object fills only a quarter to a half of its tight box, so that first model is
@@ -14,8 +14,9 @@ keeps the background model where the evidence is, at the box's sides:
    usually neither;
 3. the object model is a mixture fitted to the seeds; the cut weighs it against the per-side
    background with contrast-sensitive smoothness and is solved exactly (:mod:`colour_cut`);
-4. the tight-box constraint pins one pixel on every box line the cut missed, and the cut is
-   solved again (one round: pins do not change the models here);
+4. for a tight box (a user's), the tight-box constraint pins one pixel on every box line the
+   cut missed, and the cut is solved again (one round: pins do not change the models here);
+   the loose search boxes the engine draws around clicks skip this step;
 5. background enclosed by the object is filled: inside a tight box it is almost always object
    coloured like the background (sky seen through a sail's colours), not a real hole.
 
@@ -50,10 +51,10 @@ _MIN_SEEDS = 20
 _MAX_ENCLOSED = 0.25
 
 
-def cut_tight_box(
-    image: np.ndarray, trimap: np.ndarray, box: np.ndarray, smoothness: float
+def cut_box(
+    image: np.ndarray, trimap: np.ndarray, box: np.ndarray, smoothness: float, *, tight: bool
 ) -> CutResult | None:
-    """Segment the object of a tight box on the work region.
+    """Segment the object of a box on the work region.
 
     Args:
         image: ``(h, w, 3)`` uint8 RGB work crop.
@@ -61,10 +62,12 @@ def cut_tight_box(
             the box and under negative clicks sure background, positive clicks sure object).
         box: ``XYXY`` integer work pixels, exclusive ends.
         smoothness: weight of the contrast-sensitive smoothness (grabCut's gamma).
+        tight: the box is the object's extent (a user's box), so its lines are pinned; a loose
+            search box around clicks is not.
 
     Returns:
-        The cut (``box_crossed`` measured before the pins), or None when the ring around the box
-        is too thin to model its colours.
+        The cut (for a tight box, ``box_crossed`` is measured before the pins), or None when
+        the ring around the box is too thin to model its colours.
     """
     h, w = trimap.shape
     in_box = np.zeros((h, w), dtype=bool)
@@ -79,6 +82,8 @@ def cut_tight_box(
     solved = solve_colour_cut(image, trimap, seeds, background, smoothness)
     cut, gain, fixed = solved.cut, solved.gain, solved.fixed
     foreground = cut.foreground
+    if not tight:
+        return CutResult(foreground=_fill_enclosed(foreground, trimap == GC_BGD), colour_ratio=gain)
     crossed = lines_crossed(foreground, box)
 
     rows, cols = uncrossed_lines(foreground, box)

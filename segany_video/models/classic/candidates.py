@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from segany_video.models.base import ObjectPrompt
-from segany_video.models.classic.box_cut import cut_tight_box
+from segany_video.models.classic.box_cut import cut_box
 from segany_video.models.classic.colour_cut import cut_with_prior
 from segany_video.models.classic.features import ClassicFeatures
 from segany_video.models.classic.graph_cut import CutResult, cut_region
@@ -164,6 +164,13 @@ def _cut(
     settings: ClassicSettings,
     tight_box: bool,
 ) -> tuple[CutResult, np.ndarray]:
+    """The engine's cut of one work region, and the trimap it was made from.
+
+    The engine's own colour cuts come first: from a mask prior's core, or from the seeds a box
+    holds (the user's box, taken as tight, or a loose search box around clicks). GrabCut is the
+    fallback where they cannot be made (no core, too thin a ring) or where a tight box's cut
+    misses most of the box's lines; then the answer crossing more of them is kept.
+    """
     image = region.crop(features.image)
     trimap, box_work = build_trimap(prompt, region, settings, image)
     # The tight-box constraint only holds when the box is the object's extent: not for the
@@ -171,21 +178,17 @@ def _cut(
     pin_box = box_work if tight_box and prompt.mask is None else None
     cv2.setRNGSeed(_RNG_SEED)
     if prompt.mask is not None:
-        from_prior = cut_with_prior(image, trimap, settings.prior_smoothness)
-        if from_prior is not None:
-            return from_prior, trimap
-    tight = None
-    if pin_box is not None:
-        tight = cut_tight_box(image, trimap, pin_box, settings.box_smoothness)
-        if tight is not None and tight.box_crossed >= _FAILED_CROSSING:
-            return tight, trimap
-        # The tight-box cut failed (its seeds were not the object, or the ring was too thin):
-        # grabCut starts from the whole box instead; the answer crossing more lines is kept.
-        cv2.setRNGSeed(_RNG_SEED)
+        own = cut_with_prior(image, trimap, settings.prior_smoothness)
+    else:
+        assert box_work is not None, "a prompt without a mask prior is cut within a box"
+        own = cut_box(image, trimap, box_work, settings.box_smoothness, tight=pin_box is not None)
+    if own is not None and (own.box_crossed is None or own.box_crossed >= _FAILED_CROSSING):
+        return own, trimap
+    cv2.setRNGSeed(_RNG_SEED)
     iterations = settings.iterations if pin_box is None else settings.box_iterations
     cut = cut_region(image, trimap, iterations, pin_box, settings.pin_rounds)
-    if tight is not None and cut.box_crossed is not None and tight.box_crossed > cut.box_crossed:
-        return tight, trimap
+    if own is not None and cut.box_crossed is not None and own.box_crossed > cut.box_crossed:
+        return own, trimap
     return cut, trimap
 
 
