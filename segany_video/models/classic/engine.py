@@ -3,8 +3,10 @@
 It implements :class:`segany_video.models.base.PromptableSegmenter`, so the runtime and the
 tracker drive it exactly like a SAM model: ``embed`` turns a batch of frames into per-frame
 features (batched torch work), ``decode`` turns the prompts of N objects into K scored
-candidate masks each. Decoding runs a colour-model graph cut (grabCut) on a downscaled crop
-around each prompt and refines the boundary at full resolution (see ``candidates.py``).
+candidate masks each. Decoding runs a colour-model graph cut on a downscaled crop around each
+prompt — the engine's own cut, whose object colours come from pixels the prompt vouches for
+(``box_cut.py``, ``colour_cut.py``), with OpenCV's grabCut as the fallback — and refines the
+boundary at full resolution (see ``candidates.py``).
 """
 
 from __future__ import annotations
