@@ -29,6 +29,15 @@ _TIME_BASES = {
     "mov": Fraction(1, 90000),
 }
 
+# x264's SIMD macroblock-tree kernels (mbtree_propagate_cost/list) are the only ones that are
+# not bit-exact with its C code, and the AVX-512 ones read heap bytes that were never written:
+# the same frames then encode differently from run to run (with glibc's MALLOC_PERTURB_ each
+# fill byte gives other bytes), so a resumed overlay differed from an uninterrupted one.
+# "cpu-independent" makes x264 use the C kernels for just those two (a few percent slower);
+# every libx264 stream here asks for it, so the same frames give the same file on every run
+# and on every CPU, as --resume promises.
+X264_REPRODUCIBLE = {"x264-params": "cpu-independent=1"}
+
 
 @dataclass(frozen=True)
 class StreamSpec:
