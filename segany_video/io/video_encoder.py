@@ -37,6 +37,8 @@ _TIME_BASES = {
 # every libx264 stream here asks for it, so the same frames give the same file on every run
 # and on every CPU, as --resume promises.
 X264_REPRODUCIBLE = {"x264-params": "cpu-independent=1"}
+# Container option: no random ids, no muxer version strings, in any container we write.
+_BITEXACT = {"fflags": "+bitexact"}
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,11 @@ class VideoEncoder(StagedWriter):
         self._last_pts: int | None = None
         self._target = AtomicPath(self.path)
         try:
-            self._container = av.open(str(self._target.temp), "w", format=spec.container)
+            # bitexact: Matroska/WebM headers otherwise carry random segment and track ids, so
+            # a resumed run's files would differ from an uninterrupted run's by those bytes.
+            self._container = av.open(
+                str(self._target.temp), "w", format=spec.container, options=_BITEXACT
+            )
         except OSError as exc:
             self._target.discard()
             raise writer_error(self.path, exc, "create") from exc

@@ -165,6 +165,24 @@ def test_h264_outputs_do_not_depend_on_the_simd_x264_picks(tmp_path, monkeypatch
     assert shipped.read_bytes() == plain_c.read_bytes()
 
 
+@pytest.mark.parametrize(
+    ("name", "write"),
+    [
+        ("1.mkv", lambda path: _write_masks(path, "ffv1")),
+        ("1.mp4", lambda path: _write_masks(path, "h264")),
+        ("overlay.mp4", _write_overlay),
+    ],
+)
+def test_writing_the_same_frames_twice_gives_the_same_bytes(tmp_path, name, write):
+    # Matroska writes random segment/track ids into its header unless asked to be bit-exact.
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    write(first / name)
+    write(second / name)
+    assert (first / name).read_bytes() == (second / name).read_bytes()
+
+
 def test_overlay_drawing_blends_slot_colour_inside_and_leaves_background():
     ids = ["left", 7]
     height, width = 240, 320
