@@ -24,6 +24,8 @@ import numpy as np
 from segany_video.models.base import ObjectPrompt
 
 _WEIGHTS = {"colour": 0.3, "edges": 0.3, "prompt": 0.4}
+# IoU with a mask prior at which prompt agreement is full.
+_PRIOR_AGREEMENT = 0.7
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,11 @@ def prompt_agreement(
     if prior is not None:
         prior_crop = prior[y0 : y0 + h, x0 : x0 + w]
         union = int((mask | prior_crop).sum()) + int(prior.sum()) - int(prior_crop.sum())
-        parts.append(int((mask & prior_crop).sum()) / union if union else 0.0)
+        iou = int((mask & prior_crop).sum()) / union if union else 0.0
+        # A mask prior is a guess (the previous mask carried by motion): on DAVIS, a mask's
+        # overlap with it beyond this much says nothing about the mask's quality, and rewarding
+        # it would rank the prior echoed back above a cut that corrects it.
+        parts.append(min(iou / _PRIOR_AGREEMENT, 1.0))
     if prompt.box is not None:
         parts.append(_box_iou(mask, offset, prompt.box))
     if prompt.points is not None:
