@@ -3,7 +3,7 @@
 Floors sit a little under the scores measured when they were set, so that quality cannot
 silently drop: box J 0.797 over two frames of each of the 11 sequences (worst frame 0.497, a
 boat; the cut's colour models shift a single frame's score by a few hundredths); prior J 0.853
-(worst 0.750) and one-click J 0.634 over the 8 frames of ``FRAMES``. The full figures come from
+(worst 0.772) and one-click J 0.667 over the 8 frames of ``FRAMES``. The full figures come from
 ``python -m segany_video.eval.bench_classic``.
 """
 
