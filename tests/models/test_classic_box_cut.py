@@ -677,6 +677,9 @@ def test_tight_box_cut_recovers_a_sparse_object(shape, background: str) -> None:
 
 # A window through the torso (rows 40..68, columns 68..92) and a bag on it.
 TORSO_HOLE = window(slice(44, 54), slice(74, 86))
+NEGATIVE_CLICK_IN_TORSO = ObjectPrompt(
+    box=BOX, points=np.array([[80, 49]], np.float32), point_labels=np.array([0])
+)
 
 
 def test_enclosed_background_is_filled() -> None:
@@ -694,10 +697,9 @@ def test_enclosed_background_is_filled() -> None:
 def test_enclosed_background_holding_a_negative_click_stays_a_hole() -> None:
     obj = person(BOX) & ~TORSO_HOLE
     image = paint("bands", [(obj, OBJECT_COLOUR)])
-    click = ObjectPrompt(
-        box=BOX, points=np.array([[80, 49]], np.float32), point_labels=np.array([0])
+    result, trimap, _, (truth, hole) = cut_on_work_region(
+        image, NEGATIVE_CLICK_IN_TORSO, [obj, TORSO_HOLE]
     )
-    result, trimap, _, (truth, hole) = cut_on_work_region(image, click, [obj, TORSO_HOLE])
     assert result is not None
     foreground = result.foreground
     # The click's similar-colour patch lies in the hole and does not leak into the object.
@@ -711,10 +713,9 @@ def test_negative_click_patch_inside_the_box_stays_background() -> None:
     obj = person(BOX)
     bag_colour = (230, 210, 60)
     image = paint("bands", [(obj, OBJECT_COLOUR), (TORSO_HOLE, bag_colour)])
-    click = ObjectPrompt(
-        box=BOX, points=np.array([[80, 49]], np.float32), point_labels=np.array([0])
+    result, trimap, _, (truth, bag) = cut_on_work_region(
+        image, NEGATIVE_CLICK_IN_TORSO, [obj, TORSO_HOLE]
     )
-    result, trimap, _, (truth, bag) = cut_on_work_region(image, click, [obj, TORSO_HOLE])
     assert result is not None
     foreground = result.foreground
     patch = (trimap == cv2.GC_BGD) & (cv2.erode(bag.astype(np.uint8), np.ones((3, 3))) > 0)
@@ -751,20 +752,30 @@ def test_pins_make_the_cut_cross_every_line_of_the_box() -> None:
     assert len(rows) == 0 and len(cols) == 0
 
 
-def test_engine_decodes_a_box_through_the_tight_box_cut(monkeypatch: pytest.MonkeyPatch) -> None:
-    cuts: list[CutResult | None] = []
+def record_cuts(monkeypatch: pytest.MonkeyPatch, name: str) -> list[CutResult | None]:
+    """Make ``candidates.<name>`` record what each of its calls returned."""
+    original = getattr(candidates, name)
+    results: list[CutResult | None] = []
 
     def recorded(*args, **kwargs) -> CutResult | None:
-        cuts.append(cut_box(*args, **kwargs))
-        return cuts[-1]
+        results.append(original(*args, **kwargs))
+        return results[-1]
 
-    monkeypatch.setattr(candidates, "cut_box", recorded)
-    obj = person(BOX)
-    image = paint("bands", [(obj, OBJECT_COLOUR)], seed=3)
+    monkeypatch.setattr(candidates, name, recorded)
+    return results
+
+
+def decode_single(image: np.ndarray, prompt: ObjectPrompt) -> np.ndarray:
     engine = ClassicEngine()
     features = engine.embed(torch.from_numpy(image)[None])[0]
-    out = engine.decode(features, [ObjectPrompt(box=BOX)], multimask=False)
-    assert iou(out.masks[0, 0].numpy(), obj) >= 0.9
+    return engine.decode(features, [prompt], multimask=False).masks[0, 0].numpy()
+
+
+def test_engine_decodes_a_box_through_the_tight_box_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    cuts = record_cuts(monkeypatch, "cut_box")
+    obj = person(BOX)
+    mask = decode_single(paint("bands", [(obj, OBJECT_COLOUR)], seed=3), ObjectPrompt(box=BOX))
+    assert iou(mask, obj) >= 0.9
     # The engine kept the tight-box cut: it crossed enough of the box not to fall back to grabCut.
     assert len(cuts) == 1 and cuts[0] is not None and cuts[0].box_crossed >= 0.5
 
@@ -821,18 +832,9 @@ def test_cut_with_prior_needs_a_core_and_a_ring() -> None:
 def test_engine_decodes_a_mask_prompt_through_the_prior_cut(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    cuts: list[CutResult | None] = []
-
-    def recorded(*args, **kwargs) -> CutResult | None:
-        cuts.append(cut_with_prior(*args, **kwargs))
-        return cuts[-1]
-
-    monkeypatch.setattr(candidates, "cut_with_prior", recorded)
+    cuts = record_cuts(monkeypatch, "cut_with_prior")
     obj = person(BOX)
-    image = paint("halves", [(obj, OBJECT_COLOUR)], seed=5)
-    engine = ClassicEngine()
-    features = engine.embed(torch.from_numpy(image)[None])[0]
     prompt = ObjectPrompt(mask=np.roll(obj, (3, 2), axis=(0, 1)).astype(np.float32))
-    out = engine.decode(features, [prompt], multimask=False)
+    mask = decode_single(paint("halves", [(obj, OBJECT_COLOUR)], seed=5), prompt)
     assert len(cuts) == 1 and cuts[0] is not None
-    assert iou(out.masks[0, 0].numpy(), obj) >= 0.9
+    assert iou(mask, obj) >= 0.9
