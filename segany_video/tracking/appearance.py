@@ -123,7 +123,10 @@ def half_lab(image: np.ndarray) -> np.ndarray:
 
 
 def colour_odds(foreground: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """``(D,)`` float32 P(object | colour bin) from object and background histograms."""
+    """``(D,)`` float32 P(object | colour bin) from object and background histograms.
+
+    A bin empty in both (a colour seen on neither side) gets exactly 0.5: no evidence.
+    """
     eps = 1e-6
     return ((foreground + eps) / (foreground + background + 2 * eps)).astype(np.float32)
 
@@ -162,12 +165,42 @@ class Appearance:
     @staticmethod
     def anchor_odds(index: ColourIndex, mask: np.ndarray, box: Box | None = None) -> np.ndarray:
         """``(D,)`` P(object | colour) against a wide band of surroundings (half its size)."""
-        ring = max(8, int(0.5 * np.sqrt(_area(mask, box))))
+        ring = _anchor_ring(mask, box)
         return colour_odds(index.histogram(mask, box), index.ring_histogram(mask, ring, box))
+
+    @staticmethod
+    def anchor_odds_found_again(
+        odds: np.ndarray, index: ColourIndex, mask: np.ndarray, box: Box | None = None
+    ) -> np.ndarray:
+        """``odds`` from :meth:`anchor_odds` for an object found again at ``mask``.
+
+        The colours they leave undecided (exactly 0.5: seen neither on the object nor around it
+        on its keyframe) that the same wide band around ``mask`` shows count as background;
+        every colour they decide keeps its odds, so a partly found object cannot teach them
+        that its own colours are background.
+
+        Args:
+            odds: ``(D,)`` float32 anchor odds.
+            index: this frame's colour bins (the binning of ``odds``).
+            mask: ``(H, W)`` bool where the object was found.
+            box: a box holding every True pixel of ``mask`` (None: the whole frame).
+
+        Returns:
+            ``(D,)`` float32, a new array.
+        """
+        around = index.ring_histogram(mask, _anchor_ring(mask, box), box)
+        undecided = (odds == 0.5) & (around > 0)
+        settled = odds.copy()
+        settled[undecided] = colour_odds(np.zeros_like(around), around)[undecided]
+        return settled
 
     def update(self, other: Appearance, rate: float) -> None:
         self.foreground = (1.0 - rate) * self.foreground + rate * other.foreground
         self.background = (1.0 - rate) * self.background + rate * other.background
+
+
+def _anchor_ring(mask: np.ndarray, box: Box | None) -> int:
+    return max(8, int(0.5 * np.sqrt(_area(mask, box))))
 
 
 def _area(mask: np.ndarray, box: Box | None) -> int:

@@ -346,7 +346,21 @@ class Propagator:
                 track.low_res_logits = outcome.low_res
             elif outcome is not None and mask is not None and self._visible(track, mask, box):
                 appearance = Appearance.measure(colours, mask, box)
-                track.follow(mask, outcome.score, appearance, s.appearance_rate, box)
+                if track.state is TrackState.LOST and track.anchor_odds is not None:
+                    # Found again after being out of sight, the object may stand on ground its
+                    # keyframe never showed, whose colours its anchor has no evidence on (odds
+                    # 0.5): the colour prior then keeps whatever motion puts there. And motion
+                    # puts ground there: the backward warp gives the band an object uncovers as
+                    # it moves the object's label (a wider band when the flow underestimates a
+                    # fast object), and a band kept once rides on the ground's flow from then
+                    # on, so the mask trails a growing wake and then slides off the object.
+                    # Seen around the object now, those colours are background.
+                    track.anchor_odds = Appearance.anchor_odds_found_again(
+                        track.anchor_odds, fine, mask, box
+                    )
+                track.follow(
+                    mask, outcome.score, appearance, s.appearance_rate, s.appearance_gate, box
+                )
                 track.low_res_logits = outcome.low_res
             elif track.state is not TrackState.INACTIVE:
                 track.lose()

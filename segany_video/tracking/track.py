@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from segany_video.results import TrackState
-from segany_video.tracking.appearance import Appearance
+from segany_video.tracking.appearance import Appearance, hellinger
 from segany_video.tracking.boxes import Box, as_xyxy, tight_box
 from segany_video.tracking.motion import ConstantVelocity
 
@@ -92,14 +92,31 @@ class Track:
         score: float,
         appearance: Appearance,
         rate: float,
+        colour_gate: float,
         within: Box | None = None,
     ) -> None:
         """Accept the frame's matched mask; confident frames refresh the colour model.
-        ``within`` as in :meth:`seed`."""
+
+        Args:
+            mask: ``(H, W)`` bool.
+            score: its quality in ``[0, 1]``.
+            appearance: the colours measured under it.
+            rate: update rate of the colour model.
+            colour_gate: a mask whose colours are further than this (Hellinger) from the
+                object's keyframe colours teaches the colour model nothing.
+            within: as in :meth:`seed`.
+        """
         self._found(mask, score, within)
         assert self.box is not None and self.motion is not None and self.appearance is not None
         self.motion.observe(as_xyxy(self.box))
-        if self.area >= 0.7 * self.reference_area and score >= 0.5:
+        # A mask can slide off a fast object onto the ground behind it (the flow loses it) and
+        # keep its size and score for a few frames. Learning those colours makes the ground look
+        # like the object: once the object is lost, the search then finds ground everywhere
+        # instead of the object coming back. So only a mask that would pass as the object if it
+        # were found anew (``colour_gate``, against the fixed keyframe colours, not the model
+        # being taught) updates the model.
+        looks_like_it = hellinger(appearance.foreground, self.appearance.keyframe) <= colour_gate
+        if self.area >= 0.7 * self.reference_area and score >= 0.5 and looks_like_it:
             self.appearance.update(appearance, rate)
         # Grows at once, shrinks slowly: a steady decline (moving away) is followed, a sudden
         # one (occlusion, leaving the frame) is measured against the old size.

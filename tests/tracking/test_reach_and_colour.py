@@ -1,5 +1,6 @@
-"""Leak control of followed masks (reach, detached parts, colour prior floor) and the
-crop-only fast paths (flow warp, colour bins, overlaps) against full-frame references."""
+"""Leak control of followed masks (reach, detached parts, colour prior floor, colour evidence
+of an object found again, what the colour model learns) and the crop-only fast paths (flow
+warp, colour bins, overlaps) against full-frame references."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from segany_video.tracking.appearance import ColourIndex, half_lab
+from segany_video.tracking.appearance import Appearance, ColourIndex, half_lab
 from segany_video.tracking.motion import FlowEstimator, FlowField
 from segany_video.tracking.overlaps import resolve_overlaps
 from segany_video.tracking.prompt_builder import (
@@ -16,6 +17,7 @@ from segany_video.tracking.prompt_builder import (
     colour_posterior,
 )
 from segany_video.tracking.reach import drop_detached, within_reach
+from segany_video.tracking.track import Track
 
 
 def rect(h: int, w: int, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
@@ -67,6 +69,55 @@ def test_colour_prior_floor_keeps_look_alike_background_out_of_a_steady_object()
     assert not steady[:, 140:160].any()
     # An object coming back into view may grow onto its colours near its mask.
     assert regrowing[45:75, 140:145].any()
+
+
+def scene(*patches: tuple[tuple[int, int, int, int], tuple[int, int, int]]) -> np.ndarray:
+    """A 120x200 RGB image: brown ground with ``((x0, y0, x1, y1), colour)`` patches."""
+    image = np.full((120, 200, 3), (120, 90, 60), np.uint8)
+    for (x0, y0, x1, y1), colour in patches:
+        image[y0:y1, x0:x1] = colour
+    return image
+
+
+PINK, GREY, BLUE = (220, 60, 200), (160, 160, 160), (40, 80, 220)
+
+
+def test_an_object_found_again_learns_only_the_colours_its_keyframe_left_undecided():
+    # Keyframe: a pink object on brown ground. Found again on grey ground, half hidden behind
+    # a blue occluder, its mask short of its visible part: the band around the mask holds the
+    # grey ground, the occluder and the rest of the object.
+    keyframe = ColourIndex(scene(((80, 40, 120, 80), PINK)), 16)
+    odds = Appearance.anchor_odds(keyframe, rect(120, 200, 80, 40, 120, 80))
+    found = scene(((0, 0, 200, 120), GREY), ((40, 40, 80, 80), PINK), ((80, 30, 110, 90), BLUE))
+    later = ColourIndex(found, 16)
+    kept = odds.copy()
+    settled = Appearance.anchor_odds_found_again(odds, later, rect(120, 200, 40, 40, 70, 80))
+
+    def at(x: int, y: int, table: np.ndarray) -> float:
+        return float(table[later.at(np.array([y]), np.array([x]))[0]])
+
+    assert at(75, 50, odds) == at(75, 50, settled) > 0.9  # pink, even outside the mask
+    assert at(10, 10, odds) == 0.5 and at(10, 10, settled) < 0.01  # grey: now background
+    assert at(85, 50, odds) == 0.5 and at(85, 50, settled) < 0.01  # the occluder too
+    assert 0.5 in settled  # colours seen nowhere yet stay undecided
+    assert np.array_equal(odds, kept)
+
+
+def test_the_colour_model_learns_only_from_masks_in_the_objects_colours():
+    object_mask = rect(120, 200, 80, 40, 120, 80)
+    colours = ColourIndex(scene(((80, 40, 120, 80), PINK)), 8)
+    track = Track(1)
+    appearance = Appearance.measure(colours, object_mask)
+    track.seed(object_mask, 1.0, appearance, np.zeros(colours.size, np.float32))
+    keyframe = track.appearance.foreground.copy()
+    # A mask of the same size and score that slid off onto the ground beside the object.
+    slid = rect(120, 200, 110, 40, 150, 80)
+    track.follow(slid, 0.9, Appearance.measure(colours, slid), rate=0.5, colour_gate=0.45)
+    assert np.array_equal(track.appearance.foreground, keyframe)
+    # One on the object with a sliver of ground is learnt.
+    wider = rect(120, 200, 80, 40, 124, 80)
+    track.follow(wider, 0.9, Appearance.measure(colours, wider), rate=0.5, colour_gate=0.45)
+    assert not np.array_equal(track.appearance.foreground, keyframe)
 
 
 @pytest.mark.parametrize("box", [(0, 0, 7, 5), (3, 2, 50, 31), (1, 1, 2, 2), (10, 20, 64, 48)])
