@@ -27,7 +27,7 @@ BENCHES = {
     "pipeline": "segany_video.eval.bench_pipeline",
     "tracker": "segany_video.eval.bench_tracker",
 }
-FORWARDED = ("weights", "eval", "bench")
+FORWARDED = ("weights", "eval", "score", "bench")
 _TIME = re.compile(r"^(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?)s?$")
 
 
@@ -331,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in (
         ("weights", "list, download, verify SAM weights: weights {list,download,verify,path}"),
         ("eval", "score tracking on a DAVIS-format folder: eval DATA_ROOT [options]"),
+        ("score", "score a run's davis/ labels against ground truth: score RUN_OUT TRUTH_DIR"),
         ("bench", f"benchmarks: bench {{{','.join(BENCHES)}}} [options]"),
     ):
         forwarded = sub.add_parser(name, help=help_text, add_help=False)
@@ -351,6 +352,8 @@ def _forwarded(command: str, rest: list[str]) -> int:
         return cmd_forward("segany_video.models.weights", rest, "weights_main")
     if command == "eval":
         return cmd_forward("segany_video.eval.davis_eval", rest)
+    if command == "score":
+        return cmd_forward("segany_video.eval.label_scores", rest)
     if not rest or rest[0] not in BENCHES:
         raise ConfigError(f"bench needs one of {sorted(BENCHES)}, e.g. segany-video bench io CLIP")
     return cmd_forward(BENCHES[rest[0]], rest[1:])

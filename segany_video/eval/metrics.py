@@ -199,6 +199,20 @@ def score_sequence(
             f_scores.append(boundary_f_measure(pred, gt, bound_th))
         except ValueError as exc:
             raise ValueError(f"{label}, frame {len(j_scores)}: {exc}") from exc
+    return sequence_scores(j_scores, f_scores, name=name)
+
+
+def sequence_scores(
+    j_scores: Sequence[float], f_scores: Sequence[float], *, name: str = ""
+) -> SequenceScores:
+    """Per-frame J and F of one object into its sequence means (first and last frames left out).
+
+    Raises:
+        ValueError: the two lists differ in length, or hold fewer than 3 frames.
+    """
+    label = f"sequence {name!r}" if name else "sequence"
+    if len(j_scores) != len(f_scores):
+        raise ValueError(f"{label}: {len(j_scores)} J values but {len(f_scores)} F values")
     if len(j_scores) < 3:
         raise ValueError(
             f"{label}: {len(j_scores)} frames; need at least 3 (first and last are not scored)"
