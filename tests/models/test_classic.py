@@ -12,6 +12,7 @@ from segany_video.errors import ConfigError, DeviceError, PromptError
 from segany_video.models.base import ObjectPrompt, PromptableSegmenter
 from segany_video.models.classic import ClassicEngine, ClassicSettings, build_classic
 from segany_video.models.classic.colour_model import ColourMixture
+from segany_video.models.classic.trimap import search_boxes
 
 H, W = 160, 200
 
@@ -310,3 +311,37 @@ def test_tracker_style_prompt_with_a_negative_click_on_a_same_coloured_neighbour
     mask = engine.decode(features_of(engine, image), [prompt]).masks[0, 0].numpy()
     assert iou(mask, left) >= 0.85
     assert mask[right].mean() <= 0.05
+
+
+def test_search_boxes_stretch_along_the_axis_the_clicks_spread_on() -> None:
+    settings = ClassicSettings()
+    short = min(H, W)
+    one = ObjectPrompt(points=np.array([[100, 80]], np.float32), point_labels=np.array([1]))
+    for box, fraction in zip(
+        search_boxes(one, (H, W), settings), settings.click_scales, strict=True
+    ):
+        x0, y0, x1, y1 = box
+        assert (x1 - x0, y1 - y0) == pytest.approx((fraction * short, fraction * short))
+    # Clicks at head, waist and feet of a standing figure: 90 px tall, 4 px wide.
+    clicks = np.array([[500, 105], [502, 150], [498, 195]], np.float32)
+    tall = ObjectPrompt(points=clicks, point_labels=np.ones(3, np.int64))
+    for box, fraction in zip(
+        search_boxes(tall, (300, 1000), settings), settings.click_scales, strict=True
+    ):
+        x0, y0, x1, y1 = box
+        assert x1 - x0 == pytest.approx(max(fraction * 300, 1.5 * 4 + 8))
+        assert y1 - y0 == pytest.approx(max(fraction * 300, 1.5 * 90 + 8))
+        assert (x0 + x1) / 2 == pytest.approx(500) and (y0 + y1) / 2 == pytest.approx(150)
+
+
+def test_clicks_along_a_tall_object_leave_out_a_look_alike_beside_it(engine: ClassicEngine) -> None:
+    figure = np.zeros((H, W), bool)
+    figure[15:150, 92:108] = True
+    look_alike = np.zeros((H, W), bool)
+    look_alike[60:110, 135:175] = True
+    image = compose([(figure, (200, 70, 60), 11), (look_alike, (200, 70, 60), 11)])
+    clicks = np.array([[100, 25], [100, 82], [100, 140]], np.float32)
+    prompt = ObjectPrompt(points=clicks, point_labels=np.ones(3, np.int64))
+    mask = engine.decode(features_of(engine, image), [prompt], multimask=False).masks[0, 0].numpy()
+    assert iou(mask, figure) >= 0.85
+    assert mask[look_alike].mean() <= 0.05
