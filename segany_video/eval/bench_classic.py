@@ -16,7 +16,7 @@ correlation between the engine's scores and the true J (is the score honest?).
 
 Usage::
 
-    python -m segany_video.eval.bench_classic --data ../shared/data/davis2016-train
+    segany-video bench classic --data ../shared/data/davis2016-train
 """
 
 from __future__ import annotations
@@ -224,7 +224,9 @@ def print_reports(reports: Sequence[SequenceReport], baseline: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="segany-video bench classic", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--data", type=Path, default=Path("../shared/data/davis2016-train"))
     parser.add_argument("--sequences", nargs="*", default=None, help="names (default: all)")
     parser.add_argument("--step", type=int, default=5, help="evaluate every STEP-th frame")

@@ -19,7 +19,7 @@ it can run faster than raw PyAV, whose decode and conversion share one thread.
 
 Usage::
 
-    python -m segany_video.eval.bench_io ../shared/data/videos/intel_one-by-one-person-detection.mp4
+    segany-video bench io ../shared/data/videos/intel_one-by-one-person-detection.mp4
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def best_rate(run: Callable[[], int | None], repeats: int) -> tuple[float, int] 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m segany_video.eval.bench_io", description=__doc__.split("\n\n")[0]
+        prog="segany-video bench io", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("clip", help="video file (or URL) to decode")
     parser.add_argument("--batch", type=int, default=16, help="reader batch size (default 16)")

@@ -9,7 +9,7 @@
 Weights are random (no checkpoint is needed): the cost of a forward pass does not depend on
 the values. Run::
 
-    python -m segany_video.eval.bench_models --variant vit_b --repeats 2
+    segany-video bench models --variant vit_b --repeats 2
 """
 
 from __future__ import annotations
@@ -128,7 +128,9 @@ def bench_decoder(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="segany-video bench models", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--variant", choices=sorted(SAM_VIT_CONFIGS), default="vit_b")
     parser.add_argument("--repeats", type=int, default=2, help="timed encoder runs per side")
     parser.add_argument("--warmup", type=int, default=1, help="untimed encoder runs per side")

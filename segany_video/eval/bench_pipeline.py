@@ -1,4 +1,4 @@
-"""Benchmark of the streaming runtime: ``python -m segany_video.eval.bench_pipeline <part>``.
+"""Benchmark of the streaming runtime: ``segany-video bench pipeline <part>``.
 
 Parts (each prints its figures and the settings that produced them):
 
@@ -573,7 +573,7 @@ def run_overlap(args: argparse.Namespace) -> dict:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m segany_video.eval.bench_pipeline", description=__doc__.split("\n\n")[0]
+        prog="segany-video bench pipeline", description=__doc__.split("\n\n")[0]
     )
     parts = parser.add_subparsers(dest="part", required=True)
     speed_models = ["sam_vit_b", "sam_vit_l", "sam_vit_h", "mobile_sam"]

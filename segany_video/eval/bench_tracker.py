@@ -5,7 +5,7 @@ ground-truth masks (K candidates per prompt, prepared before timing); the time s
 ``decode`` is measured and subtracted, so the figure is the tracker's own cost per frame and per
 object. Run::
 
-    python -m segany_video.eval.bench_tracker --size 854x480 --frames 60 --objects 3
+    segany-video bench tracker --size 854x480 --frames 60 --objects 3
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def run_benchmark(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m segany_video.eval.bench_tracker",
+        prog="segany-video bench tracker",
         description="Time the tracker's own logic per frame and object (model excluded).",
     )
     parser.add_argument("--size", default="854x480", help="WIDTHxHEIGHT")

@@ -9,7 +9,7 @@ does not decide the figure. Frames/s counts video frames (all objects of a frame
 
 Usage::
 
-    python -m segany_video.eval.bench_writers --width 854 --height 480 --frames 120
+    segany-video bench writers --width 854 --height 480 --frames 120
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def best_rate(run: Callable[[], float], count: int, repeats: int) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m segany_video.eval.bench_writers", description=__doc__.split("\n\n")[0]
+        prog="segany-video bench writers", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--width", type=int, default=854)
     parser.add_argument("--height", type=int, default=480)

@@ -5,7 +5,7 @@ itself, its tight box, or a few clicks inside it) and scored with the standard D
 (J = IoU, F = boundary F-measure; first and last frames not scored), see
 :mod:`segany_video.eval.metrics`. Run it as::
 
-    python -m segany_video.eval.davis_eval ../shared/data/davis2016-train --prompt mask
+    segany-video eval ../shared/data/davis2016-train --prompt mask
 """
 
 from __future__ import annotations
@@ -191,9 +191,9 @@ def _written(masks: Iterator[np.ndarray], folder: Path, sequence: DavisSequence)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m segany_video.eval.davis_eval ROOT [--prompt mask|box|clicks] ...``."""
+    """``segany-video eval ROOT [--prompt mask|box|clicks] ...``."""
     parser = argparse.ArgumentParser(
-        prog="python -m segany_video.eval.davis_eval",
+        prog="segany-video eval",
         description="Track DAVIS sequences from a frame-0 prompt and report J, F and J&F.",
     )
     parser.add_argument("root", type=Path, help="DAVIS-format folder")

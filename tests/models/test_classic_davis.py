@@ -5,7 +5,7 @@ silently drop: box J 0.797 over two frames of each of the 11 sequences (worst fr
 boat; the cut's colour models shift a single frame's score by a few hundredths); prior J 0.853
 (worst 0.772) and one-click J 0.667 over the 8 frames of ``FRAMES``; three-click J 0.761 on
 the first frame of each sequence. The full figures come from
-``python -m segany_video.eval.bench_classic``.
+``segany-video bench classic``.
 """
 
 from __future__ import annotations
