@@ -32,7 +32,7 @@ from segany_video.eval.metrics import (
     mean_over_sequences,
     score_sequence,
 )
-from segany_video.io.atomic import AtomicPath
+from segany_video.io.atomic import write_text_atomically
 from segany_video.io.frames import VideoInfo
 from segany_video.models.base import PromptableSegmenter
 from segany_video.results import mask_box
@@ -230,9 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"engine: {report.engine}; prompt: {report.prompt}")
     print(report.table())
     if args.json is not None:
-        target = AtomicPath(args.json)
-        target.temp.write_text(json.dumps(report.to_dict(), indent=2))
-        target.commit()
+        write_text_atomically(args.json, json.dumps(report.to_dict(), indent=2))
     return 0
 
 

@@ -30,7 +30,7 @@ from segany_video.eval.metrics import (
     region_similarity,
     sequence_scores,
 )
-from segany_video.io.atomic import AtomicPath
+from segany_video.io.atomic import write_text_atomically
 from segany_video.io.davis_png import read_davis_png
 
 
@@ -240,9 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tail = f" and {more} more" if more > 0 else ""
             print(f"object {o.label}: visible in only one of the two at {shown}{tail}")
     if args.json is not None:
-        target = AtomicPath(args.json)
-        target.temp.write_text(json.dumps(report.to_dict(), indent=2))
-        target.commit()
+        write_text_atomically(args.json, json.dumps(report.to_dict(), indent=2))
     return 0
 
 

@@ -160,6 +160,21 @@ class AtomicPath:
             remove_quietly(self.temp)
 
 
+def write_text_atomically(path: Path, text: str) -> Path:
+    """Write a small text file (a report) under :func:`partial_path`, then rename it.
+
+    Raises:
+        WriterError: the file could not be written (the partial file is removed).
+    """
+    target = AtomicPath(path)
+    try:
+        target.temp.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        target.discard()
+        raise writer_error(target.final, exc) from exc
+    return target.commit()
+
+
 class StagedWriter:
     """Base of the writers: finish to the temporary name, then commit, or abort.
 

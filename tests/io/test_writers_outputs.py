@@ -11,7 +11,12 @@ from writer_frames import TIMESTAMPS, decode, frame_results, image, video_info
 
 from segany_video.errors import ConfigError, PromptError, WriterError
 from segany_video.io import coco_json
-from segany_video.io.atomic import AtomicPath, partial_path, writer_error
+from segany_video.io.atomic import (
+    AtomicPath,
+    partial_path,
+    write_text_atomically,
+    writer_error,
+)
 from segany_video.io.coco_json import read_tracks
 from segany_video.io.davis_png import read_davis_png
 from segany_video.io.layout import object_file_names, sanitize_id
@@ -159,6 +164,22 @@ def test_committing_a_folder_replaces_an_older_one(tmp_path):
     (target.temp / "00000.png").write_bytes(b"new")
     target.commit()
     assert _files(tmp_path) == ["davis", "davis/00000.png"]
+
+
+def test_a_text_report_replaces_the_old_one_only_once_written(tmp_path, monkeypatch):
+    report = tmp_path / "scores.json"
+    report.write_text("old")
+    assert write_text_atomically(report, '{"J": 0.5}') == report
+    assert report.read_text() == '{"J": 0.5}' and _files(tmp_path) == ["scores.json"]
+
+    def full_disk(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    with pytest.raises(WriterError, match=r"scores\.json"):
+        write_text_atomically(report, '{"J": 0.9}')
+    monkeypatch.undo()
+    assert report.read_text() == '{"J": 0.5}' and _files(tmp_path) == ["scores.json"]
 
 
 # -- errors -----------------------------------------------------------------------------------
