@@ -12,6 +12,7 @@ from segany_video.errors import ConfigError, DeviceError, PromptError
 from segany_video.models.base import ObjectPrompt, PromptableSegmenter
 from segany_video.models.classic import ClassicEngine, ClassicSettings, build_classic
 from segany_video.models.classic.colour_model import ColourMixture
+from segany_video.models.classic.quality import prompt_agreement
 from segany_video.models.classic.trimap import search_boxes
 
 H, W = 160, 200
@@ -345,3 +346,28 @@ def test_clicks_along_a_tall_object_leave_out_a_look_alike_beside_it(engine: Cla
     mask = engine.decode(features_of(engine, image), [prompt], multimask=False).masks[0, 0].numpy()
     assert iou(mask, figure) >= 0.85
     assert mask[look_alike].mean() <= 0.05
+
+
+def test_a_click_deep_inside_a_mask_agrees_more_than_one_on_its_edge() -> None:
+    # Users click inside objects: a mask that has the click on its rim (a neighbouring part)
+    # is a worse answer than one around it. Discs of radius 20: the click is at the centre of
+    # one and 2 px inside the rim of the other, whose agreement is the click's depth over 0.3 of
+    # the disc's greatest depth (depths: Euclidean distance to the nearest pixel outside).
+    yy, xx = np.mgrid[0:H, 0:W]
+    around = (xx - 100) ** 2 + (yy - 80) ** 2 <= 20**2
+    beside = (xx - 118) ** 2 + (yy - 80) ** 2 <= 20**2
+    outside = np.argwhere(~beside)
+
+    def depth(y: int, x: int) -> float:
+        return float(np.sqrt(((outside - [y, x]) ** 2).sum(axis=1).min()))
+
+    deepest = max(depth(80, x) for x in range(110, 127))
+    click = ObjectPrompt(points=np.array([[100.5, 80.5]]), point_labels=np.array([1]))
+    assert prompt_agreement(around, (0, 0), click, None) == 1.0
+    expected = depth(80, 100) / (0.3 * deepest)
+    assert expected < 0.5
+    assert prompt_agreement(beside, (0, 0), click, None) == pytest.approx(expected, rel=1e-4)
+    # A negative click only has to be outside.
+    off = ObjectPrompt(points=np.array([[100.5, 80.5]]), point_labels=np.array([0]))
+    assert prompt_agreement(~around, (0, 0), off, None) == 1.0
+    assert prompt_agreement(around, (0, 0), off, None) == 0.0

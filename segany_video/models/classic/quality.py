@@ -8,7 +8,8 @@ measured on the frame itself:
 * edge agreement: whether the mask boundary runs along image edges rather than across flat
   areas (boundary gradient vs the region's mean gradient);
 * prompt agreement: the mask fits the prompt — IoU with the mask prior, IoU of the mask's box
-  with a given box, and clicks on the right side.
+  with a given box, and clicks on the right side (positive ones well inside: users click
+  inside objects, so a mask with the click on its rim is likely a neighbouring part).
 
 Each is mapped to ``[0, 1]`` and they are averaged with the weights below; the engine's
 benchmark reports how the score correlates with the true IoU.
@@ -26,6 +27,8 @@ from segany_video.models.base import ObjectPrompt
 _WEIGHTS = {"colour": 0.3, "edges": 0.3, "prompt": 0.4}
 # IoU with a mask prior at which prompt agreement is full.
 _PRIOR_AGREEMENT = 0.7
+# A positive click at least this share of the mask's greatest depth inside it agrees fully.
+_CLICK_DEPTH = 0.3
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,15 @@ def prompt_agreement(
     if prompt.points is not None:
         xs = np.clip(np.floor(prompt.points[:, 0]).astype(int) - x0, 0, w - 1)
         ys = np.clip(np.floor(prompt.points[:, 1]).astype(int) - y0, 0, h - 1)
-        inside = mask[ys, xs]
-        parts.append(float(np.mean(inside == (prompt.point_labels == 1))))
+        positive = prompt.point_labels == 1
+        agree = (mask[ys, xs] == positive).astype(np.float64)
+        if positive.any() and mask.any():
+            depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+            deepest = float(depth.max())
+            agree[positive] *= np.minimum(
+                depth[ys[positive], xs[positive]] / (_CLICK_DEPTH * deepest), 1.0
+            )
+        parts.append(float(np.mean(agree)))
     return float(np.mean(parts)) if parts else 0.0
 
 
