@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from segany_video.io.atomic import AtomicPath, make_output_dir, writer_error
 from segany_video.io.davis_png import DavisPngWriter
-from segany_video.io.video_encoder import X264_REPRODUCIBLE, StreamSpec, VideoEncoder
+from segany_video.io.video_encoder import StreamSpec, VideoEncoder
 
 if TYPE_CHECKING:
     from segany_video.eval.synthetic import SyntheticClip
@@ -72,12 +72,7 @@ def write_clip(
         container="mp4",
         pix_fmt="yuv420p",
         input_format="rgb24",
-        # Same frames, same file, on any CPU: benchmarks on regenerated clips stay comparable.
-        options={
-            "crf": str(crf),
-            "preset": preset,
-            **(X264_REPRODUCIBLE if codec == "libx264" else {}),
-        },
+        options={"crf": str(crf), "preset": preset},
         even_size=True,
     )
     fps = Fraction(clip.fps).limit_denominator(1001)

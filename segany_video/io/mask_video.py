@@ -8,12 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from segany_video.errors import WriterError
-from segany_video.io.video_encoder import (
-    X264_REPRODUCIBLE,
-    EncodedVideoWriter,
-    StreamSpec,
-    VideoEncoder,
-)
+from segany_video.io.video_encoder import EncodedVideoWriter, StreamSpec, VideoEncoder
 
 # FFV1 version 3 with slices encodes in parallel and checksums each slice; gray8 stores the
 # 0/255 mask losslessly, so decoding gives back exactly the bytes written.
@@ -31,7 +26,7 @@ _H264 = StreamSpec(
     container="mp4",
     pix_fmt="yuv420p",
     input_format="gray",
-    options={"crf": "18", "preset": "veryfast", **X264_REPRODUCIBLE},
+    options={"crf": "18", "preset": "veryfast"},
     even_size=True,
 )
 MASK_CODECS = {"ffv1": (_FFV1, ".mkv"), "h264": (_H264, ".mp4")}

@@ -16,12 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from segany_video.io.video_encoder import (
-    X264_REPRODUCIBLE,
-    EncodedVideoWriter,
-    StreamSpec,
-    VideoEncoder,
-)
+from segany_video.io.video_encoder import EncodedVideoWriter, StreamSpec, VideoEncoder
 from segany_video.results import FrameResult, mask_box
 
 _GOLDEN = 0.6180339887498949
@@ -30,7 +25,7 @@ _H264_PREVIEW = StreamSpec(
     container="mp4",
     pix_fmt="yuv420p",
     input_format="rgb24",
-    options={"crf": "23", "preset": "veryfast", **X264_REPRODUCIBLE},
+    options={"crf": "23", "preset": "veryfast"},
     even_size=True,
 )
 

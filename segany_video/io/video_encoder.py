@@ -34,9 +34,9 @@ _TIME_BASES = {
 # the same frames then encode differently from run to run (with glibc's MALLOC_PERTURB_ each
 # fill byte gives other bytes), so a resumed overlay differed from an uninterrupted one.
 # "cpu-independent" makes x264 use the C kernels for just those two (a few percent slower);
-# every libx264 stream here asks for it, so the same frames give the same file on every run
+# every libx264 stream opened here gets it, so the same frames give the same file on every run
 # and on every CPU, as --resume promises.
-X264_REPRODUCIBLE = {"x264-params": "cpu-independent=1"}
+_X264_REPRODUCIBLE = "cpu-independent=1"
 # Container option: no random ids, no muxer version strings, in any container we write.
 _BITEXACT = {"fflags": "+bitexact"}
 
@@ -62,6 +62,15 @@ class StreamSpec:
     input_format: str
     options: dict[str, str] = field(default_factory=dict)
     even_size: bool = False
+
+
+def _stream_options(spec: StreamSpec) -> dict[str, str]:
+    """``spec.options``, with x264 asked for its CPU-independent kernels (see above)."""
+    options = dict(spec.options)
+    if spec.codec == "libx264":
+        params = options.get("x264-params")
+        options["x264-params"] = f"{params}:{_X264_REPRODUCIBLE}" if params else _X264_REPRODUCIBLE
+    return options
 
 
 def require_encoder(codec: str, purpose: str) -> None:
@@ -125,7 +134,7 @@ class VideoEncoder(StagedWriter):
             self._target.discard()
             raise writer_error(self.path, exc, "create") from exc
         try:
-            stream = self._container.add_stream(spec.codec, options=dict(spec.options))
+            stream = self._container.add_stream(spec.codec, options=_stream_options(spec))
             pad_w, pad_h = (self.width % 2, self.height % 2) if spec.even_size else (0, 0)
             stream.width, stream.height = self.width + pad_w, self.height + pad_h
             stream.pix_fmt = spec.pix_fmt
