@@ -15,10 +15,11 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
+from segany_video.models.classic.min_cut import GRID_OFFSETS, edge_slices
+
 # Cost of moving one pixel through a perfectly flat area, in Lab units: keeps distances growing
 # with depth inside a flat object, so its centre is farther than its rim.
 _STEP_COST = 1.0
-_OFFSETS = ((0, 1), (1, 0), (1, 1), (1, -1))
 
 
 def geodesic_distance(image: np.ndarray, sources: np.ndarray, downscale: int = 1) -> np.ndarray:
@@ -50,10 +51,8 @@ def _shortest_paths(image: np.ndarray, sources: np.ndarray) -> np.ndarray:
     lab = cv2.cvtColor(cv2.GaussianBlur(image, (3, 3), 0), cv2.COLOR_RGB2LAB).astype(np.float32)
     node = np.arange(h * w).reshape(h, w)
     tails, heads, lengths = [], [], []
-    for dy, dx in _OFFSETS:
-        rows = slice(0, h - dy), slice(dy, h)
-        cols = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
-        src, dst = (rows[0], cols[0]), (rows[1], cols[1])
+    for dy, dx, _ in GRID_OFFSETS:
+        src, dst = edge_slices(h, w, dy, dx)
         step = np.sqrt(np.square(lab[src] - lab[dst]).sum(axis=-1)) + _STEP_COST * np.hypot(dy, dx)
         tails.append(node[src].ravel())
         heads.append(node[dst].ravel())

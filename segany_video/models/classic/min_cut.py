@@ -27,7 +27,8 @@ from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
 # The four forward neighbour offsets (dy, dx) of the 8-connected grid, with the factor grabCut
 # gives their edges (1 / distance between the pixels): each undirected edge appears once.
-_OFFSETS = ((0, 1, 1.0), (1, 0, 1.0), (1, 1, 2**-0.5), (1, -1, 2**-0.5))
+# The geodesic distance walks the same grid.
+GRID_OFFSETS = ((0, 1, 1.0), (1, 0, 1.0), (1, 1, 2**-0.5), (1, -1, 2**-0.5))
 # SciPy's max-flow takes int32 capacities: energies are scaled by this and rounded. With
 # smoothness weights <= ~50 and |gain| capped by the persistency test, a free pixel's
 # capacities stay far below 2**31 / (number of pixels).
@@ -47,7 +48,7 @@ class GridEdges:
     """Smoothness weights of the 8-connected grid of an ``(h, w)`` image.
 
     Attributes:
-        weights: one ``(h, w)`` float32 map per offset in :data:`_OFFSETS`; entry ``[y, x]`` is
+        weights: one ``(h, w)`` float32 map per offset in :data:`GRID_OFFSETS`; entry ``[y, x]`` is
             the weight of the edge from ``(y, x)`` to ``(y + dy, x + dx)`` (0 where that
             neighbour lies outside the image).
     """
@@ -73,15 +74,15 @@ def contrast_edges(image: np.ndarray, smoothness: float) -> GridEdges:
     f = image.astype(np.float32)
     h, w = f.shape[:2]
     squared = []
-    for dy, dx, _ in _OFFSETS:
-        src, dst = _edge_slices(h, w, dy, dx)
+    for dy, dx, _ in GRID_OFFSETS:
+        src, dst = edge_slices(h, w, dy, dx)
         squared.append(np.square(f[src] - f[dst]).sum(axis=-1))
     count = sum(d.size for d in squared)
     mean = sum(float(d.sum()) for d in squared) / max(count, 1)
     beta = 1.0 / (2.0 * mean) if mean > 0 else 0.0
     weights = []
-    for (dy, dx, inverse_distance), d2 in zip(_OFFSETS, squared, strict=True):
-        src, _ = _edge_slices(h, w, dy, dx)
+    for (dy, dx, inverse_distance), d2 in zip(GRID_OFFSETS, squared, strict=True):
+        src, _ = edge_slices(h, w, dy, dx)
         weight = np.zeros((h, w), dtype=np.float32)
         weight[src] = smoothness * inverse_distance * np.exp(-beta * d2)
         weights.append(weight)
@@ -208,8 +209,8 @@ def _flow_graph(
     to_source = np.where(free, np.maximum(gain, 0.0), 0.0)
     to_sink = np.where(free, np.maximum(-gain, 0.0), 0.0)
     tails, heads, caps = [], [], []
-    for (dy, dx, _), weights in zip(_OFFSETS, edges.weights, strict=True):
-        src, dst = _edge_slices(h, w, dy, dx)
+    for (dy, dx, _), weights in zip(GRID_OFFSETS, edges.weights, strict=True):
+        src, dst = edge_slices(h, w, dy, dx)
         weight = weights[src]
         a_label, b_label = label[src], label[dst]
         both = (a_label == FREE) & (b_label == FREE)
@@ -251,8 +252,8 @@ def _fix_persistent(label: np.ndarray, gain: np.ndarray, edges: GridEdges) -> No
     for _ in range(_PERSISTENCY_ROUNDS):
         not_object = np.zeros((h, w), dtype=np.float64)
         not_background = np.zeros((h, w), dtype=np.float64)
-        for (dy, dx, _), weights in zip(_OFFSETS, edges.weights, strict=True):
-            src, dst = _edge_slices(h, w, dy, dx)
+        for (dy, dx, _), weights in zip(GRID_OFFSETS, edges.weights, strict=True):
+            src, dst = edge_slices(h, w, dy, dx)
             weight = weights[src]
             not_object[src] += np.where(label[dst] != FIXED_OBJECT, weight, 0.0)
             not_object[dst] += np.where(label[src] != FIXED_OBJECT, weight, 0.0)
@@ -267,7 +268,7 @@ def _fix_persistent(label: np.ndarray, gain: np.ndarray, edges: GridEdges) -> No
         label[to_background] = FIXED_BACKGROUND
 
 
-def _edge_slices(h: int, w: int, dy: int, dx: int) -> tuple[tuple[slice, slice], ...]:
+def edge_slices(h: int, w: int, dy: int, dx: int) -> tuple[tuple[slice, slice], ...]:
     """Index pairs ``(src, dst)`` so ``a[src]`` and ``a[dst]`` are the two ends of each edge."""
     if dx >= 0:
         src_x, dst_x = slice(0, w - dx), slice(dx, w)
