@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from segany_video.engine.settings import RuntimeSettings
+from segany_video.runtime.settings import RuntimeSettings
 from segany_video.errors import ConfigError
-from segany_video.io.outputs import WriterSettings
-from segany_video.io.reader import ReaderSettings
+from segany_video.writers.outputs import WriterSettings
+from segany_video.readers.reader import ReaderSettings
 from segany_video.models.classic.settings import ClassicSettings
 from segany_video.settings_mapping import checked_fields
 from segany_video.tracking.settings import TrackerSettings

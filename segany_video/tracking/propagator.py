@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from segany_video.engine.encoded import EncodedFrame
+from segany_video.runtime.encoded import EncodedFrame
 from segany_video.errors import PromptError
 from segany_video.models.base import MaskCandidates, ObjectPrompt, PromptableSegmenter
 from segany_video.results import ObjectResult, TrackState

@@ -7,8 +7,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from segany_video.eval.synthetic import SyntheticClip
-from segany_video.io.frames import VideoInfo
+from segany_video.synthetic.clips import SyntheticClip
+from segany_video.readers.frames import VideoInfo
 from segany_video.results import FrameResult, TrackState
 
 
