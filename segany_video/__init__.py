@@ -20,8 +20,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from segany_video.readers.reader import open_video
     from segany_video.models.registry import build_model
+    from segany_video.readers.reader import open_video
     from segany_video.segmenter import VideoSegmenter
 
 __all__ = ["VideoSegmenter", "__version__", "build_model", "errors", "open_video"]

@@ -44,11 +44,11 @@ import av
 import numpy as np
 import torch
 
+from segany_video.models.base import EngineInfo, ObjectPrompt
+from segany_video.readers.reader import open_video
 from segany_video.runtime.device import usable_cpu_count
 from segany_video.runtime.runtime import Runtime
 from segany_video.runtime.settings import RuntimeSettings
-from segany_video.readers.reader import open_video
-from segany_video.models.base import EngineInfo, ObjectPrompt
 
 DEFAULT_CLIP = Path(__file__).resolve().parents[2].parent / (
     "shared/data/videos/sam2_05_default_juggle.mp4"

@@ -20,10 +20,10 @@ from fractions import Fraction
 import numpy as np
 import torch
 
+from segany_video.models.base import EngineInfo, MaskCandidates, ObjectPrompt
+from segany_video.readers.frames import VideoInfo
 from segany_video.runtime.encoded import EncodedFrame
 from segany_video.synthetic.clips import make_clip
-from segany_video.readers.frames import VideoInfo
-from segany_video.models.base import EngineInfo, MaskCandidates, ObjectPrompt
 from segany_video.tracking.prompts import PromptSet
 from segany_video.tracking.settings import TrackerSettings
 from segany_video.tracking.tracker import Tracker

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from segany_video.readers.frames import VideoInfo
-from segany_video.writers.outputs import FORMATS, OutputSet, WriterSettings
 from segany_video.results import FrameResult, ObjectResult, TrackState, mask_box
+from segany_video.writers.outputs import FORMATS, OutputSet, WriterSettings
 
 # (label, WriterSettings overrides) per measurement, in the order printed.
 CASES: tuple[tuple[str, dict], ...] = (

@@ -23,7 +23,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from segany_video.runtime.encoded import encode_sequentially
 from segany_video.errors import ConfigError, WriterError
 from segany_video.evaluation.davis_data import DavisSequence, list_sequences, open_sequence
 from segany_video.evaluation.metrics import (
@@ -32,14 +31,15 @@ from segany_video.evaluation.metrics import (
     mean_over_sequences,
     score_sequence,
 )
-from segany_video.writers.atomic import write_text_atomically
-from segany_video.readers.frames import VideoInfo
 from segany_video.models.base import PromptableSegmenter
+from segany_video.readers.frames import VideoInfo
 from segany_video.results import mask_box
+from segany_video.runtime.encoded import encode_sequentially
 from segany_video.tracking.prompt_builder import interior_points
 from segany_video.tracking.prompts import KeyframeSpec, ObjectSpec, PromptSet
 from segany_video.tracking.settings import TrackerSettings
 from segany_video.tracking.tracker import Tracker
+from segany_video.writers.atomic import write_text_atomically
 
 PROMPT_KINDS = ("mask", "box", "clicks")
 _DAVIS_FPS = Fraction(24)  # DAVIS frames carry no timestamps; 24 fps is the dataset's rate

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from segany_video.runtime.settings import RuntimeSettings
 from segany_video.errors import DeviceError
+from segany_video.runtime.settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
 

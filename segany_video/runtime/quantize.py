@@ -18,10 +18,10 @@ import torch
 from torch import nn
 from torch.ao.nn.quantized.dynamic import Linear as DynamicQuantizedLinear
 
-from segany_video.runtime.encoded import encode_sequentially
-from segany_video.runtime.encoder_tuning import image_encoder_of
 from segany_video.errors import ConfigError
 from segany_video.models.base import ObjectPrompt, PromptableSegmenter
+from segany_video.runtime.encoded import encode_sequentially
+from segany_video.runtime.encoder_tuning import image_encoder_of
 
 
 class Int8Linear(DynamicQuantizedLinear):

@@ -26,6 +26,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from segany_video.errors import DeviceError, OutOfMemoryError, PipelineError
+from segany_video.models.base import (
+    FrameFeatures,
+    MaskCandidates,
+    ObjectPrompt,
+    PromptableSegmenter,
+)
+from segany_video.readers.frames import FrameBatch
+from segany_video.readers.prefetch import prefetch
 from segany_video.runtime.device import (
     DevicePlan,
     auto_batch_size,
@@ -36,15 +45,6 @@ from segany_video.runtime.encoded import EncodedFrame
 from segany_video.runtime.encoder_tuning import compile_encoder, use_channels_last
 from segany_video.runtime.quantize import quantize_encoder_int8
 from segany_video.runtime.settings import RuntimeSettings
-from segany_video.errors import DeviceError, OutOfMemoryError, PipelineError
-from segany_video.readers.frames import FrameBatch
-from segany_video.readers.prefetch import prefetch
-from segany_video.models.base import (
-    FrameFeatures,
-    MaskCandidates,
-    ObjectPrompt,
-    PromptableSegmenter,
-)
 
 if TYPE_CHECKING:
     from segany_video.readers.reader import VideoSource

@@ -33,6 +33,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from segany_video.errors import FrameIndexError
+from segany_video.results import mask_box
 from segany_video.synthetic.motion import outline_harmonics, trajectories
 from segany_video.synthetic.texture import (
     PATTERNS,
@@ -42,7 +43,6 @@ from segany_video.synthetic.texture import (
     object_texture,
 )
 from segany_video.synthetic.writer import ClipPaths, write_clip
-from segany_video.results import mask_box
 
 __all__ = ["ClipPaths", "SyntheticClip", "SyntheticObject", "make_clip", "write_clip"]
 

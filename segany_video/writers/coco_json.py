@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from segany_video.writers.atomic import StreamedTextWriter, writer_error
 from segany_video.readers.frames import VideoInfo
-from segany_video.writers.rle import decode_rle, encode_rle
 from segany_video.results import FrameResult, ObjectResult, TrackState
+from segany_video.writers.atomic import StreamedTextWriter, writer_error
+from segany_video.writers.rle import decode_rle, encode_rle
 
 FORMAT_NAME = "segany-video/tracks"
 FORMAT_VERSION = 1

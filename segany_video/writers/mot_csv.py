@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from segany_video.writers.atomic import StreamedTextWriter
 from segany_video.results import FrameResult
+from segany_video.writers.atomic import StreamedTextWriter
 
 
 def mot_ids(object_ids: Sequence[int | str]) -> dict[int | str, int]:

@@ -20,19 +20,19 @@ from typing import Any
 import numpy as np
 
 from segany_video.errors import ConfigError, PromptError, SegAnyVideoError, WriterError
+from segany_video.readers.frames import VideoInfo
+from segany_video.results import FrameResult, ObjectResult, TrackState
+from segany_video.settings_mapping import checked_fields
 from segany_video.writers.atomic import StagedWriter, make_output_dir
 from segany_video.writers.coco_json import TracksJsonWriter
 from segany_video.writers.cutout import CUTOUT_CODECS, CutoutWriter, cutout_suffix
 from segany_video.writers.davis_png import DavisPngWriter
-from segany_video.readers.frames import VideoInfo
 from segany_video.writers.layout import OutputLayout, object_file_names, sanitize_id
 from segany_video.writers.mask_video import MASK_CODECS, MaskVideoWriter, mask_video_suffix
 from segany_video.writers.mot_csv import MotCsvWriter
 from segany_video.writers.overlay import OverlayWriter
 from segany_video.writers.png_sequence import PngSequenceWriter
 from segany_video.writers.writer_thread import WriterThread
-from segany_video.results import FrameResult, ObjectResult, TrackState
-from segany_video.settings_mapping import checked_fields
 
 __all__ = [
     "FORMATS",

@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from segany_video.writers.video_encoder import EncodedVideoWriter, StreamSpec, VideoEncoder
 from segany_video.results import FrameResult, mask_box
+from segany_video.writers.video_encoder import EncodedVideoWriter, StreamSpec, VideoEncoder
 
 _GOLDEN = 0.6180339887498949
 _H264_PREVIEW = StreamSpec(

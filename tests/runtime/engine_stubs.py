@@ -13,8 +13,8 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from segany_video.readers.frames import FrameBatch, VideoInfo
 from segany_video.models.base import EngineInfo, MaskCandidates, ObjectPrompt
+from segany_video.readers.frames import FrameBatch, VideoInfo
 
 
 @dataclass(frozen=True)

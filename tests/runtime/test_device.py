@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from segany_video.errors import ConfigError, DeviceError
 from segany_video.runtime import device as device_mod
 from segany_video.runtime.device import (
     DevicePlan,
@@ -15,7 +16,6 @@ from segany_video.runtime.device import (
     resolve_dtype,
 )
 from segany_video.runtime.settings import RuntimeSettings
-from segany_video.errors import ConfigError, DeviceError
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

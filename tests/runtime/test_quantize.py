@@ -11,6 +11,8 @@ from engine_stubs import MemoryVideo, StubEngine, make_frames
 from torch import nn
 from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
 
+from segany_video.errors import ConfigError
+from segany_video.models.base import EngineInfo, MaskCandidates, ObjectPrompt
 from segany_video.runtime.quantize import (
     decode_masks,
     int8_mask_agreement,
@@ -20,8 +22,6 @@ from segany_video.runtime.quantize import (
 )
 from segany_video.runtime.runtime import Runtime
 from segany_video.runtime.settings import RuntimeSettings
-from segany_video.errors import ConfigError
-from segany_video.models.base import EngineInfo, MaskCandidates, ObjectPrompt
 
 
 @dataclass(frozen=True)

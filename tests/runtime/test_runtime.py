@@ -10,9 +10,6 @@ import pytest
 import torch
 from engine_stubs import MemoryVideo, StubEngine, make_frames, wait_until
 
-from segany_video.runtime.encoded import encode_sequentially
-from segany_video.runtime.runtime import Runtime
-from segany_video.runtime.settings import RuntimeSettings
 from segany_video.errors import (
     DeviceError,
     OutOfMemoryError,
@@ -20,6 +17,9 @@ from segany_video.errors import (
     VideoDecodeError,
 )
 from segany_video.models.base import EngineInfo
+from segany_video.runtime.encoded import encode_sequentially
+from segany_video.runtime.runtime import Runtime
+from segany_video.runtime.settings import RuntimeSettings
 
 
 def cpu_runtime(model, batch_size: int | None = 3, queue_depth: int = 2) -> Runtime:

@@ -7,11 +7,11 @@ import pytest
 import torch
 from engine_stubs import MemoryVideo, make_frames
 
+from segany_video.models.base import ObjectPrompt
+from segany_video.models.sam.variants import SamVitConfig, build_sam_vit
 from segany_video.runtime.encoded import encode_sequentially
 from segany_video.runtime.runtime import Runtime
 from segany_video.runtime.settings import RuntimeSettings
-from segany_video.models.base import ObjectPrompt
-from segany_video.models.sam.variants import SamVitConfig, build_sam_vit
 
 COUNT = 7  # not a multiple of 3
 

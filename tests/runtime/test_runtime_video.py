@@ -11,10 +11,10 @@ import pytest
 import torch
 from engine_stubs import StubEngine, wait_until
 
+from segany_video.readers.reader import open_video
 from segany_video.runtime.encoded import encode_sequentially
 from segany_video.runtime.runtime import Runtime
 from segany_video.runtime.settings import RuntimeSettings
-from segany_video.readers.reader import open_video
 
 FRAMES = 13
 

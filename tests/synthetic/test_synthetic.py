@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from segany_video.errors import FrameIndexError
+from segany_video.results import mask_box
 from segany_video.synthetic.clips import ClipPaths, SyntheticClip, make_clip, write_clip
 from segany_video.writers.davis_png import read_davis_png
-from segany_video.results import mask_box
 
 SEEDS = [0, 1, 2, 5]
 

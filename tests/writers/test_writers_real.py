@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from writer_frames import decode
 
+from segany_video.readers.frames import VideoInfo
+from segany_video.results import FrameResult, ObjectResult, TrackState, mask_box
 from segany_video.writers.coco_json import read_tracks
 from segany_video.writers.davis_png import read_davis_png
-from segany_video.readers.frames import VideoInfo
 from segany_video.writers.outputs import OutputSet, WriterSettings
 from segany_video.writers.rle import decode_rle
-from segany_video.results import FrameResult, ObjectResult, TrackState, mask_box
 
 FRAMES = 4
 

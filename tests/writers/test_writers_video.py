@@ -11,11 +11,11 @@ import pytest
 from writer_frames import TIMESTAMPS, decode, frame_results, image, object_mask, plane
 
 from segany_video.errors import WriterError
+from segany_video.results import FrameResult, ObjectResult, TrackState, mask_box
 from segany_video.writers import video_encoder
 from segany_video.writers.cutout import CutoutWriter, rgba_cutout
 from segany_video.writers.mask_video import MaskVideoWriter
 from segany_video.writers.overlay import OverlayWriter, draw_overlay, slot_colour
-from segany_video.results import FrameResult, ObjectResult, TrackState, mask_box
 
 FPS = Fraction(30)
 
