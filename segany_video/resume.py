@@ -31,6 +31,8 @@ from segany_video.writers.rle import decode_rle, encode_rle
 
 RESUME_DIR = ".resume"
 _VERSION = 1
+# Frames between tracker snapshots unless the caller says otherwise (CLI, API and journal).
+SNAPSHOT_EVERY = 25
 
 
 def result_record(result: FrameResult) -> dict[str, Any]:
@@ -123,7 +125,9 @@ class RunJournal:
         every: frames between tracker snapshots.
     """
 
-    def __init__(self, out_dir: Path, identity: Mapping[str, Any], every: int = 25) -> None:
+    def __init__(
+        self, out_dir: Path, identity: Mapping[str, Any], every: int = SNAPSHOT_EVERY
+    ) -> None:
         if every < 1:
             raise ConfigError(f"snapshot interval must be >= 1 frame, got {every}")
         self.folder = Path(out_dir) / RESUME_DIR

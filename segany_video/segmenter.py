@@ -27,7 +27,7 @@ from segany_video.models.base import PromptableSegmenter
 from segany_video.models.registry import build_model
 from segany_video.readers.reader import VideoSource, open_video
 from segany_video.results import FrameResult, TrackState
-from segany_video.resume import RunJournal
+from segany_video.resume import SNAPSHOT_EVERY, RunJournal
 from segany_video.runtime.device import plan_device
 from segany_video.runtime.encoded import EncodedFrame
 from segany_video.runtime.runtime import Runtime
@@ -147,7 +147,7 @@ class VideoSegmenter:
         end: FramePosition = None,
         resume: bool = False,
         progress: Progress | None = None,
-        snapshot_every: int = 25,
+        snapshot_every: int = SNAPSHOT_EVERY,
     ) -> RunSummary:
         """Track and write every requested output into ``out_dir``; return the summary.
 

@@ -13,6 +13,8 @@ import pytest
 from api_clips import decode_frames, states_per_object, tiny_clip
 
 from segany_video import cli
+from segany_video.cli import bench as bench_command
+from segany_video.cli import prompt_flags
 from segany_video.errors import PromptError, WriterError
 from segany_video.writers.coco_json import frame_result_from_record
 from segany_video.writers.davis_png import read_davis_png
@@ -62,7 +64,7 @@ def run_script(*args: str, cwd: Path | None = None) -> subprocess.CompletedProce
     ],
 )
 def test_parse_position(text: str, expected):
-    value = cli.parse_position(text, "--start")
+    value = prompt_flags.parse_position(text, "--start")
     assert value == expected
     assert type(value) is type(expected)  # int = frame index, float = seconds
 
@@ -70,7 +72,7 @@ def test_parse_position(text: str, expected):
 @pytest.mark.parametrize("text", ["", "-1", "abc", "1.5x", "1:2:3:4", "s", "1e3"])
 def test_parse_position_rejects(text: str):
     with pytest.raises(PromptError, match="--start"):
-        cli.parse_position(text, "--start")
+        prompt_flags.parse_position(text, "--start")
 
 
 @pytest.mark.parametrize(
@@ -90,7 +92,7 @@ def test_parse_position_rejects(text: str):
     ],
 )
 def test_object_from_flag(kind: str, text: str, keyframe: dict):
-    assert cli.object_from_flag(kind, text, 4) == {"id": 4, "keyframes": [keyframe]}
+    assert prompt_flags.object_from_flag(kind, text, 4) == {"id": 4, "keyframes": [keyframe]}
 
 
 @pytest.mark.parametrize(
@@ -99,7 +101,7 @@ def test_object_from_flag(kind: str, text: str, keyframe: dict):
 )
 def test_mask_flag_resolves_the_path(tmp_path, monkeypatch, text: str, frame_key: dict):
     monkeypatch.chdir(tmp_path)
-    obj = cli.object_from_flag("mask", text, 1)
+    obj = prompt_flags.object_from_flag("mask", text, 1)
     name = text.removesuffix("@3")
     assert obj == {"id": 1, "keyframes": [{**frame_key, "mask": str(tmp_path / name)}]}
 
@@ -119,7 +121,7 @@ def test_mask_flag_resolves_the_path(tmp_path, monkeypatch, text: str, frame_key
 )
 def test_object_from_flag_rejects(kind: str, text: str, needle: str):
     with pytest.raises(PromptError) as caught:
-        cli.object_from_flag(kind, text, 1)
+        prompt_flags.object_from_flag(kind, text, 1)
     assert f"--{kind}" in str(caught.value)
     assert needle in str(caught.value)
 
@@ -128,7 +130,7 @@ def test_flags_become_objects_1_2_in_order():
     args = cli.build_parser().parse_args(
         ["track", "in.mp4", "--box", "1,2,30,40", "--point", "5,6", "--box", "7,8,20,30@3"]
     )
-    prompts = cli.build_prompts(None, args.object_flags)
+    prompts = prompt_flags.build_prompts(None, args.object_flags)
     assert [o.id for o in prompts.objects] == [1, 2, 3]
     first, second, third = prompts.objects
     assert first.keyframes[0].box == (1.0, 2.0, 30.0, 40.0)
@@ -150,7 +152,7 @@ def test_flag_objects_come_after_the_prompts_files_ids(tmp_path):
         )
     )
     flags = [("point", "3,3"), ("box", "0,0,2,2@1")]
-    assert [o.id for o in cli.build_prompts(str(prompts_file), flags).objects] == [
+    assert [o.id for o in prompt_flags.build_prompts(str(prompts_file), flags).objects] == [
         7,
         "car",
         2,
@@ -161,7 +163,7 @@ def test_flag_objects_come_after_the_prompts_files_ids(tmp_path):
 
 def test_no_prompts_at_all_is_a_prompt_error():
     with pytest.raises(PromptError, match="--prompts"):
-        cli.build_prompts(None, [])
+        prompt_flags.build_prompts(None, [])
 
 
 # ------------------------------------------------------------------------------ exit codes
@@ -238,7 +240,7 @@ def test_internal_errors_exit_1_with_traceback_only_under_debug(monkeypatch, cap
     def broken(args):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cli, "cmd_info", broken)
+    monkeypatch.setattr(cli.info, "run", broken)
     assert cli.main(["info", "x.mp4"]) == 1
     err = capsys.readouterr().err
     assert "internal error: RuntimeError: boom" in err and "--debug" in err
@@ -252,7 +254,7 @@ def test_library_failures_that_are_not_user_mistakes_exit_1(monkeypatch, capsys)
     def disk_full(args):
         raise WriterError("out/masks/1.mkv: the disk is full; free space and rerun")
 
-    monkeypatch.setattr(cli, "cmd_info", disk_full)
+    monkeypatch.setattr(cli.info, "run", disk_full)
     assert cli.main(["info", "x.mp4"]) == 1
     assert "disk is full" in capsys.readouterr().err
 
@@ -421,9 +423,9 @@ def test_weights_list_reaches_the_weights_module(capsys):
         assert name in out
 
 
-@pytest.mark.parametrize("bench", sorted(cli.BENCHES))
+@pytest.mark.parametrize("bench", sorted(bench_command.BENCHES))
 def test_bench_forwards_its_arguments(monkeypatch, bench: str):
-    module = pytest.importorskip(cli.BENCHES[bench])
+    module = pytest.importorskip(bench_command.BENCHES[bench])
     seen = []
 
     def fake_main(argv):

@@ -1,5 +1,7 @@
 """The weights cache: list, download (resumable, digest-checked), verify, locate.
 
+The ``segany-video weights`` command over these lives in :mod:`segany_video.cli.weights`.
+
 Downloads go to ``<cache>/<file>.part`` and are renamed to ``<cache>/<file>`` only once complete
 and matching the registry's sha256, so a file under its final name is always whole. An
 interrupted download resumes from the ``.part`` with an HTTP Range request, both within one call
@@ -11,14 +13,11 @@ server in tests): the file is fetched from ``<base>/<file name>``.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import http.client
 import os
-import sys
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -28,8 +27,6 @@ from segany_video.errors import (
     DigestMismatchError,
     DownloadError,
     ModelNotFoundError,
-    SegAnyVideoError,
-    UserInputError,
 )
 from segany_video.models.checkpoint import file_sha256
 from segany_video.models.registry import (
@@ -52,7 +49,6 @@ __all__ = [
     "download",
     "list_models",
     "verify",
-    "weights_main",
 ]
 
 WEIGHTS_URL_ENV = "SEGANY_VIDEO_WEIGHTS_URL"
@@ -277,95 +273,3 @@ def verify(path: str | os.PathLike[str]) -> tuple[str | None, bool, str]:
     if spec is None:
         return None, False, digest
     return spec.name, digest == spec.sha256, digest
-
-
-def _cmd_list(_: argparse.Namespace) -> int:
-    print(f"weights cache: {cache_dir()}")
-    for item in list_models():
-        spec = item.spec
-        if not spec.needs_weights:
-            state, size = "ready (no weights)", "-"
-        else:
-            state = "downloaded" if item.downloaded else "not downloaded"
-            size = f"{spec.size_bytes / 1e6:,.0f} MB"
-        print(f"  {spec.name:<11} {size:>9}  {state:<18} {spec.description}")
-    return 0
-
-
-def _cmd_download(args: argparse.Namespace) -> int:
-    path = download(args.name, url_override=args.url, progress=not args.no_progress)
-    print(path)
-    return 0
-
-
-def _cmd_verify(args: argparse.Namespace) -> int:
-    target = Path(args.path)
-    if not target.exists() and args.path in MODEL_SPECS:
-        target = cached_path(args.path)
-    name, ok, digest = verify(target)
-    if name is None:
-        print(f"{target}: sha256 {digest} matches no registry model", file=sys.stderr)
-        return 1
-    expected = get_spec(name).sha256
-    if ok:
-        print(f"{target}: OK, {name} (sha256 {digest})")
-        return 0
-    print(
-        f"{target}: MISMATCH for {name}\n  expected sha256 {expected}\n  actual sha256   {digest}",
-        file=sys.stderr,
-    )
-    return 1
-
-
-def _cmd_path(args: argparse.Namespace) -> int:
-    path = cached_path(args.name)
-    print(path)
-    if not path.is_file():
-        print(
-            f"not downloaded yet: run `segany-video weights download {args.name}`",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="segany-video weights", description="Manage the model weights cache."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list models and whether their weights are downloaded")
-    p = sub.add_parser("download", help="download a model's weights into the cache")
-    p.add_argument("name", choices=[s.name for s in MODEL_SPECS.values() if s.needs_weights])
-    p.add_argument("--url", help=f"fetch from this URL (or set {WEIGHTS_URL_ENV}=BASE_URL)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p = sub.add_parser("verify", help="check a weights file's sha256 against the registry")
-    p.add_argument("path", help="a checkpoint file (or a registry name: its cached file)")
-    p = sub.add_parser("path", help="print where a model's weights live in the cache")
-    p.add_argument("name", choices=[s.name for s in MODEL_SPECS.values() if s.needs_weights])
-    return parser
-
-
-_COMMANDS = {"list": _cmd_list, "download": _cmd_download, "verify": _cmd_verify, "path": _cmd_path}
-
-
-def weights_main(argv: Sequence[str] | None = None) -> int:
-    """``segany-video weights list | download NAME | verify PATH | path NAME``.
-
-    Returns:
-        0 on success; 1 for a failed check, a missing file or a download error; 2 for a user
-        error (message on stderr, one line per problem).
-    """
-    args = _parser().parse_args(argv)
-    try:
-        return _COMMANDS[args.command](args)
-    except UserInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except SegAnyVideoError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(weights_main())

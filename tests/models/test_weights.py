@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from segany_video import cli
 from segany_video.errors import DigestMismatchError, DownloadError, ModelNotFoundError
 from segany_video.models import registry, weights
 from segany_video.models.registry import MODEL_SPECS, ModelSpec
@@ -261,19 +262,19 @@ def test_list_models_reports_cache_state(server, local_only) -> None:
 
 
 def test_command_download_path_verify_list(server, local_only, monkeypatch, capsys) -> None:
-    assert weights.weights_main(["path", NAME]) == 1
+    assert cli.main(["weights", "path", NAME]) == 1
     assert "weights download tiny_test" in capsys.readouterr().err
     monkeypatch.setenv(weights.WEIGHTS_URL_ENV, server.base_url)
-    assert weights.weights_main(["download", NAME, "--no-progress"]) == 0
+    assert cli.main(["weights", "download", NAME, "--no-progress"]) == 0
     dest = local_only / FILE
     assert capsys.readouterr().out.strip() == str(dest)
-    assert weights.weights_main(["path", NAME]) == 0
+    assert cli.main(["weights", "path", NAME]) == 0
     assert capsys.readouterr().out.strip() == str(dest)
-    assert weights.weights_main(["verify", str(dest)]) == 0
+    assert cli.main(["weights", "verify", str(dest)]) == 0
     assert "OK, tiny_test" in capsys.readouterr().out
-    assert weights.weights_main(["verify", NAME]) == 0  # a name verifies its cached file
+    assert cli.main(["weights", "verify", NAME]) == 0  # a name verifies its cached file
     capsys.readouterr()
-    assert weights.weights_main(["list"]) == 0
+    assert cli.main(["weights", "list"]) == 0
     out = capsys.readouterr().out
     assert str(local_only) in out
     lines = {line.split()[0]: line for line in out.splitlines()[1:]}
@@ -284,11 +285,12 @@ def test_command_download_path_verify_list(server, local_only, monkeypatch, caps
 def test_command_reports_refusals(server, local_only, monkeypatch, capsys, tmp_path) -> None:
     server.payload = b"not the file"
     monkeypatch.setenv(weights.WEIGHTS_URL_ENV, server.base_url)
-    assert weights.weights_main(["download", NAME, "--no-progress"]) == 2
-    assert "sha256" in capsys.readouterr().err
+    assert cli.main(["weights", "download", NAME, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("segany-video: error: ") and "sha256" in err
     bad = tmp_path / "sam_vit_b_01ec64.pth"
     bad.write_bytes(b"truncated")
-    assert weights.weights_main(["verify", str(bad)]) == 1
+    assert cli.main(["weights", "verify", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "MISMATCH for sam_vit_b" in err and MODEL_SPECS["sam_vit_b"].sha256 in err
-    assert weights.weights_main(["verify", str(tmp_path / "absent.pth")]) == 2
+    assert cli.main(["weights", "verify", str(tmp_path / "absent.pth")]) == 2

@@ -1,0 +1,116 @@
+"""``segany-video track``: track prompted objects through a video and write the outputs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from segany_video.cli.progress import Progress
+from segany_video.cli.prompt_flags import add_prompt_flags, build_prompts, parse_position
+from segany_video.resume import SNAPSHOT_EVERY
+from segany_video.writers.outputs import FORMATS
+
+if TYPE_CHECKING:
+    from segany_video.segmenter import RunSummary
+
+__all__ = ["add_parser", "print_summary", "run"]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``track`` and its options on the top-level subparsers."""
+    track = sub.add_parser("track", help="track prompted objects and write outputs")
+    track.add_argument("input", help="video file, URL, or folder of frames")
+    add_prompt_flags(track)
+    track.add_argument("--model", help="classic (default), sam_vit_b/l/h, mobile_sam, or a path")
+    track.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    track.add_argument("--batch-size", type=int, help="frames per encoder forward")
+    track.add_argument("--out", help="output folder (default: ./<input name>_segany)")
+    track.add_argument(
+        "--formats", help=f"comma list of {','.join(FORMATS)}, or all (default masks,overlay,json)"
+    )
+    track.add_argument("--start", help="first frame index or time (e.g. 120 or 4.0s)")
+    track.add_argument("--end", help="end frame index or time, exclusive")
+    track.add_argument("--config", help="YAML config file")
+    track.add_argument("--preset", help="sports, surveillance or drone")
+    track.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    track.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=SNAPSHOT_EVERY,
+        metavar="N",
+        help=f"frames between resume snapshots (default {SNAPSHOT_EVERY}; smaller loses less "
+        "work on a crash, larger writes less)",
+    )
+    track.set_defaults(func=run)
+    return track
+
+
+def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The command-line options as a config layer (the config file format)."""
+    overrides: dict[str, Any] = {}
+    if args.model is not None:
+        overrides["model"] = args.model
+    runtime = {
+        k: v for k, v in (("device", args.device), ("batch_size", args.batch_size)) if v is not None
+    }
+    if runtime:
+        overrides["runtime"] = runtime
+    if args.formats is not None:
+        formats = list(FORMATS) if args.formats == "all" else args.formats.split(",")
+        overrides["writers"] = {"formats": [f.strip() for f in formats if f.strip()]}
+    return overrides
+
+
+def run(args: argparse.Namespace) -> int:
+    """Track and write; prints the engine line, progress and the summary."""
+    from segany_video.config import load_config
+    from segany_video.readers.reader import open_video
+    from segany_video.segmenter import VideoSegmenter
+
+    config = load_config(args.config, args.preset, config_overrides(args))
+    prompts = build_prompts(args.prompts, args.object_flags)
+    out = Path(args.out) if args.out else Path.cwd() / f"{Path(args.input).stem}_segany"
+    # Open the input and check the prompts against it before building the engine: loading
+    # SAM weights takes seconds to minutes, and a mistyped path should fail at once.
+    with open_video(args.input, settings=config.reader) as video:
+        prompts.resolve(video.info)
+    segmenter = VideoSegmenter(config=config)
+    info = segmenter.model.info
+    weights = f" ({info.weights})" if info.weights else ""
+    print(f"engine: {info.description}{weights}; device: {segmenter.runtime.device}")
+    progress = Progress()
+    try:
+        summary = segmenter.run(
+            args.input,
+            prompts,
+            out,
+            start=None if args.start is None else parse_position(args.start, "--start"),
+            end=None if args.end is None else parse_position(args.end, "--end"),
+            resume=args.resume,
+            progress=progress,
+            snapshot_every=args.snapshot_every,
+        )
+    finally:
+        progress.close()
+    print_summary(summary)
+    return 0
+
+
+def print_summary(summary: RunSummary) -> None:
+    """The end-of-run summary: engine, device, speed, per-object states, output files."""
+    weights = summary.weights or "none"
+    print(f"engine   {summary.engine_description} (weights: {weights})")
+    print(f"device   {summary.device}")
+    resumed = f", resumed at frame {summary.resumed_at}" if summary.resumed_at is not None else ""
+    print(
+        f"frames   {summary.frames} in {summary.wall_time_s:.1f} s "
+        f"({summary.frames_per_s:.2f} frames/s){resumed}"
+    )
+    for obj in summary.objects:
+        name = f" ({obj.name})" if obj.name else ""
+        counts = ", ".join(f"{state} {n}" for state, n in obj.frames.items() if n)
+        print(f"object   {obj.id}{name}: {counts}")
+    for fmt, paths in summary.outputs.items():
+        for path in paths:
+            print(f"output   {fmt:8s} {path}")
