@@ -9,8 +9,12 @@ File format (every section and key optional)::
     model: classic            # registry name or checkpoint path
     reader:  {backend: auto, image_fps: 30}
     runtime: {device: auto, batch_size: 4}
+    classic: {work_pixels: 30000}   # the classic engine's own settings
     tracker: {positive_points: 3, gate: 1.2}
     writers: {formats: [masks, overlay, json]}
+
+On the command line any key is also set with ``SECTION.KEY=VALUE``, the value read as YAML
+(:func:`assignment_override`).
 """
 
 from __future__ import annotations
@@ -26,15 +30,18 @@ from typing import Any
 import yaml
 
 from segany_video.errors import ConfigError
+from segany_video.models.classic.settings import ClassicSettings
 from segany_video.readers.reader import ReaderSettings
 from segany_video.runtime.settings import RuntimeSettings
 from segany_video.tracking.settings import TrackerSettings
 from segany_video.writers.outputs import WriterSettings
 
-SECTIONS = ("reader", "runtime", "tracker", "writers")
+# In pipeline order: readers -> runtime -> models (the classic engine) -> tracking -> writers.
+SECTIONS = ("reader", "runtime", "classic", "tracker", "writers")
 _SECTION_TYPES = {
     "reader": ReaderSettings,
     "runtime": RuntimeSettings,
+    "classic": ClassicSettings,
     "tracker": TrackerSettings,
     "writers": WriterSettings,
 }
@@ -48,11 +55,13 @@ class Config:
         model: engine to build: a registry name (``classic``, ``sam_vit_b``, ...) or a checkpoint
             path; None means the embedded classic engine.
         reader, runtime, tracker, writers: each stage's own settings.
+        classic: the classic engine's settings (used when the model is ``classic``).
     """
 
     model: str | None = None
     reader: ReaderSettings = field(default_factory=ReaderSettings)
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+    classic: ClassicSettings = field(default_factory=ClassicSettings)
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
     writers: WriterSettings = field(default_factory=WriterSettings)
 
@@ -136,6 +145,33 @@ def _parse_yaml(text: str, where: str) -> dict[str, Any]:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where} must hold a mapping of sections, got {type(data).__name__}")
     return dict(data)
+
+
+def assignment_override(text: str) -> dict[str, Any]:
+    """One ``SECTION.KEY=VALUE`` assignment as a config layer; VALUE is read as YAML.
+
+    Examples: ``classic.work_pixels=60000``, ``tracker.max_lost_frames=null``,
+    ``classic.click_scales=[0.2,0.5,0.8]``. Keys and types are checked when the layer is loaded.
+
+    Raises:
+        ConfigError: not of the form ``SECTION.KEY=VALUE``, an unknown section, or a VALUE that
+            is not valid YAML.
+    """
+    target, equals, raw = text.partition("=")
+    section, dot, key = target.strip().partition(".")
+    if not equals or not dot or not key:
+        raise ConfigError(
+            f"--set {text!r}: expected SECTION.KEY=VALUE, e.g. classic.work_pixels=60000"
+        )
+    if section not in SECTIONS:
+        raise ConfigError(
+            f"--set {text!r}: unknown section {section!r}; expected one of {', '.join(SECTIONS)}"
+        )
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else raw
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {text!r}: the value is not valid YAML ({exc})") from None
+    return {section: {key.strip(): value}}
 
 
 def merge_layers(*layers: Mapping[str, Any]) -> dict[str, Any]:

@@ -109,7 +109,9 @@ class VideoSegmenter:
             config = dataclasses.replace(config, model=os.fspath(model))
         self.config = config
         if model is None or isinstance(model, (str, os.PathLike)):
-            model = build_model(config.model, device=plan_device(config.runtime).device)
+            model = build_model(
+                config.model, device=plan_device(config.runtime).device, classic=config.classic
+            )
         self.model = model
         self.runtime = Runtime(model, config.runtime)
 

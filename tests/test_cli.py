@@ -191,6 +191,9 @@ def one_error_line(stderr: str) -> str:
         (["--box", "1,2,30,40@12", "--end", "10"], "outside the processed range"),
         (["--box", "1,2,30,40", "--resume"], "no interrupted run"),
         (["--box", "1,2,30,40", "--config", "missing.yaml"], "missing.yaml"),
+        (["--box", "1,2,30,40", "--set", "classic.work_pixels"], "SECTION.KEY=VALUE"),
+        (["--box", "1,2,30,40", "--set", "classic.work_pixels=lots"], "work_pixels"),
+        (["--box", "1,2,30,40", "--set", "classic.iteratons=3"], "iteratons"),
     ],
 )
 def test_user_mistakes_exit_2_with_one_line(clip_paths, tmp_path, capsys, extra, needle):
@@ -393,6 +396,24 @@ def test_track_range_and_flag_objects(clip_and_paths, tmp_path, capsys):
     assert [f["index"] for f in tracks["frames"]] == [3, 4, 5, 6, 7, 8]
     rows = (out / "tracks_mot.csv").read_text().splitlines()
     assert {int(r.split(",")[0]) for r in rows} <= set(range(4, 10))  # 1-based MOT frames
+
+
+def test_set_reaches_the_classic_engine_and_run_json(clip_and_paths, tmp_path, capsys):
+    clip, clip_paths = clip_and_paths
+    box = ",".join(str(int(v)) for v in clip.boxes(0)[1])
+    out = tmp_path / "set"
+    argv = ["track", str(clip_paths.video), "--box", box, "--end", "3", "--formats", "json"]
+    settings = ["--set", "classic.work_pixels=2048", "--set", "classic.click_scales=[0.2,0.4,0.6]"]
+    assert cli.main([*argv, *settings, "--out", str(out)]) == 0, capsys.readouterr().err
+    classic = json.loads((out / "run.json").read_text())["config"]["classic"]
+    assert classic["work_pixels"] == 2048 and classic["click_scales"] == [0.2, 0.4, 0.6]
+    # The engine really cut at the smaller budget: its masks differ from a default run's.
+    assert cli.main([*argv, "--out", str(tmp_path / "default")]) == 0
+    masks = [
+        json.loads((folder / "tracks.json").read_text())["frames"]
+        for folder in (out, tmp_path / "default")
+    ]
+    assert masks[0] != masks[1]
 
 
 # ------------------------------------------------------------------------------ info

@@ -11,12 +11,14 @@ import yaml
 from segany_video.config import (
     SECTIONS,
     Config,
+    assignment_override,
     load_config,
     merge_layers,
     preset_names,
     read_preset,
 )
 from segany_video.errors import ConfigError
+from segany_video.models.classic.settings import ClassicSettings
 from segany_video.readers.reader import ReaderSettings
 from segany_video.runtime.settings import RuntimeSettings
 from segany_video.tracking.settings import TrackerSettings
@@ -36,6 +38,7 @@ def test_defaults_are_each_stages_own_defaults():
     assert config.model is None
     assert config.reader == ReaderSettings()
     assert config.runtime == RuntimeSettings()
+    assert config.classic == ClassicSettings()
     assert config.tracker == TrackerSettings()
     assert config.writers == WriterSettings()
     assert config.writers.formats == ("masks", "overlay", "json")
@@ -63,16 +66,27 @@ def test_each_preset_loads_and_changes_only_what_its_file_says(name: str):
             assert getattr(settings, key) == getattr(default, key), (section, key)
 
 
+@pytest.mark.parametrize("name", ["sports", "surveillance", "drone"])
+def test_every_preset_value_differs_from_the_default(name: str):
+    # A preset line that repeats a default claims a choice the preset does not make.
+    defaults = Config()
+    for section, values in read_preset(name).items():
+        for key, value in values.items():
+            assert getattr(getattr(defaults, section), key) != value, (name, section, key)
+
+
 @pytest.mark.parametrize(
     ("name", "section", "key", "value"),
     [
         ("sports", "tracker", "positive_points", 5),
-        ("surveillance", "tracker", "max_lost_frames", None),
-        ("surveillance", "writers", "mask_codec", "ffv1"),
+        ("surveillance", "tracker", "min_area_fraction", 0.05),
+        ("surveillance", "tracker", "velocity_damping", 0.95),
         ("drone", "tracker", "flow_scale", 0.75),
     ],
 )
 def test_presets_hold_their_documented_choices(name, section, key, value):
+    # Each value differs from the default, so this fails if the preset is ignored.
+    assert getattr(getattr(Config(), section), key) != value
     assert getattr(getattr(load_config(preset=name), section), key) == value
 
 
@@ -111,6 +125,9 @@ def test_empty_config_file_means_defaults(tmp_path: Path):
         ({"tracker": {"gaet": 1.0}}, "gaet"),
         ({"writers": {"formats": ["masks", "gif"]}}, "gif"),
         ({"runtime": {"batch_size": 0}}, "batch_size"),
+        ({"classic": {"work_pixels": 10}}, "work_pixels"),
+        ({"classic": {"work_pixels": "many"}}, "work_pixels"),
+        ({"classic": {"iteratons": 3}}, "iteratons"),
         ({"reader": "pyav"}, "reader"),
         ({"model": 3}, "model"),
     ],
@@ -184,3 +201,74 @@ def test_config_is_frozen():
     config = Config()
     with pytest.raises(AttributeError):
         config.model = "sam_vit_h"  # type: ignore[misc]
+
+
+def test_classic_engine_settings_come_from_a_config_file(tmp_path: Path):
+    path = write_yaml(
+        tmp_path / "classic.yaml",
+        {"classic": {"work_pixels": 60_000, "click_scales": [0.2, 0.4, 0.6]}},
+    )
+    config = load_config(path)
+    assert config.classic == ClassicSettings(work_pixels=60_000, click_scales=(0.2, 0.4, 0.6))
+    assert config.to_dict()["classic"]["work_pixels"] == 60_000
+
+
+def test_every_classic_setting_is_a_config_key():
+    # New ClassicSettings fields appear in config files and run.json without further plumbing.
+    assert set(Config().to_dict()["classic"]) == set(vars(ClassicSettings()))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("classic.work_pixels=60000", {"classic": {"work_pixels": 60000}}),
+        ("tracker.max_lost_frames=null", {"tracker": {"max_lost_frames": None}}),
+        ("classic.click_scales=[0.2, 0.5, 0.8]", {"classic": {"click_scales": [0.2, 0.5, 0.8]}}),
+        ("runtime.device=cuda:1", {"runtime": {"device": "cuda:1"}}),
+        ("tracker.colour_prior=false", {"tracker": {"colour_prior": False}}),
+        ("writers.formats=masks,json", {"writers": {"formats": "masks,json"}}),
+    ],
+)
+def test_assignments_are_config_layers_with_yaml_values(text, expected):
+    assert assignment_override(text) == expected
+    load_config(overrides=expected)  # and each is a valid layer
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("classic.work_pixels", "SECTION.KEY=VALUE"),
+        ("work_pixels=5", "SECTION.KEY=VALUE"),
+        ("engine.work_pixels=5", "unknown section 'engine'"),
+        ("classic.refine_eps=[1", "not valid YAML"),
+    ],
+)
+def test_malformed_assignments_are_config_errors(text, needle):
+    with pytest.raises(ConfigError, match=needle):
+        assignment_override(text)
+
+
+@pytest.mark.parametrize(
+    ("layer", "needle"),
+    [
+        ({"classic": {"work_pixels": 60000.5}}, "classic engine work_pixels: expected an integer"),
+        ({"classic": {"iterations": True}}, "classic engine iterations: expected an integer"),
+        ({"classic": {"box_smoothness": "high"}}, "box_smoothness: expected a number"),
+        ({"classic": {"click_scales": 0.5}}, "click_scales: expected a list of numbers"),
+        ({"tracker": {"colour_prior": 1}}, "tracker colour_prior: expected true or false"),
+        ({"tracker": {"max_lost_frames": "50"}}, "expected an integer or null"),
+        ({"runtime": {"batch_size": True}}, "runtime batch_size: expected an integer or null"),
+        ({"writers": {"formats": 3}}, "writers formats: expected a list of names"),
+        ({"reader": {"image_fps": [30]}}, "reader image_fps: expected a number or a ratio"),
+    ],
+)
+def test_values_of_the_wrong_type_name_section_key_and_type(layer, needle):
+    with pytest.raises(ConfigError, match=needle):
+        load_config(overrides=layer)
+
+
+def test_classic_settings_reach_the_engine():
+    from segany_video.segmenter import VideoSegmenter
+
+    config = load_config(overrides=assignment_override("classic.work_pixels=4096"))
+    assert VideoSegmenter(config=config, device="cpu").model.settings.work_pixels == 4096

@@ -33,6 +33,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     track.add_argument("--end", help="end frame index or time, exclusive")
     track.add_argument("--config", help="YAML config file")
     track.add_argument("--preset", help="sports, surveillance or drone")
+    track.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="set any config key, e.g. classic.work_pixels=60000 or tracker.max_lost_frames=50 "
+        "(VALUE is YAML; repeatable; wins over --config and --preset)",
+    )
     track.add_argument("--resume", action="store_true", help="continue an interrupted run")
     track.add_argument(
         "--snapshot-every",
@@ -47,7 +56,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The command-line options as a config layer (the config file format)."""
+    """The command-line options as a config layer (the config file format); ``--set`` last."""
+    from segany_video.config import assignment_override, merge_layers
+
     overrides: dict[str, Any] = {}
     if args.model is not None:
         overrides["model"] = args.model
@@ -59,7 +70,7 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.formats is not None:
         formats = list(FORMATS) if args.formats == "all" else args.formats.split(",")
         overrides["writers"] = {"formats": [f.strip() for f in formats if f.strip()]}
-    return overrides
+    return merge_layers(overrides, *(assignment_override(text) for text in args.assignments))
 
 
 def run(args: argparse.Namespace) -> int:

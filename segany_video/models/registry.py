@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -35,15 +35,18 @@ from segany_video.models.checkpoint import (
     read_state_dict,
 )
 
+if TYPE_CHECKING:
+    from segany_video.models.classic.settings import ClassicSettings
+
 HOME_ENV = "SEGANY_VIDEO_HOME"
 SKIP_DIGEST_ENV = "SEGANY_VIDEO_SKIP_DIGEST"
 DEFAULT_MODEL = "classic"
 
 
-def _build_classic(device: torch.device) -> Any:
+def _build_classic(device: torch.device, settings: ClassicSettings | None = None) -> Any:
     from segany_video.models.classic import build_classic
 
-    return build_classic(device)
+    return build_classic(device, settings)
 
 
 def _sam_vit_builder(variant: str) -> Callable[[torch.device], Any]:
@@ -301,6 +304,7 @@ def build_model(
     device: str | torch.device = "cpu",
     *,
     verify: bool = True,
+    classic: ClassicSettings | None = None,
 ) -> PromptableSegmenter:
     """Build an engine from a registry name or a checkpoint path, in eval mode on ``device``.
 
@@ -315,6 +319,7 @@ def build_model(
         device: where the model runs, e.g. ``"cpu"``, ``"cuda"``, ``"cuda:1"``.
         verify: check the sha256 of files named like official ones (also disabled by
             ``SEGANY_VIDEO_SKIP_DIGEST=1``).
+        classic: settings of the classic engine (defaults when None); other engines have none.
 
     Returns:
         The engine; its ``info`` names the model and the weights file.
@@ -329,6 +334,8 @@ def build_model(
     name_or_path = DEFAULT_MODEL if name_or_path is None else name_or_path
     if isinstance(name_or_path, str) and name_or_path in MODEL_SPECS:
         spec = MODEL_SPECS[name_or_path]
+        if spec.name == "classic":
+            return _build_classic(dev, classic)
         if not spec.needs_weights:
             return spec.builder(dev)
     path, claimed = _resolve_checkpoint(name_or_path)
