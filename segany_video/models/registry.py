@@ -1,8 +1,7 @@
 """Model registry: names -> builders and official weight files, and :func:`build_model`.
 
-This table is the source of truth for model names, files, URLs, sizes and digests;
-``configs/models.yaml`` mirrors it for readers and a test keeps the two equal (the YAML is not
-shipped inside the installed package, the table is).
+:data:`MODEL_SPECS` is the one table of model names, files, URLs, sizes and digests
+(``segany-video weights list`` prints it). A new engine is one more :class:`ModelSpec` entry.
 
 The digests come from third-party manifests (Meta publishes none). A file whose name is an
 official one but whose sha256 differs is refused; set ``SEGANY_VIDEO_SKIP_DIGEST=1`` or pass

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from safetensors.torch import save_file
 from torch import nn
 
@@ -27,7 +26,6 @@ from segany_video.models.checkpoint import (
 from segany_video.models.registry import MODEL_SPECS, build_model
 from segany_video.models.sam.mobile_sam import build_mobile_sam
 
-REPO = Path(__file__).resolve().parents[2]
 CALLS: list[str] = []
 
 
@@ -387,18 +385,6 @@ def test_bad_model_arguments(name, error, message) -> None:
 def test_unavailable_device_is_refused() -> None:
     with pytest.raises(DeviceError, match="no CUDA device"):
         build_model("classic", device="cuda")
-
-
-def test_models_yaml_mirrors_the_registry() -> None:
-    listed = yaml.safe_load((REPO / "configs" / "models.yaml").read_text())["models"]
-    assert list(listed) == list(MODEL_SPECS)
-    for name, spec in MODEL_SPECS.items():
-        entry = listed[name]
-        assert entry["description"] == spec.description
-        assert entry.get("file") == spec.file_name
-        assert entry.get("url") == spec.url
-        assert entry.get("size_bytes") == spec.size_bytes
-        assert entry.get("sha256") == spec.sha256
 
 
 def test_registry_holds_the_official_files() -> None:
