@@ -63,3 +63,19 @@ def mask_box(mask: np.ndarray) -> np.ndarray | None:
         return None
     xs = np.flatnonzero(mask.any(axis=0))
     return np.array([xs[0], ys[0], xs[-1] + 1, ys[-1] + 1], dtype=np.float32)
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of masks, pairwise over the leading axes.
+
+    Args:
+        a, b: ``(..., H, W)`` masks of the same shape (nonzero is foreground).
+
+    Returns:
+        ``(...)`` float64 IoUs in ``[0, 1]`` (0-d for one pair); 1.0 where both masks are empty
+        (nothing to find, nothing found).
+    """
+    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+    inter = np.count_nonzero(a & b, axis=(-2, -1))
+    union = np.count_nonzero(a | b, axis=(-2, -1))
+    return np.where(union > 0, inter / np.maximum(union, 1), 1.0)

@@ -185,7 +185,7 @@ def first_frame_agreement(
     """IoU between the two sides' full-resolution masks on the first frame (same weights and
     prompts; the resize differs slightly, see :mod:`reference_predictors`), so the timed
     work is seen to be the same work. Per object and candidate: mean and worst."""
-    from segany_video.runtime.quantize import mask_iou
+    from segany_video.results import mask_iou
 
     with open_video(clip) as video:
         frame = video.read_frames([0]).frames[0]
@@ -201,7 +201,7 @@ def first_frame_agreement(
             )
             for p in prompts
         ]
-    iou = mask_iou(ours.flatten(0, 1), torch.stack(theirs).flatten(0, 1))
+    iou = mask_iou(ours.flatten(0, 1).cpu().numpy(), torch.stack(theirs).flatten(0, 1).numpy())
     return {"mean": float(iou.mean()), "worst": float(iou.min()), "masks": int(iou.size)}
 
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from segany_video.results import mask_iou
+
 DEFAULT_BOUND_TH = 0.008
 
 
@@ -53,11 +55,7 @@ def region_similarity(pred: np.ndarray, gt: np.ndarray) -> float:
     Returns:
         IoU in ``[0, 1]``; 1.0 when both masks are empty (nothing to find, nothing found).
     """
-    pred, gt = _check_pair(pred, gt)
-    union = np.count_nonzero(pred | gt)
-    if union == 0:
-        return 1.0
-    return np.count_nonzero(pred & gt) / union
+    return float(mask_iou(*_check_pair(pred, gt)))
 
 
 def boundary_map(mask: np.ndarray) -> np.ndarray:

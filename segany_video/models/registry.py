@@ -21,7 +21,6 @@ import torch
 
 from segany_video.errors import (
     CheckpointError,
-    DeviceError,
     DigestMismatchError,
     ModelNotFoundError,
 )
@@ -33,6 +32,7 @@ from segany_video.models.checkpoint import (
     load_state_dict_strict,
     read_state_dict,
 )
+from segany_video.runtime.device import resolve_device
 
 if TYPE_CHECKING:
     from segany_video.models.classic.settings import ClassicSettings
@@ -248,15 +248,8 @@ def check_digest(path: Path, spec: ModelSpec) -> None:
 
 
 def _resolve_device(device: str | torch.device) -> torch.device:
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise DeviceError(f"invalid device {device!r}: {exc}") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise DeviceError(f"device {device!r} was requested but no CUDA device is available")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise DeviceError(f"device {device!r} was requested but MPS is not available")
-    return dev
+    # One device check for the whole package: the runtime's, which also names what to install.
+    return resolve_device(str(device))
 
 
 def _resolve_checkpoint(name_or_path: str | os.PathLike[str]) -> tuple[Path, ModelSpec | None]:

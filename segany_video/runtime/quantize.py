@@ -20,6 +20,7 @@ from torch.ao.nn.quantized.dynamic import Linear as DynamicQuantizedLinear
 
 from segany_video.errors import ConfigError
 from segany_video.models.base import ObjectPrompt, PromptableSegmenter
+from segany_video.results import mask_iou
 from segany_video.runtime.encoded import encode_sequentially
 from segany_video.runtime.encoder_tuning import image_encoder_of
 
@@ -96,16 +97,6 @@ class MaskAgreement:
         return float(self.ious.min())
 
 
-def mask_iou(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
-    """IoU of ``(N, H, W)`` bool masks, pairwise by index; 1.0 where both are empty."""
-    a = a.reshape(a.shape[0], -1)
-    b = b.reshape(b.shape[0], -1)
-    inter = (a & b).sum(dim=1).double()
-    union = (a | b).sum(dim=1).double()
-    iou = torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
-    return iou.cpu().numpy()
-
-
 def decode_masks(
     model: PromptableSegmenter,
     frames: Sequence[np.ndarray],
@@ -126,7 +117,10 @@ def mask_agreement(
     reference: Sequence[torch.Tensor], candidate: Sequence[torch.Tensor]
 ) -> MaskAgreement:
     """IoU per frame and object between two lists of ``(N, H, W)`` bool masks."""
-    rows = [mask_iou(r, c) for r, c in zip(reference, candidate, strict=True)]
+    rows = [
+        mask_iou(r.cpu().numpy(), c.cpu().numpy())
+        for r, c in zip(reference, candidate, strict=True)
+    ]
     return MaskAgreement(np.stack(rows))
 
 

@@ -383,7 +383,7 @@ def test_bad_model_arguments(name, error, message) -> None:
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_unavailable_device_is_refused() -> None:
-    with pytest.raises(DeviceError, match="no CUDA device"):
+    with pytest.raises(DeviceError, match="CUDA is not available"):
         build_model("classic", device="cuda")
 
 

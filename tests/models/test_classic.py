@@ -14,12 +14,9 @@ from segany_video.models.classic import ClassicEngine, ClassicSettings, build_cl
 from segany_video.models.classic.colour_model import ColourMixture
 from segany_video.models.classic.quality import prompt_agreement
 from segany_video.models.classic.trimap import search_boxes
+from segany_video.results import mask_iou as iou
 
 H, W = 160, 200
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    return float((a & b).sum() / max(1, (a | b).sum()))
 
 
 def textured(rng: np.random.Generator, colour: tuple[int, int, int], period: int) -> np.ndarray:

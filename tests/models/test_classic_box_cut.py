@@ -45,6 +45,7 @@ from segany_video.models.classic.tight_box import (
     uncrossed_lines,
 )
 from segany_video.models.classic.trimap import WorkRegion, build_trimap, plan_region
+from segany_video.results import mask_iou as iou
 
 # The forward neighbour offsets (dy, dx) in the order of ``GridEdges.weights``.
 OFFSETS = ((0, 1), (1, 0), (1, 1), (1, -1))
@@ -639,10 +640,6 @@ def window(rows: slice, cols: slice) -> np.ndarray:
     mask = np.zeros((H, W), bool)
     mask[rows, cols] = True
     return mask
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    return float((a & b).sum() / max(1, (a | b).sum()))
 
 
 def cut_on_work_region(

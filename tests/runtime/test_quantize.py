@@ -17,7 +17,6 @@ from segany_video.runtime.quantize import (
     decode_masks,
     int8_mask_agreement,
     mask_agreement,
-    mask_iou,
     quantize_encoder_int8,
 )
 from segany_video.runtime.runtime import Runtime
@@ -69,20 +68,6 @@ def test_quantize_replaces_every_encoder_linear():
 def test_quantize_refuses_engine_without_encoder():
     with pytest.raises(ConfigError, match="stub has no neural image encoder"):
         quantize_encoder_int8(StubEngine())
-
-
-@pytest.mark.parametrize(
-    ("a", "b", "expected"),
-    [
-        ([[1, 1, 0, 0]], [[1, 0, 0, 0]], [0.5]),
-        ([[0, 0, 0, 0]], [[0, 0, 0, 0]], [1.0]),  # both empty: full agreement
-        ([[1, 0, 0, 0]], [[0, 1, 0, 0]], [0.0]),
-        ([[1, 1, 1, 1], [1, 0, 1, 0]], [[1, 1, 1, 1], [1, 1, 1, 0]], [1.0, 2 / 3]),
-    ],
-)
-def test_mask_iou_table(a, b, expected):
-    got = mask_iou(torch.tensor(a, dtype=torch.bool), torch.tensor(b, dtype=torch.bool))
-    np.testing.assert_allclose(got, expected)
 
 
 def test_int8_agreement_high_and_model_left_quantised():

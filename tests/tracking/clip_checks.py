@@ -9,6 +9,7 @@ import numpy as np
 
 from segany_video.readers.frames import VideoInfo
 from segany_video.results import FrameResult, TrackState
+from segany_video.results import mask_iou as iou
 from segany_video.synthetic.clips import SyntheticClip
 
 
@@ -22,11 +23,6 @@ def clip_info(clip: SyntheticClip) -> VideoInfo:
 def clip_triples(clip: SyntheticClip, indices=None):
     indices = range(len(clip)) if indices is None else indices
     return ((i, i / clip.fps, clip.frame(i)) for i in indices)
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = (a | b).sum()
-    return float((a & b).sum() / union) if union else 1.0
 
 
 @dataclass
