@@ -9,9 +9,9 @@ Layout of ``out_dir``::
 Palette PNGs were chosen over one ``.npz`` because they are the DAVIS convention (the same format
 the ``davis`` output writes, so predictions and truth compare file by file), each frame reads on
 its own, and for these smooth blobs they are about as small (a few kB per frame). Read one with
-:func:`segany_video.writers.davis_png.read_davis_png`. Prompt boxes are the tight ``XYXY`` boxes of the
-frame-0 masks in pixel edges (a lone pixel at (x, y) gives ``[x, y, x+1, y+1]``). Every output is
-written under a temporary name and renamed when complete.
+:func:`segany_video.writers.davis_png.read_davis_png`. Prompt boxes are the tight ``XYXY`` boxes
+of the frame-0 masks in pixel edges (a lone pixel at (x, y) gives ``[x, y, x+1, y+1]``). Every
+output is written under a temporary name and renamed when complete.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from segany_video.writers.atomic import AtomicPath, make_output_dir, writer_error
+from segany_video.writers.atomic import make_output_dir, write_text_atomically
 from segany_video.writers.davis_png import DavisPngWriter
 from segany_video.writers.video_encoder import StreamSpec, VideoEncoder
 
@@ -89,14 +89,7 @@ def write_clip(
         labels.abort()
         raise
     video_path, labels_path = video.commit(), labels.commit()
-    prompts_path = out / "prompts.json"
-    target = AtomicPath(prompts_path)
-    try:
-        # one object per line: short enough to read, still plain JSON
-        lines = ",\n".join(f"  {json.dumps(obj)}" for obj in clip.prompts()["objects"])
-        target.temp.write_text(f'{{"objects": [\n{lines}\n]}}\n')
-    except OSError as exc:
-        target.discard()
-        raise writer_error(prompts_path, exc) from exc
-    target.commit()
+    # one object per line: short enough to read, still plain JSON
+    lines = ",\n".join(f"  {json.dumps(obj)}" for obj in clip.prompts()["objects"])
+    prompts_path = write_text_atomically(out / "prompts.json", f'{{"objects": [\n{lines}\n]}}\n')
     return ClipPaths(video=video_path, annotations=labels_path, prompts=prompts_path)

@@ -14,9 +14,11 @@ import contextlib
 import errno
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
-from segany_video.errors import WriterError
+from segany_video.errors import SegAnyVideoError, WriterError
 
 # errno values that mean "the disk (or quota) is full" rather than a permission problem.
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
@@ -166,13 +168,9 @@ def write_text_atomically(path: Path, text: str) -> Path:
     Raises:
         WriterError: the file could not be written (the partial file is removed).
     """
-    target = AtomicPath(path)
-    try:
-        target.temp.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        target.discard()
-        raise writer_error(target.final, exc) from exc
-    return target.commit()
+    with atomic_file(path) as f:
+        f.write(text.encode("utf-8"))
+    return Path(path)
 
 
 class StagedWriter:
@@ -267,3 +265,39 @@ class StreamedTextWriter(StagedWriter):
         with contextlib.suppress(OSError):
             self._file.close()
         self._target.discard()
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path, *, durable: bool = False) -> Iterator[BinaryIO]:
+    """Write one file under :func:`partial_path` and rename it to ``path`` when the block ends.
+
+    The one way the package writes a whole file at once (reports, ``run.json``, resume
+    snapshots, generated prompts). Usage::
+
+        with atomic_file(out / "run.json") as f:
+            f.write(data)
+
+    Args:
+        path: the final path; its folder is created if missing.
+        durable: fsync before the rename, for files a crash must find whole or not at all.
+
+    Yields:
+        The temporary file, open for binary writing.
+
+    Raises:
+        WriterError: the file could not be written or renamed (nothing is left behind); an
+            error raised inside the block also removes the temporary file.
+    """
+    target = AtomicPath(path)
+    try:
+        with open(target.temp, "wb") as f:
+            yield f
+            f.flush()
+            if durable:
+                os.fsync(f.fileno())
+    except BaseException as exc:
+        target.discard()
+        if isinstance(exc, OSError) and not isinstance(exc, SegAnyVideoError):
+            raise writer_error(target.final, exc) from exc
+        raise
+    target.commit()

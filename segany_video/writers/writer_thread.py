@@ -1,8 +1,8 @@
 """Run a consumer (the writers) in a worker thread fed through a bounded queue.
 
-The mirror image of :mod:`segany_video.readers.prefetch` (which runs a producer ahead of the caller):
-here the caller produces and a worker consumes, so encoding and disk writes overlap with the
-caller's tracking. The same contract holds:
+The mirror image of :mod:`segany_video.readers.prefetch` (which runs a producer ahead of the
+caller): here the caller produces and a worker consumes, so encoding and disk writes overlap with
+the caller's tracking. The same contract holds:
 
 * memory is bounded: at most ``depth`` items wait in the queue; a caller that outruns the
   writers blocks in :meth:`WriterThread.put`;

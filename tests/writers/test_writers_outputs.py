@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from segany_video.errors import ConfigError, PromptError, WriterError
 from segany_video.writers import coco_json
 from segany_video.writers.atomic import (
     AtomicPath,
+    atomic_file,
     partial_path,
     write_text_atomically,
     writer_error,
@@ -172,14 +174,30 @@ def test_a_text_report_replaces_the_old_one_only_once_written(tmp_path, monkeypa
     assert write_text_atomically(report, '{"J": 0.5}') == report
     assert report.read_text() == '{"J": 0.5}' and _files(tmp_path) == ["scores.json"]
 
-    def full_disk(self, *args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
+    class FullDisk(io.BytesIO):
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(Path, "write_text", full_disk)
-    with pytest.raises(WriterError, match=r"scores\.json"):
+    def open_on_a_full_disk(path, mode="r", *args, **kwargs):
+        Path(path).touch()  # the partial file exists, as on a real disk
+        return FullDisk()
+
+    monkeypatch.setattr("segany_video.writers.atomic.open", open_on_a_full_disk, raising=False)
+    with pytest.raises(WriterError, match=r"scores\.json.*disk or quota is full"):
         write_text_atomically(report, '{"J": 0.9}')
     monkeypatch.undo()
     assert report.read_text() == '{"J": 0.5}' and _files(tmp_path) == ["scores.json"]
+
+
+def test_atomic_file_leaves_nothing_when_the_block_fails(tmp_path):
+    target = tmp_path / "snapshot.npz"
+    with pytest.raises(KeyError), atomic_file(target, durable=True) as f:
+        f.write(b"half")
+        raise KeyError("the caller failed mid-way")
+    assert _files(tmp_path) == []
+    with atomic_file(target, durable=True) as f:
+        f.write(b"whole")
+    assert target.read_bytes() == b"whole" and _files(tmp_path) == ["snapshot.npz"]
 
 
 # -- errors -----------------------------------------------------------------------------------
