@@ -2,25 +2,21 @@
 
 ``davis/00000.png`` holds frame 0: value 0 is background and value ``k`` is the ``k``-th object
 (1-based, in prompt order), painted with the standard DAVIS/PASCAL VOC palette so the files open
-in the DAVIS tools and image viewers alike. OpenCV cannot write indexed PNGs and PIL is not a
-dependency, so this module encodes (and, for round trips and resuming, decodes) the small subset
-of PNG it needs with ``zlib`` and ``struct``: 8-bit palette or grayscale, not interlaced.
+in the DAVIS tools and image viewers alike. OpenCV cannot write indexed PNGs; Pillow encodes and
+decodes them (its bytes equal those of the hand-written encoder it replaced, see BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
-import struct
-import zlib
+import io
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from segany_video.errors import WriterError
 from segany_video.writers.atomic import AtomicPath, StagedWriter
 from segany_video.writers.png_sequence import frame_file_name, write_bytes
-
-_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PALETTE_TYPE, _GRAY_TYPE = 3, 0
 
 
 def davis_palette() -> np.ndarray:
@@ -41,13 +37,8 @@ def davis_palette() -> np.ndarray:
     return palette
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-
 def encode_palette_png(labels: np.ndarray, palette: np.ndarray, level: int = 6) -> bytes:
-    """Encode an index image as an 8-bit palette PNG.
+    """Encode an index image as an 8-bit palette PNG (Pillow, unfiltered scanlines).
 
     Args:
         labels: ``(H, W)`` uint8 palette indices.
@@ -60,67 +51,15 @@ def encode_palette_png(labels: np.ndarray, palette: np.ndarray, level: int = 6) 
     if labels.ndim != 2 or labels.dtype != np.uint8:
         raise WriterError(f"labels must be (H, W) uint8, got {labels.shape} {labels.dtype}")
     height, width = labels.shape
-    # Each scanline starts with its filter type; 0 ("None") keeps the encoder trivial, and
-    # label maps are long runs that deflate compresses well without prediction.
-    rows = np.zeros((height, width + 1), dtype=np.uint8)
-    rows[:, 1:] = labels
-    header = struct.pack(">IIBBBBB", width, height, 8, _PALETTE_TYPE, 0, 0, 0)
-    return b"".join(
-        [
-            _SIGNATURE,
-            _chunk(b"IHDR", header),
-            _chunk(b"PLTE", np.ascontiguousarray(palette, dtype=np.uint8).tobytes()),
-            _chunk(b"IDAT", zlib.compress(rows.tobytes(), level)),
-            _chunk(b"IEND", b""),
-        ]
-    )
-
-
-def _paeth(left: int, up: int, corner: int) -> int:
-    estimate = left + up - corner
-    d_left, d_up, d_corner = abs(estimate - left), abs(estimate - up), abs(estimate - corner)
-    if d_left <= d_up and d_left <= d_corner:
-        return left
-    return up if d_up <= d_corner else corner
-
-
-def _unfilter(raw: bytes, width: int, height: int) -> np.ndarray:
-    """Undo PNG's per-scanline filters for 1 byte per pixel."""
-    data = np.frombuffer(raw, dtype=np.uint8).reshape(height, width + 1)
-    kinds = data[:, 0]
-    if np.isin(kinds, (0, 1)).all():
-        # None and Sub rows do not depend on the row above: undo them all at once (the common
-        # case: our own files and the DAVIS annotations use only these).
-        summed = (np.cumsum(data[:, 1:], axis=1, dtype=np.int64) & 0xFF).astype(np.uint8)
-        return np.where((kinds == 1)[:, None], summed, data[:, 1:])
-    out = np.zeros((height, width), dtype=np.uint8)
-    previous = np.zeros(width, dtype=np.uint8)
-    for y in range(height):
-        kind, line = int(data[y, 0]), data[y, 1:]
-        if kind == 0:
-            row = line.copy()
-        elif kind == 1:  # Sub: running sum along the row
-            row = (np.cumsum(line, dtype=np.int64) & 0xFF).astype(np.uint8)
-        elif kind == 2:  # Up
-            row = line + previous
-        elif kind in (3, 4):  # Average / Paeth depend on the pixel just decoded: sequential
-            row = np.zeros(width, dtype=np.uint8)
-            left = corner = 0
-            for x in range(width):
-                up = int(previous[x])
-                guess = (left + up) // 2 if kind == 3 else _paeth(left, up, corner)
-                left = (int(line[x]) + guess) & 0xFF
-                row[x] = left
-                corner = up
-        else:
-            raise ValueError(f"unknown PNG filter type {kind} on row {y}")
-        out[y] = row
-        previous = row
-    return out
+    image = Image.frombytes("P", (width, height), np.ascontiguousarray(labels).tobytes())
+    image.putpalette(np.ascontiguousarray(palette, dtype=np.uint8).tobytes())
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=level)
+    return buffer.getvalue()
 
 
 def decode_index_png(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
-    """Decode an 8-bit palette or grayscale PNG without expanding the palette.
+    """Decode a palette or grayscale PNG without expanding the palette.
 
     Args:
         data: the file's bytes.
@@ -130,34 +69,23 @@ def decode_index_png(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
         uint8 palette (None for grayscale).
 
     Raises:
-        ValueError: not a PNG, or a kind this small decoder does not handle (bit depth other
-            than 8, colour images, interlacing).
+        ValueError: not a PNG, or not a palette or 8-bit grayscale image (e.g. colour).
     """
-    if not data.startswith(_SIGNATURE):
-        raise ValueError("not a PNG file (bad signature)")
-    pos, idat, palette, header = len(_SIGNATURE), [], None, None
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
-        pos += 12 + length
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"PLTE":
-            palette = np.frombuffer(body, dtype=np.uint8).reshape(-1, 3).copy()
-        elif kind == b"IDAT":
-            idat.append(body)
-        elif kind == b"IEND":
-            break
-    if header is None:
-        raise ValueError("PNG has no IHDR chunk")
-    width, height, depth, color_type, _, _, interlace = header
-    if depth != 8 or color_type not in (_PALETTE_TYPE, _GRAY_TYPE) or interlace:
-        raise ValueError(
-            f"unsupported PNG: bit depth {depth}, colour type {color_type}, interlace "
-            f"{interlace} (expected 8-bit palette or grayscale, not interlaced)"
-        )
-    labels = _unfilter(zlib.decompress(b"".join(idat)), width, height)
-    return labels, (palette if color_type == _PALETTE_TYPE else None)
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+            image.load()
+            if image.mode not in ("P", "L"):
+                raise ValueError(
+                    f"unsupported PNG mode {image.mode!r} (expected a palette or 8-bit "
+                    "grayscale image)"
+                )
+            labels = np.asarray(image, dtype=np.uint8).copy()
+            palette = image.getpalette() if image.mode == "P" else None
+    except (OSError, SyntaxError) as exc:  # Pillow's errors for unreadable image data
+        raise ValueError(f"not a readable PNG file ({exc})") from None
+    if palette is not None:
+        palette = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
+    return labels, palette
 
 
 def read_davis_png(path: Path) -> np.ndarray:

@@ -1,61 +1,39 @@
-"""COCO run-length encoding of binary masks, compatible with ``pycocotools.mask``.
+"""COCO run-length encoding of binary masks: pycocotools encodes, a checked decoder reads back.
 
 A COCO RLE is ``{"size": [H, W], "counts": str}``: the mask read in column-major order as
 alternating runs of 0s and 1s (starting with 0s, possibly an empty run), written as a compact
-ASCII string. pycocotools is used when importable (it is a test extra, not a dependency); the
-fallback here produces the identical string and the tests hold the two to that.
+ASCII string. Encoding is ``pycocotools.mask.encode``.
 
-The string form: runs after the second are stored as differences from the run two back (runs
-of the same value change slowly), and every number is written 5 bits per character, least
-significant group first, as ``chr(48 + group)`` with bit 0x20 meaning "more groups follow" and
-bit 0x10 of the last group carrying the sign.
+Decoding keeps its own small parser because pycocotools does not check that the runs fill the
+mask: ``decode({"size": [3, 3], "counts": b"12"})`` returns a 3x3 array whose unfilled pixels
+hold whatever was in memory (values such as 89 and 5), where a truncated ``tracks.json`` must
+be an error. The string form: runs after the second are stored as differences from the run two
+back, and every number is written 5 bits per character, least significant group first, as
+``chr(48 + group)`` with bit 0x20 meaning "more groups follow" and bit 0x10 of the last group
+carrying the sign.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-try:  # pycocotools is optional: the test extra installs it, users may not have it
-    from pycocotools import mask as _coco_mask
-except ImportError:  # pragma: no cover - depends on the environment
-    _coco_mask = None
+from pycocotools import mask as coco_mask
 
 
-def mask_runs(mask: np.ndarray) -> np.ndarray:
-    """Run lengths of ``mask`` in column-major order, starting with a (maybe empty) 0-run.
+def encode_rle(mask: np.ndarray) -> dict:
+    """Encode a binary mask as COCO RLE with a ``str`` counts (JSON-ready).
 
     Args:
         mask: ``(H, W)`` bool or integer (nonzero = object).
 
     Returns:
-        ``(R,)`` int64 run lengths summing to ``H * W``.
+        ``{"size": [H, W], "counts": str}``, decodable by ``pycocotools.mask.decode`` and
+        :func:`decode_rle`.
     """
-    flat = np.asarray(mask).T.reshape(-1) != 0
-    if flat.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    edges = np.concatenate([[0], changes, [flat.size]])
-    runs = np.diff(edges).astype(np.int64)
-    if flat[0]:
-        runs = np.concatenate([[0], runs])
-    return runs
-
-
-def runs_to_string(runs: np.ndarray) -> str:
-    """Pack run lengths into COCO's compressed counts string (see the module docstring)."""
-    out: list[str] = []
-    values = [int(v) for v in runs]
-    for i, value in enumerate(values):
-        x = value - values[i - 2] if i > 2 else value
-        more = True
-        while more:
-            group = x & 0x1F
-            x >>= 5  # arithmetic shift: negative differences end at -1, positive at 0
-            more = x != -1 if group & 0x10 else x != 0
-            if more:
-                group |= 0x20
-            out.append(chr(group + 48))
-    return "".join(out)
+    if np.asarray(mask).ndim != 2:
+        raise ValueError(f"a mask must be (H, W), got shape {np.asarray(mask).shape}")
+    binary = np.asfortranarray(np.asarray(mask) != 0, dtype=np.uint8)
+    rle = coco_mask.encode(binary)
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
 def string_to_runs(counts: str) -> np.ndarray:
@@ -77,31 +55,6 @@ def string_to_runs(counts: str) -> np.ndarray:
             x += runs[-2]
         runs.append(x)
     return np.asarray(runs, dtype=np.int64)
-
-
-def encode_rle_fallback(mask: np.ndarray) -> dict:
-    """The pure-NumPy encoder (what :func:`encode_rle` uses without pycocotools)."""
-    height, width = np.asarray(mask).shape
-    return {"size": [int(height), int(width)], "counts": runs_to_string(mask_runs(mask))}
-
-
-def encode_rle(mask: np.ndarray) -> dict:
-    """Encode a binary mask as COCO RLE with a ``str`` counts (JSON-ready).
-
-    Args:
-        mask: ``(H, W)`` bool or integer (nonzero = object).
-
-    Returns:
-        ``{"size": [H, W], "counts": str}``, decodable by ``pycocotools.mask.decode`` (after
-        nothing more than passing the dict; pycocotools accepts ``str`` counts).
-    """
-    if np.asarray(mask).ndim != 2:
-        raise ValueError(f"a mask must be (H, W), got shape {np.asarray(mask).shape}")
-    if _coco_mask is None:
-        return encode_rle_fallback(mask)
-    binary = np.asfortranarray(np.asarray(mask) != 0, dtype=np.uint8)
-    rle = _coco_mask.encode(binary)
-    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
 def decode_rle(rle: dict) -> np.ndarray:

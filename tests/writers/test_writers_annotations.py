@@ -30,14 +30,16 @@ from segany_video.writers.davis_png import (
 )
 from segany_video.writers.mot_csv import MotCsvWriter, mot_ids
 
-# pycocotools (a test extra) is the independent oracle for RLE; its decode trips a NumPy 2
+# pycocotools decodes RLE independently of decode_rle; its decode trips a NumPy 2
 # deprecation warning that is not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pycocotools")
 
 
 @pytest.fixture(scope="module")
 def coco_mask():
-    return pytest.importorskip("pycocotools.mask")
+    from pycocotools import mask
+
+    return mask
 
 
 # -- COCO RLE -----------------------------------------------------------------------------
@@ -53,39 +55,49 @@ MASK_CASES = {
 }
 
 
+def column_major_runs(mask: np.ndarray) -> list[int]:
+    """Run lengths counted pixel by pixel (the oracle for the counts string)."""
+    runs, value, length = [], False, 0
+    for pixel in np.asarray(mask, bool).T.ravel():
+        if pixel != value:
+            runs.append(length)
+            value, length = pixel, 0
+        length += 1
+    return [*runs, length]
+
+
 @pytest.mark.parametrize("name", list(MASK_CASES))
-def test_rle_decodes_with_pycocotools_and_fallback_matches_it(name, coco_mask):
+def test_rle_round_trips_through_both_decoders(name, coco_mask):
     mask = MASK_CASES[name]
     encoded = rle.encode_rle(mask)
-    assert isinstance(encoded["counts"], str)
+    assert isinstance(encoded["counts"], str) and encoded["size"] == list(mask.shape)
     json.dumps(encoded)  # JSON-ready as is
     np.testing.assert_array_equal(coco_mask.decode(encoded).astype(bool), mask)
-    assert rle.encode_rle_fallback(mask) == encoded
     np.testing.assert_array_equal(rle.decode_rle(encoded), mask)
+    assert rle.string_to_runs(encoded["counts"]).tolist() == column_major_runs(mask)
+
+
+def test_rle_counts_string_matches_the_format_by_hand():
+    # eye(4) column-major: runs 0,1,4,1,4,1,4,1 -> "0", "1", "4", then differences from the
+    # run two back ("0" = same), each as chr(48 + value).
+    assert rle.encode_rle(np.eye(4, dtype=bool))["counts"] == "01400000"
 
 
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(arrays(np.bool_, st.tuples(st.integers(1, 40), st.integers(1, 40))))
-def test_fallback_rle_is_identical_to_pycocotools_on_random_masks(coco_mask, mask):
-    reference = coco_mask.encode(np.asfortranarray(mask, dtype=np.uint8))
-    ours = rle.encode_rle_fallback(mask)
-    assert ours["counts"] == reference["counts"].decode("ascii")
-    assert ours["size"] == list(reference["size"])
-    np.testing.assert_array_equal(rle.decode_rle(reference), mask)
+def test_rle_round_trips_on_random_masks(coco_mask, mask):
+    encoded = rle.encode_rle(mask)
+    assert rle.string_to_runs(encoded["counts"]).tolist() == column_major_runs(mask)
+    np.testing.assert_array_equal(rle.decode_rle(encoded), mask)
 
 
-def test_rle_decoder_rejects_runs_that_do_not_fill_the_mask():
+@pytest.mark.parametrize("counts", [[2, 3], "12"])
+def test_rle_decoder_rejects_runs_that_do_not_fill_the_mask(counts):
+    # pycocotools would return uninitialised pixels for "12"; ours refuses.
     with pytest.raises(ValueError, match="runs sum"):
-        rle.decode_rle({"size": [3, 3], "counts": [2, 3]})
-
-
-def test_rle_encoder_without_pycocotools_still_works(monkeypatch):
-    mask = MASK_CASES["long_runs"]
-    expected = rle.encode_rle(mask)
-    monkeypatch.setattr(rle, "_coco_mask", None)
-    assert rle.encode_rle(mask) == expected
+        rle.decode_rle({"size": [3, 3], "counts": counts})
 
 
 # -- tracks.json ----------------------------------------------------------------------------
