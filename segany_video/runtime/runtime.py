@@ -8,6 +8,9 @@ thread, handed to the caller as :class:`EncodedFrame` s in frame order.
         -> [queue_depth encoded batches]
         -> caller (tracker: decode + track; results go on to the writers' own thread)
 
+Precision: the runtime's dtype (bfloat16/float16 autocast on CUDA) is the encoder's; decoding
+runs in the weights' precision on the caller's thread (:meth:`Runtime.decode`).
+
 Encoding does not depend on prompts, so it runs ahead of the tracker while the tracker decodes,
 tracks and hands results to the writer thread. Every queue is bounded, so only about
 ``(prefetch_batches + queue_depth + 2) * batch_size`` frames and embeddings are alive, whatever
@@ -271,9 +274,10 @@ class Runtime:
     # ------------------------------------------------------------------------------ decode
 
     def inference(self) -> AbstractContextManager[None]:
-        """The context the model runs in on this runtime (inference mode + autocast).
+        """The encoder's context on this runtime: inference mode + autocast at its dtype.
 
-        Enter it on any thread that calls the engine directly.
+        Enter it on any thread that calls the engine's ``embed`` directly. Decoding does not
+        run under it (see :meth:`decode`).
         """
         return self.plan.inference()
 
@@ -284,12 +288,14 @@ class Runtime:
         *,
         multimask: bool = True,
     ) -> MaskCandidates:
-        """``model.decode`` under this runtime's precision (all objects of a frame at once).
+        """``model.decode`` of all objects of a frame, as the tracker runs it.
 
-        Use it rather than calling the engine directly: under autocast the embeddings are
-        bfloat16/float16, and the decoder must run under the same autocast.
+        The one precision rule: the runtime's dtype (autocast) applies to the encoder only;
+        decoders run in the weights' precision (float32) outside autocast, on the caller's
+        thread, and engines upcast lower-precision embeddings themselves. Calling the engine's
+        ``decode`` directly (as the tracker does) is therefore the same as calling this.
         """
-        with self.plan.inference():
+        with torch.inference_mode():
             return self.model.decode(features, prompts, multimask=multimask)
 
 

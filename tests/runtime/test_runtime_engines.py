@@ -123,3 +123,8 @@ def test_tiny_sam_on_cuda_autocast_auto_batch():
         )
         logits = runtime.decode(g.features, prompts).logits
         assert logits.shape == (1, 3, 48, 64) and torch.isfinite(logits).all()
+        # One precision rule: the encoder ran under autocast, decoding does not, so the
+        # runtime's decode and the engine's own (the tracker's call) agree exactly in float32.
+        assert g.features.embedding.dtype != torch.float32
+        assert logits.dtype == torch.float32
+        assert torch.equal(logits, model.decode(g.features, prompts).logits)

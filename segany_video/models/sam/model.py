@@ -213,8 +213,8 @@ class SamModel(nn.Module):
         batch = self.prompt_batch(features, prompts)
         embedding = features.embedding
         if embedding.dtype != self.dtype and not torch.is_autocast_enabled(embedding.device.type):
-            # Embedded under autocast (bf16/fp16) but decoded outside it, as the tracker does:
-            # decode in the weights' precision rather than fail on mixed dtypes.
+            # Embedded under autocast (bf16/fp16), decoded outside it (the runtime's rule, see
+            # Runtime.decode): decode in the weights' precision rather than fail on mixed dtypes.
             embedding = embedding.to(self.dtype)
         low_res, iou = self.decode_low_res(embedding, batch, multimask=multimask)
         return MaskCandidates(
