@@ -31,6 +31,10 @@ class WriterError(SegAnyVideoError, OSError):
     """An output cannot be written: unwritable folder, disk full, encoder missing."""
 
 
+class OutputError(WriterError, UserInputError):
+    """An output folder the user must change: not creatable, a file, read-only, full, or busy."""
+
+
 class PromptError(UserInputError, ValueError):
     """Invalid prompts: names the object and frame at fault."""
 

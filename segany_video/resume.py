@@ -17,16 +17,17 @@ Nothing is pickled: arrays go to ``.npz`` (loaded with ``allow_pickle=False``), 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
 from segany_video.errors import ConfigError
 from segany_video.results import FrameResult, ObjectResult, TrackState
+from segany_video.writers.atomic import atomic_file, writer_error
 from segany_video.writers.rle import decode_rle, encode_rle
 
 RESUME_DIR = ".resume"
@@ -107,12 +108,17 @@ def _join_arrays(value: Any, arrays: Mapping[str, np.ndarray]) -> Any:
 
 
 def _replace(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_file(path, durable=True) as f:
         write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Turn an OS error while writing ``path`` (disk full, read-only) into a WriterError."""
+    try:
+        yield
+    except OSError as exc:
+        raise writer_error(path, exc, "write", "resume journal") from exc
 
 
 class RunJournal:
@@ -141,9 +147,10 @@ class RunJournal:
     def start_fresh(self) -> None:
         """Begin a new journal, discarding any earlier one."""
         shutil.rmtree(self.folder, ignore_errors=True)
-        self.folder.mkdir(parents=True)
+        with _writing(self.folder):
+            self.folder.mkdir(parents=True)
         _replace(self.folder / "run.json", lambda f: f.write(json.dumps(self.identity).encode()))
-        self._journal = open(self.folder / "journal.jsonl", "w", encoding="utf-8")  # noqa: SIM115
+        self._journal = self._open_journal()
 
     def load(self) -> tuple[dict | None, list[FrameResult]]:
         """Open an existing journal to resume.
@@ -179,14 +186,20 @@ class RunJournal:
                 results.append(result_from_record(record))
             if not results or results[-1].index != last:
                 snapshot, results = None, []
-        self._journal = open(self.folder / "journal.jsonl", "w", encoding="utf-8")  # noqa: SIM115
-        for result in results:
-            self._journal.write(json.dumps(result_record(result)) + "\n")
-        self._journal.flush()
+        self._journal = self._open_journal()
+        with _writing(self.folder / "journal.jsonl"):
+            for result in results:
+                self._journal.write(json.dumps(result_record(result)) + "\n")
+            self._journal.flush()
         if snapshot is None:
             for name in ("snapshot.json", "snapshot.npz"):
                 (self.folder / name).unlink(missing_ok=True)
         return snapshot, results
+
+    def _open_journal(self) -> TextIO:
+        path = self.folder / "journal.jsonl"
+        with _writing(path):
+            return open(path, "w", encoding="utf-8")
 
     def _records(self) -> Iterator[dict]:
         path = self.folder / "journal.jsonl"
@@ -221,8 +234,9 @@ class RunJournal:
             snapshot: a callable returning the tracker snapshot after this frame.
         """
         assert self._journal is not None, "start_fresh() or load() first"
-        self._journal.write(json.dumps(result_record(result)) + "\n")
-        self._journal.flush()
+        with _writing(self.folder / "journal.jsonl"):
+            self._journal.write(json.dumps(result_record(result)) + "\n")
+            self._journal.flush()
         self._since_snapshot += 1
         if self._since_snapshot >= self.every:
             self._since_snapshot = 0
@@ -243,6 +257,8 @@ class RunJournal:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def close(self) -> None:
+        """Close the journal file; never raises (it may run while another error propagates)."""
         if self._journal is not None:
-            self._journal.close()
-            self._journal = None
+            journal, self._journal = self._journal, None
+            with suppress(OSError):
+                journal.close()

@@ -14,7 +14,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,14 @@ from segany_video.runtime.encoded import EncodedFrame
 from segany_video.runtime.runtime import Runtime
 from segany_video.tracking.prompts import PromptSet, ResolvedPrompts
 from segany_video.tracking.tracker import Tracker
-from segany_video.writers.atomic import AtomicPath
+from segany_video.writers.atomic import write_text_atomically
 from segany_video.writers.outputs import OutputSet
+from segany_video.writers.run_lock import RunLock
 
 Prompts = PromptSet | Mapping[str, Any] | str | os.PathLike[str]
+# A path or URL is opened (and closed) by the call; an open VideoSource is used as it is and
+# stays open, which is how a caller that already opened a pipe or live stream passes it on.
+Source = str | os.PathLike[str] | VideoSource
 FramePosition = int | float | None  # int: frame index; float: seconds
 Progress = Callable[[int, int | None], None]
 
@@ -119,7 +123,7 @@ class VideoSegmenter:
 
     def track(
         self,
-        source: str | os.PathLike[str],
+        source: Source,
         prompts: Prompts,
         *,
         start: FramePosition = None,
@@ -128,7 +132,8 @@ class VideoSegmenter:
         """Yield one :class:`FrameResult` per frame from ``start`` to ``end``, streaming.
 
         Args:
-            source: a video file, URL or folder of frames.
+            source: a video file, URL, pipe or folder of frames, or an open
+                :class:`VideoSource` (left open).
             prompts: a :class:`PromptSet`, its dict form, or a JSON/YAML prompts file.
             start, end: first frame and one past the last: an int is a frame index, a float
                 is seconds; None for the video's start/end.
@@ -140,7 +145,7 @@ class VideoSegmenter:
 
     def run(
         self,
-        source: str | os.PathLike[str],
+        source: Source,
         prompts: Prompts,
         out_dir: str | os.PathLike[str],
         formats: Sequence[str] | None = None,
@@ -150,6 +155,7 @@ class VideoSegmenter:
         resume: bool = False,
         progress: Progress | None = None,
         snapshot_every: int = SNAPSHOT_EVERY,
+        lock: RunLock | None = None,
     ) -> RunSummary:
         """Track and write every requested output into ``out_dir``; return the summary.
 
@@ -157,26 +163,42 @@ class VideoSegmenter:
         completes. An interrupted run leaves ``out_dir/.resume`` so that ``resume=True`` with
         the same arguments continues after the last snapshot and produces identical outputs.
 
+        Only one run at a time may write into ``out_dir``: the run holds a :class:`RunLock` on
+        it, and a second run is refused at once.
+
         Args:
+            source: a video file, URL, pipe or folder of frames, or an open
+                :class:`VideoSource` (left open; a pipe can be read only once, so a caller that
+                has opened it to check prompts passes it here instead of its name).
             formats: output formats (see :class:`WriterSettings`); None for the config's.
             resume: continue an interrupted run in ``out_dir``.
             progress: called as ``progress(frames_done, frames_total_or_None)``.
             snapshot_every: frames between tracker snapshots for resuming.
+            lock: the caller's held lock on ``out_dir`` (taken before a slow model load, say);
+                None takes one for the duration of the run.
+
+        Raises:
+            OutputError: ``out_dir`` cannot be created or written, or another run holds it.
+            VideoOpenError, PromptError, FrameIndexError: bad input, prompts or range.
         """
         t0 = time.perf_counter()
         out = Path(out_dir)
+        if lock is not None and lock.folder.resolve() != out.resolve():
+            raise ValueError(f"the lock given is for {lock.folder}, not for {out}")
         writers = self.config.writers
         if formats is not None:
             writers = dataclasses.replace(writers, formats=tuple(formats))
         config = dataclasses.replace(self.config, writers=writers)
-        with self._open(source) as video:
+        with self._open(source) as video, ExitStack() as held:
             resolved, first, last = self._prepare(video, prompts, start, end)
+            if lock is None:
+                held.enter_context(RunLock(out))
             # The bar's total: the requested range, else the container's frame count (the
             # header's count; a truncated file simply ends the bar early).
             stop = last if last is not None else video.info.frame_count
             total = None if stop is None else max(stop - first, 0)
             identity = {
-                "source": _source_key(source),
+                "source": _source_key(video.info.source),
                 "prompts": _prompts_digest(resolved),
                 "config": config.to_dict(),
                 "range": [first, last],
@@ -215,7 +237,7 @@ class VideoSegmenter:
             paths = {fmt: [str(p) for p in ps] for fmt, ps in outputs.paths.items()}
             paths["run"] = [str(out / "run.json")]
             summary = RunSummary(
-                source=os.fspath(source),
+                source=video.info.source,
                 engine=self.model.info.name,
                 engine_description=self.model.info.description,
                 weights=self.model.info.weights,
@@ -230,20 +252,30 @@ class VideoSegmenter:
                 config=config.to_dict(),
                 resumed_at=replay[-1].index + 1 if replay else None,
             )
-        run_json = AtomicPath(out / "run.json")
-        run_json.temp.write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
-        run_json.commit()
-        journal.finish()
+            write_text_atomically(out / "run.json", json.dumps(summary.to_dict(), indent=2) + "\n")
+            journal.finish()
         return summary
 
     # ------------------------------------------------------------------------------ helpers
 
     @contextmanager
-    def _open(self, source: str | os.PathLike[str]) -> Iterator[VideoSource]:
+    def _open(self, source: Source) -> Iterator[VideoSource]:
+        if isinstance(source, VideoSource):
+            yield source  # the caller's, and the caller closes it
+            return
         with open_video(source, settings=self.config.reader) as video:
             yield video
 
-    def _rewind(self, video: VideoSource) -> Callable[[Sequence[int]], Iterator[EncodedFrame]]:
+    def _rewind(
+        self, video: VideoSource
+    ) -> Callable[[Sequence[int]], Iterator[EncodedFrame]] | None:
+        """How the tracker re-reads earlier frames for objects prompted late; None if it cannot.
+
+        A pipe or live stream cannot be read again: its late objects are inactive before their
+        first keyframe instead of being tracked back.
+        """
+        if not video.rereadable:
+            return None
         return lambda indices: self.runtime.stream_indices(video, indices)
 
     def _prepare(
@@ -324,9 +356,8 @@ def _count(counts: dict[int | str, dict[str, int]], result: FrameResult) -> None
         counts[object_id][TrackState(obj.state).value] += 1
 
 
-def _source_key(source: str | os.PathLike[str]) -> str:
-    text = os.fspath(source)
-    return os.path.abspath(text) if os.path.exists(text) else text
+def _source_key(source: str) -> str:
+    return os.path.abspath(source) if os.path.exists(source) else source
 
 
 def _prompts_digest(resolved: ResolvedPrompts) -> str:

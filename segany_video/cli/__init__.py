@@ -13,9 +13,11 @@ import argparse
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from segany_video.cli import info, track
 from segany_video.cli.forwarded import FORWARDED, run_forwarded
+from segany_video.cli.prompt_flags import join_dash_values
 from segany_video.errors import SegAnyVideoError, UserInputError
 
 __all__ = ["PROG", "build_parser", "main"]
@@ -25,7 +27,7 @@ PROG = "segany-video"
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the commands parsed here (``track``, ``info``); forwarded ones are listed."""
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog=PROG,
         description="Segment and track objects through video (SAM family or classic engine).",
     )
@@ -38,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
             "rest", nargs=argparse.REMAINDER
         )
     return parser
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (like every other error) instead of the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{PROG}: error: {message} (see {self.prog} --help)\n")
 
 
 def _debug_flag(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +69,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     if head < len(argv) and argv[head] in FORWARDED:
         name, rest = argv[head], argv[head + 1 :]
         return argparse.Namespace(debug=head > 0, func=lambda _: run_forwarded(name, rest))
-    return build_parser().parse_args(argv)
+    parser = build_parser()
+    return parser.parse_args(join_dash_values(argv, parser))
 
 
 def run_guarded(call: Callable[[], int], debug: bool) -> int:
@@ -77,7 +87,7 @@ def run_guarded(call: Callable[[], int], debug: bool) -> int:
     except SegAnyVideoError as exc:
         if debug:
             traceback.print_exc()
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {one_line(str(exc))}", file=sys.stderr)
         return 2 if isinstance(exc, UserInputError) else 1
     except Exception as exc:
         if debug:
@@ -88,6 +98,24 @@ def run_guarded(call: Callable[[], int], debug: bool) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def one_line(message: str) -> str:
+    """``message`` on one line; a parser's source excerpt and its ``^`` marker are dropped.
+
+    Messages are written as one line, but some quote a library's own (YAML's parse errors
+    span several lines, with the offending source line and a caret under it).
+    """
+    lines = message.splitlines()
+    kept: list[str] = []
+    for line in lines:
+        if line.strip() == "^":
+            if kept:
+                kept.pop()  # the excerpt the caret points into
+            continue
+        if line.strip():
+            kept.append(line.strip())
+    return " ".join(kept).rstrip(":")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,7 +14,13 @@ from typing import Any
 
 from segany_video.errors import PromptError
 
-__all__ = ["add_prompt_flags", "build_prompts", "object_from_flag", "parse_position"]
+__all__ = [
+    "add_prompt_flags",
+    "build_prompts",
+    "join_dash_values",
+    "object_from_flag",
+    "parse_position",
+]
 
 _TIME = re.compile(r"^(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?)s?$")
 
@@ -44,11 +50,72 @@ def add_prompt_flags(parser: argparse.ArgumentParser) -> None:
         )
 
 
+def join_dash_values(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
+    """``--point -5,20`` as ``--point=-5,20``: values that start with "-" stay values.
+
+    argparse takes any word starting with "-" (other than a plain negative number) for an
+    option, so ``--point -5,20@0`` or ``--box -1,2,30,40`` would end in a usage error instead
+    of the prompt check's message (the point lies outside the frame). A word after an option
+    that takes a value is joined to it unless it is itself one of the parser's options.
+
+    Args:
+        argv: the command line after the program name.
+        parser: the top-level parser (its subcommands' options are included).
+
+    Returns:
+        ``argv`` with such pairs joined; everything after ``--`` untouched.
+    """
+    takes_value, known = _option_strings(parser)
+    joined: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            joined.extend([word, *words])
+            break
+        if word in takes_value:
+            value = next(words, None)
+            if value is None:
+                joined.append(word)
+            elif value.startswith("-") and value != "-" and not _is_option(value, known):
+                joined.append(f"{word}={value}")
+            else:
+                joined.extend([word, value])
+            continue
+        joined.append(word)
+    return joined
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> tuple[set[str], set[str]]:
+    """Options that take one value, and every option, of ``parser`` and its subcommands."""
+    takes_value: set[str] = set()
+    known: set[str] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub_takes, sub_known = _option_strings(sub)
+                takes_value |= sub_takes
+                known |= sub_known
+        known.update(action.option_strings)
+        if action.option_strings and action.nargs is None:
+            takes_value.update(action.option_strings)
+    return takes_value, known
+
+
+def _is_option(word: str, known: set[str]) -> bool:
+    name = word.split("=", 1)[0]
+    # argparse also accepts unambiguous prefixes of long options (--form for --formats).
+    return name in known or (name.startswith("--") and any(k.startswith(name) for k in known))
+
+
 def parse_position(text: str, what: str) -> int | float:
     """``"12"`` is frame 12; ``"1.5s"``, ``"1.5"`` with a dot or ``"00:01.5"`` are seconds."""
     text = text.strip()
     if re.fullmatch(r"\d+", text):
         return int(text)
+    if text.startswith("-"):
+        raise PromptError(
+            f"{what} {text!r} is negative; frames and times count from 0 at the video's start"
+        )
     match = _TIME.match(text)
     if not match:
         raise PromptError(

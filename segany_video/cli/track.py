@@ -68,42 +68,68 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if runtime:
         overrides["runtime"] = runtime
     if args.formats is not None:
-        formats = list(FORMATS) if args.formats == "all" else args.formats.split(",")
-        overrides["writers"] = {"formats": [f.strip() for f in formats if f.strip()]}
+        overrides["writers"] = {"formats": parse_formats(args.formats)}
     return merge_layers(overrides, *(assignment_override(text) for text in args.assignments))
 
 
+def parse_formats(text: str) -> list[str]:
+    """``--formats``: a comma list of format names, or ``all``; an empty list is refused.
+
+    Raises:
+        ConfigError: nothing named (e.g. ``--formats "$UNSET"``), listing what exists.
+    """
+    from segany_video.errors import ConfigError
+
+    if text.strip() == "all":
+        return list(FORMATS)
+    formats = [name.strip() for name in text.split(",") if name.strip()]
+    if not formats:
+        raise ConfigError(
+            f"--formats {text!r} names no format; give a comma list of {','.join(FORMATS)}, or all"
+        )
+    return formats
+
+
 def run(args: argparse.Namespace) -> int:
-    """Track and write; prints the engine line, progress and the summary."""
+    """Track and write; prints the engine line, progress and the summary.
+
+    Everything the user gave is checked before the engine is built (loading SAM weights takes
+    seconds to minutes): options, prompts against the opened input, the range, and the output
+    folder, which this run then holds against other runs. The input is opened once and handed
+    to the segmenter open, since a pipe or live stream cannot be read a second time.
+    """
     from segany_video.config import load_config
     from segany_video.readers.reader import open_video
     from segany_video.segmenter import VideoSegmenter
+    from segany_video.writers.run_lock import RunLock
 
     config = load_config(args.config, args.preset, config_overrides(args))
     prompts = build_prompts(args.prompts, args.object_flags)
+    start = None if args.start is None else parse_position(args.start, "--start")
+    end = None if args.end is None else parse_position(args.end, "--end")
     out = Path(args.out) if args.out else Path.cwd() / f"{Path(args.input).stem}_segany"
-    # Open the input and check the prompts against it before building the engine: loading
-    # SAM weights takes seconds to minutes, and a mistyped path should fail at once.
     with open_video(args.input, settings=config.reader) as video:
         prompts.resolve(video.info)
-    segmenter = VideoSegmenter(config=config)
-    info = segmenter.model.info
-    weights = f" ({info.weights})" if info.weights else ""
-    print(f"engine: {info.description}{weights}; device: {segmenter.runtime.device}")
-    progress = Progress()
-    try:
-        summary = segmenter.run(
-            args.input,
-            prompts,
-            out,
-            start=None if args.start is None else parse_position(args.start, "--start"),
-            end=None if args.end is None else parse_position(args.end, "--end"),
-            resume=args.resume,
-            progress=progress,
-            snapshot_every=args.snapshot_every,
-        )
-    finally:
-        progress.close()
+        with RunLock(out) as lock:
+            segmenter = VideoSegmenter(config=config)
+            info = segmenter.model.info
+            weights = f" ({info.weights})" if info.weights else ""
+            print(f"engine: {info.description}{weights}; device: {segmenter.runtime.device}")
+            progress = Progress()
+            try:
+                summary = segmenter.run(
+                    video,
+                    prompts,
+                    out,
+                    start=start,
+                    end=end,
+                    resume=args.resume,
+                    progress=progress,
+                    snapshot_every=args.snapshot_every,
+                    lock=lock,
+                )
+            finally:
+                progress.close()
     print_summary(summary)
     return 0
 

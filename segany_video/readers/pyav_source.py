@@ -12,6 +12,8 @@ in short runs (backward propagation) decodes each stretch from its keyframe once
 from __future__ import annotations
 
 import contextlib
+import os
+import stat
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -43,8 +45,15 @@ class _Broken(Exception):
 
 
 def _is_live(source: str) -> bool:
+    """True for inputs that can be read only once: streams, pipes, ``/dev/stdin``, FIFOs."""
     scheme = source.split(":", 1)[0].lower()
-    return source == "-" or scheme in _LIVE_SCHEMES
+    if source == "-" or scheme in _LIVE_SCHEMES:
+        return True
+    try:
+        mode = os.stat(source).st_mode
+    except (OSError, ValueError):
+        return False  # a URL such as http://, or a path FFmpeg will report on
+    return not stat.S_ISREG(mode)
 
 
 def _rotation_cw(frame: av.VideoFrame, stream: av.video.stream.VideoStream) -> int:
@@ -112,7 +121,8 @@ class PyAVSource(VideoSource):
     def __init__(self, source: str, settings: ReaderSettings) -> None:
         super().__init__(settings)
         self._url = "pipe:0" if source == "-" else source
-        self._reopenable = not _is_live(source)
+        live = _is_live(source)
+        self._reopenable = not live
         self._lock = threading.Lock()
         self._cursors: set[_Cursor] = set()
         cursor = self._open_cursor(source)
@@ -138,7 +148,7 @@ class PyAVSource(VideoSource):
             width=width,
             height=height,
             fps=fps,
-            frame_count=(stream.frames or None) if not _is_live(source) else None,
+            frame_count=(stream.frames or None) if not live else None,
             duration=duration,
             rotation=rotation,
             codec=stream.codec_context.name,
@@ -423,6 +433,10 @@ class PyAVSource(VideoSource):
             f"{self.info.source}: frame {index} is past the end "
             f"(it has {count if count is not None else 'fewer'} decodable frames)"
         )
+
+    @property
+    def rereadable(self) -> bool:
+        return self._reopenable
 
     def _exact_count(self) -> int | None:
         return self._index.count

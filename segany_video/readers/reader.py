@@ -215,6 +215,14 @@ class VideoSource(abc.ABC):
             frames=np.stack([decoded[i][1] for i in wanted]),
         )
 
+    @property
+    def rereadable(self) -> bool:
+        """Whether frames can be read again: False for a pipe or live stream.
+
+        Reading a frame that has already gone by in such a source raises ``FrameIndexError``.
+        """
+        return True
+
     def close(self) -> None:
         """Stop live batch iterators and release the input. Safe to call twice."""
         if self._closed:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from segany_video.errors import SegAnyVideoError, WriterError
+from segany_video.errors import OutputError, SegAnyVideoError, WriterError
 
 # errno values that mean "the disk (or quota) is full" rather than a permission problem.
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
@@ -38,29 +38,42 @@ def partial_path(final: Path) -> Path:
     return final.with_name(f".{final.stem}.partial{final.suffix}")
 
 
-def writer_error(path: Path, exc: BaseException, action: str = "write") -> WriterError:
+def writer_error(
+    path: Path, exc: BaseException, action: str = "write", what: str = "output"
+) -> WriterError:
     """A ``WriterError`` that names ``path`` and says what to do about ``exc``.
+
+    Causes the user fixes by choosing another folder or freeing space (full disk, no
+    permission, read-only file system, a file in the way, a folder removed mid-run) give an
+    :class:`OutputError`, which the CLI reports with exit code 2.
 
     Args:
         path: the output (final name preferred) that could not be written.
         exc: the underlying error, usually an ``OSError`` (PyAV's errors subclass it too).
         action: what was being done, e.g. "create", "write", "finish".
+        what: what ``path`` is, e.g. "output" or "output folder".
 
     Returns:
         The error to raise (``raise writer_error(...) from exc``).
     """
-    code = getattr(exc, "errno", None)
+    advice = _advice(getattr(exc, "errno", None))
+    reason = getattr(exc, "strerror", None) or exc
+    if advice is None:
+        return WriterError(f"cannot {action} {what} {path}: {reason} (see the cause above)")
+    return OutputError(f"cannot {action} {what} {path}: {reason}; {advice}")
+
+
+def _advice(code: int | None) -> str | None:
+    """What the user can do about an ``errno``; None when it is not the user's to fix."""
     if code in _FULL:
-        advice = "the disk or quota is full; free space or choose another --out folder"
-    elif code in _DENIED:
-        advice = "the folder is not writable; fix its permissions or choose another --out folder"
-    elif code in (errno.ENOTDIR, errno.EEXIST):
-        advice = "a file is in the way where a folder is needed; choose another --out folder"
-    elif code == errno.ENOENT:
-        advice = "the folder disappeared while writing; do not delete the output folder mid-run"
-    else:
-        advice = "see the cause above"
-    return WriterError(f"cannot {action} output {path}: {exc} ({advice})")
+        return "the disk or quota is full: free space or choose another --out folder"
+    if code in _DENIED:
+        return "the folder is not writable: fix its permissions or choose another --out folder"
+    if code in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        return "a file is in the way where a folder is needed: choose another --out folder"
+    if code == errno.ENOENT:
+        return "the folder disappeared while writing: do not delete the output folder mid-run"
+    return None
 
 
 def make_output_dir(folder: Path) -> Path:
@@ -70,17 +83,43 @@ def make_output_dir(folder: Path) -> Path:
     rather than trusting ``os.access``.
 
     Raises:
-        WriterError: the folder cannot be created or written.
+        OutputError: the folder is an existing file, cannot be created, or is not writable
+            (the message names the folder and says why).
+        WriterError: any other failure of the file system.
     """
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(
+            f"output folder {folder} is an existing file, not a folder; choose another --out folder"
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _creation_error(folder, exc) from exc
+    try:
         probe = folder / f".segany-probe-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise writer_error(folder, exc, "create files in") from exc
+        raise writer_error(folder, exc, "create files in", "output folder") from exc
     return folder
+
+
+def _creation_error(folder: Path, exc: OSError) -> WriterError:
+    """Why ``folder`` could not be created, naming the nearest existing parent when useful."""
+    parent = next((p for p in folder.absolute().parents if p.exists()), None)
+    if exc.errno == errno.ENOENT and parent is not None and parent.is_dir():
+        # e.g. under /proc or another pseudo file system, which refuses new folders.
+        return OutputError(
+            f"cannot create output folder {folder}: {parent} does not accept new folders "
+            f"({exc.strerror}); choose another --out folder"
+        )
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST) and parent is not None:
+        return OutputError(
+            f"cannot create output folder {folder}: {parent} is a file, not a folder; "
+            "choose another --out folder"
+        )
+    return writer_error(folder, exc, "create", "output folder")
 
 
 def remove_quietly(path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import subprocess
 import sys
 import threading
@@ -280,7 +281,8 @@ PIPE_SCRIPT = """
 import sys
 from segany_video.errors import FrameIndexError
 from segany_video.readers.reader import open_video
-with open_video("-") as video:
+with open_video(sys.argv[1]) as video:
+    assert not video.rereadable and video.info.frame_count is None
     count = sum(len(b) for b in video.batches(8))
     try:
         video.read_frames([0])
@@ -289,15 +291,35 @@ with open_video("-") as video:
 """
 
 
-def test_pipe_streams_once_and_refuses_going_back(truncated_mp4):
+@pytest.mark.parametrize("source", ["-", "pipe:0", "/dev/stdin"])
+def test_pipe_streams_once_and_refuses_going_back(truncated_mp4, source):
     full, _ = truncated_mp4  # index at the front, so it can be read without seeking
-    with open(full.path, "rb") as stdin:
-        done = subprocess.run(
-            [sys.executable, "-c", PIPE_SCRIPT],
-            stdin=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["40", "True"]
+    done = subprocess.run(
+        [sys.executable, "-c", PIPE_SCRIPT, source],
+        input=full.path.read_bytes(),  # through a real pipe (a file as stdin could seek)
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.split() == [b"40", b"True"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX only")
+def test_named_pipe_is_read_once_like_stdin(tmp_path, truncated_mp4):
+    full, _ = truncated_mp4
+    fifo = tmp_path / "camera.fifo"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "wb") as pipe:
+            pipe.write(full.path.read_bytes())
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    with open_video(fifo) as video:
+        assert not video.rereadable and video.info.frame_count is None
+        frames = np.concatenate([b.frames for b in video.batches(8)])
+        with pytest.raises(FrameIndexError, match="gone by"):
+            video.read_frames([0])
+    feeder.join(timeout=30)
+    np.testing.assert_array_equal(frames, raw_decode(full.path)[0])
