@@ -24,7 +24,7 @@ from api_clips import tiny_clip
 
 from segany_video import cli
 from segany_video import resume as resume_module
-from segany_video.cli import prompt_flags
+from segany_video.cli import values
 from segany_video.errors import OutputError
 from segany_video.segmenter import VideoSegmenter
 from segany_video.writers.outputs import FORMATS
@@ -221,7 +221,7 @@ def test_negative_positions(capsys, tmp_path, video, prompts, flag):
     ],
 )
 def test_join_dash_values(argv, expected):
-    joined = prompt_flags.join_dash_values(argv, cli.build_parser())
+    joined = values.join_dash_values(argv, cli.build_parser())
     assert joined == (argv if expected is None else expected)
 
 
@@ -239,6 +239,24 @@ def test_join_dash_values(argv, expected):
 )
 def test_messages_are_printed_on_one_line(message, expected):
     assert cli.one_line(message) == expected
+
+
+@pytest.mark.parametrize(
+    "option", ["--out", "--prompts", "--config", "--preset", "--model", "--device", "--start"]
+)
+def test_empty_values_are_refused_not_taken_as_absent(capsys, tmp_path, monkeypatch, video, option):
+    # "--out $OUT" with OUT unset: must not fall back to ./clip_segany (or "." for files).
+    monkeypatch.chdir(tmp_path)
+    code, err = run_cli(capsys, "track", video, "--box", "1,2,30,40", option, "")
+    assert code == 2
+    assert_one_line(err, option, "empty")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_empty_input_is_refused(capsys):
+    code, err = run_cli(capsys, "track", "", "--box", "1,2,30,40")
+    assert code == 2
+    assert_one_line(err, "input", "empty")
 
 
 def test_missing_value_before_another_option_is_one_line(capsys, video, prompts):
@@ -295,7 +313,7 @@ def test_model_path_that_is_a_folder(capsys, tmp_path, video, prompts):
 def test_prompts_path_is_a_folder(capsys, tmp_path, video):
     code, err = run_cli(capsys, "track", video, "--prompts", str(tmp_path))
     assert code == 2
-    assert_one_line(err, str(tmp_path))
+    assert_one_line(err, "--prompts", str(tmp_path), "is a folder")
 
 
 def test_mask_path_is_a_folder(capsys, tmp_path, video):
@@ -376,6 +394,15 @@ def test_track_reads_a_pipe(tmp_path, clip, source):
     assert run["frames"] == FRAMES
     tracks = json.loads((out / "tracks.json").read_text())
     assert [frame["index"] for frame in tracks["frames"]] == list(range(FRAMES))
+
+
+@pytest.mark.slow
+def test_info_counts_a_pipe_in_one_pass(clip):
+    done = script("info", "-", "--count", stdin=mpeg_ts(clip[0]))
+    assert done.returncode == 0, done.stderr.decode()
+    rows = dict(line.split(None, 1) for line in done.stdout.decode().splitlines())
+    assert rows["frames"] == "unknown"
+    assert rows["decoded"].startswith(f"{FRAMES} frames")
 
 
 def test_an_open_source_is_used_as_given(tmp_path, video, prompts):

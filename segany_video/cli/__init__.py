@@ -17,7 +17,7 @@ from typing import NoReturn
 
 from segany_video.cli import info, track
 from segany_video.cli.forwarded import FORWARDED, run_forwarded
-from segany_video.cli.prompt_flags import join_dash_values
+from segany_video.cli.values import join_dash_values
 from segany_video.errors import SegAnyVideoError, UserInputError
 
 __all__ = ["PROG", "build_parser", "main"]

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from segany_video.cli.values import non_empty
 from segany_video.errors import PromptError
 
 __all__ = [
     "add_prompt_flags",
     "build_prompts",
-    "join_dash_values",
     "object_from_flag",
     "parse_position",
 ]
@@ -34,7 +34,7 @@ class _ObjectFlag(argparse.Action):
 
 def add_prompt_flags(parser: argparse.ArgumentParser) -> None:
     """Add ``--prompts`` and the per-object flags; parsed flags land in ``args.object_flags``."""
-    parser.add_argument("--prompts", help="prompts file (JSON or YAML)")
+    parser.add_argument("--prompts", type=non_empty, help="prompts file (JSON or YAML)")
     parser.set_defaults(object_flags=[])
     for kind, metavar, what in (
         ("point", "X,Y[,LABEL][;X,Y[,LABEL]...][@FRAME]", "clicks (label 1 = on, 0 = off)"),
@@ -48,63 +48,6 @@ def add_prompt_flags(parser: argparse.ArgumentParser) -> None:
             metavar=metavar,
             help=f"one more object from {what}; FRAME is an index or a time like 2.5s",
         )
-
-
-def join_dash_values(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
-    """``--point -5,20`` as ``--point=-5,20``: values that start with "-" stay values.
-
-    argparse takes any word starting with "-" (other than a plain negative number) for an
-    option, so ``--point -5,20@0`` or ``--box -1,2,30,40`` would end in a usage error instead
-    of the prompt check's message (the point lies outside the frame). A word after an option
-    that takes a value is joined to it unless it is itself one of the parser's options.
-
-    Args:
-        argv: the command line after the program name.
-        parser: the top-level parser (its subcommands' options are included).
-
-    Returns:
-        ``argv`` with such pairs joined; everything after ``--`` untouched.
-    """
-    takes_value, known = _option_strings(parser)
-    joined: list[str] = []
-    words = iter(argv)
-    for word in words:
-        if word == "--":
-            joined.extend([word, *words])
-            break
-        if word in takes_value:
-            value = next(words, None)
-            if value is None:
-                joined.append(word)
-            elif value.startswith("-") and value != "-" and not _is_option(value, known):
-                joined.append(f"{word}={value}")
-            else:
-                joined.extend([word, value])
-            continue
-        joined.append(word)
-    return joined
-
-
-def _option_strings(parser: argparse.ArgumentParser) -> tuple[set[str], set[str]]:
-    """Options that take one value, and every option, of ``parser`` and its subcommands."""
-    takes_value: set[str] = set()
-    known: set[str] = set()
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                sub_takes, sub_known = _option_strings(sub)
-                takes_value |= sub_takes
-                known |= sub_known
-        known.update(action.option_strings)
-        if action.option_strings and action.nargs is None:
-            takes_value.update(action.option_strings)
-    return takes_value, known
-
-
-def _is_option(word: str, known: set[str]) -> bool:
-    name = word.split("=", 1)[0]
-    # argparse also accepts unambiguous prefixes of long options (--form for --formats).
-    return name in known or (name.startswith("--") and any(k.startswith(name) for k in known))
 
 
 def parse_position(text: str, what: str) -> int | float:
@@ -178,6 +121,10 @@ def build_prompts(prompts_file: str | None, flags: Sequence[tuple[str, str]]):
     if prompts_file is None and not flags:
         raise PromptError(
             "no prompts: give --prompts FILE or at least one --point, --box or --mask"
+        )
+    if prompts_file is not None and Path(prompts_file).is_dir():
+        raise PromptError(
+            f"--prompts {prompts_file}: is a folder; give a JSON or YAML prompts file"
         )
     objects = list(PromptSet.load(prompts_file).objects) if prompts_file is not None else []
     next_id = max((o.id for o in objects if isinstance(o.id, int)), default=0) + 1

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from segany_video.cli.progress import Progress
 from segany_video.cli.prompt_flags import add_prompt_flags, build_prompts, parse_position
+from segany_video.cli.values import non_empty
 from segany_video.resume import SNAPSHOT_EVERY
 from segany_video.writers.outputs import FORMATS
 
@@ -20,19 +21,27 @@ __all__ = ["add_parser", "print_summary", "run"]
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``track`` and its options on the top-level subparsers."""
     track = sub.add_parser("track", help="track prompted objects and write outputs")
-    track.add_argument("input", help="video file, URL, or folder of frames")
+    track.add_argument(
+        "input", type=non_empty, help="video file, URL, folder of frames, or - for standard input"
+    )
     add_prompt_flags(track)
-    track.add_argument("--model", help="classic (default), sam_vit_b/l/h, mobile_sam, or a path")
-    track.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    track.add_argument(
+        "--model", type=non_empty, help="classic (default), sam_vit_b/l/h, mobile_sam, or a path"
+    )
+    track.add_argument("--device", type=non_empty, help="auto, cpu, cuda, cuda:N or mps")
     track.add_argument("--batch-size", type=int, help="frames per encoder forward")
-    track.add_argument("--out", help="output folder (default: ./<input name>_segany)")
+    track.add_argument(
+        "--out", type=non_empty, help="output folder (default: ./<input name>_segany)"
+    )
     track.add_argument(
         "--formats", help=f"comma list of {','.join(FORMATS)}, or all (default masks,overlay,json)"
     )
-    track.add_argument("--start", help="first frame index or time (e.g. 120 or 4.0s)")
-    track.add_argument("--end", help="end frame index or time, exclusive")
-    track.add_argument("--config", help="YAML config file")
-    track.add_argument("--preset", help="sports, surveillance or drone")
+    track.add_argument(
+        "--start", type=non_empty, help="first frame index or time (e.g. 120 or 4.0s)"
+    )
+    track.add_argument("--end", type=non_empty, help="end frame index or time, exclusive")
+    track.add_argument("--config", type=non_empty, help="YAML config file")
+    track.add_argument("--preset", type=non_empty, help="sports, surveillance or drone")
     track.add_argument(
         "--set",
         dest="assignments",
