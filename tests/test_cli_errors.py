@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import av
@@ -136,6 +137,23 @@ def test_read_only_out_folder(capsys, tmp_path, video, prompts):
     assert_one_line(err, str(out), "--out")
     assert code_existing == 2
     assert_one_line(err_existing, str(ro), "not writable", "--out")
+
+
+def test_read_only_out_folder_without_a_mount(capsys, monkeypatch, tmp_path, video, prompts):
+    """The same where mounting is not allowed: the folder's first file write is refused."""
+    out = tmp_path / "run"
+    real_write_bytes = Path.write_bytes
+
+    def read_only(self, data):
+        if self.parent == out:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+        return real_write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", read_only)
+    code, err = run_cli(capsys, "track", video, "--prompts", prompts, "--out", str(out))
+    assert code == 2
+    assert_one_line(err, str(out), "not writable", "--out")
+    assert_nothing_complete(out)
 
 
 def test_full_disk_mid_run(capsys, tmp_path, video, prompts):
@@ -448,6 +466,37 @@ def test_second_run_into_a_busy_folder_is_refused(capsys, tmp_path, video, promp
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.mark.slow
+def test_two_real_runs_into_one_folder(tmp_path):
+    """The first of two concurrent runs finishes; the second is refused at once, naming it."""
+    _, paths = tiny_clip(tmp_path / "long", num_frames=150)
+    out = tmp_path / "run"
+    args = ["track", str(paths.video), "--prompts", str(paths.prompts), "--out", str(out)]
+    code = "import sys; from segany_video.cli import main; sys.exit(main())"
+    first = subprocess.Popen(
+        [sys.executable, "-c", code, *args, "--formats", "json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=checkout_env(),
+    )
+    try:
+        lock = out / LOCK_NAME
+        deadline = time.monotonic() + 120
+        while f'"pid": {first.pid}' not in (lock.read_text() if lock.exists() else ""):
+            assert first.poll() is None and time.monotonic() < deadline, "first run never locked"
+            time.sleep(0.02)
+        second = script(*args, "--formats", "masks")
+        assert first.poll() is None, "the first run ended before the second one started"
+        assert second.returncode == 2
+        assert_one_line(second.stderr.decode(), "in use by another run", f"pid {first.pid}")
+        assert first.wait(timeout=300) == 0, first.stderr.read().decode()
+    finally:
+        first.kill()
+        first.wait()
+    assert json.loads((out / "run.json").read_text())["frames"] == 150
+    assert not (out / "masks").exists()  # nothing from the refused run
 
 
 def test_a_killed_run_leaves_no_stuck_lock(capsys, tmp_path, video, prompts):
