@@ -262,12 +262,14 @@ def test_library_failures_that_are_not_user_mistakes_exit_1(monkeypatch, capsys)
     assert "disk is full" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_console_script_user_error_is_one_line_exit_2(tmp_path):
     done = run_script("track", str(tmp_path / "absent.mp4"), "--box", "1,2,3,4")
     assert done.returncode == 2
     assert "absent.mp4" in one_error_line(done.stderr)
 
 
+@pytest.mark.slow
 def test_console_script_debug_shows_the_traceback(clip_paths):
     done = run_script("--debug", "track", str(clip_paths.video), "--box", "1,2,3")
     assert done.returncode == 2
@@ -296,6 +298,7 @@ def full_run(clip_paths, tmp_path_factory):
     return out, done
 
 
+@pytest.mark.slow
 def test_track_writes_the_documented_layout(full_run):
     out, _ = full_run
     ids = ["1", "2", "3"]
@@ -315,6 +318,7 @@ def test_track_writes_the_documented_layout(full_run):
     assert not (out / ".resume").exists()
 
 
+@pytest.mark.slow
 def test_track_outputs_agree_with_each_other(full_run):
     out, _ = full_run
     tracks = json.loads((out / "tracks.json").read_text())
@@ -330,6 +334,7 @@ def test_track_outputs_agree_with_each_other(full_run):
     assert decode_frames(out / "overlay.mp4", "rgb24").shape == (FRAMES, 96, 160, 3)
 
 
+@pytest.mark.slow
 def test_run_json_and_summary(full_run):
     out, done = full_run
     run = json.loads((out / "run.json").read_text())

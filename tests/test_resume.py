@@ -123,12 +123,14 @@ def runs(clip_paths, tmp_path_factory):
     }
 
 
+@pytest.mark.slow
 def test_killed_run_leaves_no_output_that_looks_complete(runs):
     assert runs["journaled"] >= KILL_AFTER
     assert runs["after_kill"] == set()
     assert runs["snapshot_frame"] >= SNAPSHOT_EVERY - 1
 
 
+@pytest.mark.slow
 def test_resume_with_other_options_is_refused(runs):
     other = runs["other"]
     assert other.returncode == 2
@@ -138,6 +140,7 @@ def test_resume_with_other_options_is_refused(runs):
     assert runs["journal_kept"]
 
 
+@pytest.mark.slow
 def test_resumed_run_completes_from_its_snapshot(runs):
     done = runs["done"]
     assert done.returncode == 0, done.stderr
@@ -152,10 +155,12 @@ def test_resumed_run_completes_from_its_snapshot(runs):
 
 
 @pytest.mark.parametrize("name", ["tracks.json", "tracks_mot.csv"])
+@pytest.mark.slow
 def test_resumed_text_outputs_are_identical(runs, name):
     assert (runs["resumed"] / name).read_bytes() == (runs["whole"] / name).read_bytes()
 
 
+@pytest.mark.slow
 def test_resumed_davis_pngs_are_identical(runs):
     names = sorted(p.name for p in (runs["whole"] / "davis").iterdir())
     assert names == [f"{i:05d}.png" for i in range(FRAMES)]
@@ -165,6 +170,7 @@ def test_resumed_davis_pngs_are_identical(runs):
 
 
 @pytest.mark.parametrize("object_id", [1, 2, 3])
+@pytest.mark.slow
 def test_resumed_masks_are_bit_exact(runs, object_id):
     whole = decode_frames(runs["whole"] / "masks" / f"{object_id}.mkv")
     resumed = decode_frames(runs["resumed"] / "masks" / f"{object_id}.mkv")
@@ -172,6 +178,7 @@ def test_resumed_masks_are_bit_exact(runs, object_id):
     np.testing.assert_array_equal(resumed, whole)
 
 
+@pytest.mark.slow
 def test_resumed_overlay_has_the_same_pictures(runs):
     whole = decode_frames(runs["whole"] / "overlay.mp4", "rgb24")
     resumed = decode_frames(runs["resumed"] / "overlay.mp4", "rgb24")

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
+@pytest.mark.slow
 def test_quickstart_tracks_and_writes_the_bundled_sample(tmp_path: Path):
     out = tmp_path / "qs"
     done = subprocess.run(

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -44,18 +45,45 @@ import av
 import numpy as np
 import torch
 
+from segany_video.errors import ConfigError
 from segany_video.models.base import EngineInfo, ObjectPrompt
 from segany_video.readers.reader import open_video
 from segany_video.runtime.device import usable_cpu_count
 from segany_video.runtime.runtime import Runtime
 from segany_video.runtime.settings import RuntimeSettings
 
-DEFAULT_CLIP = Path(__file__).resolve().parents[2].parent / (
-    "shared/data/videos/sam2_05_default_juggle.mp4"
-)
+# The real clip of the README's figures, found under the data folder that $SEGANY_VIDEO_DATA
+# names (the package never guesses where data lives); without it a clip is generated.
+DATA_ENV = "SEGANY_VIDEO_DATA"
+DATA_CLIP = "videos/sam2_05_default_juggle.mp4"
+_CLIP_HELP = f"video (default: ${DATA_ENV}/{DATA_CLIP}, else a generated one)"
 
 
 # ---------------------------------------------------------------------------------- clips
+
+
+def benchmark_clip(clip: str | None, frames: int, name: str) -> Path:
+    """The clip to time: ``--clip``, else ``$SEGANY_VIDEO_DATA/videos/sam2_05_default_juggle.mp4``,
+    else a generated clip of ``frames`` frames (in a temporary folder, named ``name``).
+
+    Raises:
+        ConfigError: ``--clip`` names no file, or ``$SEGANY_VIDEO_DATA`` is set but does not
+            hold the clip.
+    """
+    if clip is not None:
+        if not Path(clip).is_file():
+            raise ConfigError(f"--clip {clip}: no such video file")
+        return Path(clip)
+    root = os.environ.get(DATA_ENV)
+    if root:
+        path = Path(root) / DATA_CLIP
+        if not path.is_file():
+            raise ConfigError(
+                f"{DATA_ENV}={root}: {path} does not exist; point {DATA_ENV} at the data folder "
+                f"that holds {DATA_CLIP}, pass --clip, or unset {DATA_ENV} to time a generated clip"
+            )
+        return path
+    return write_clip(Path(tempfile.mkdtemp()) / name, frames)
 
 
 def write_clip(path: Path, frames: int, width: int = 854, height: int = 480, seed: int = 0) -> Path:
@@ -209,9 +237,7 @@ def run_speed(args: argparse.Namespace) -> dict:
     from segany_video.benchmarks.reference_predictors import reference_model, reference_predictor
 
     device = torch.device(args.device if args.device != "auto" else "cpu")
-    clip = Path(args.clip) if args.clip else DEFAULT_CLIP
-    if not clip.is_file():
-        clip = write_clip(Path(tempfile.mkdtemp()) / "speed.mp4", args.frames + 1)
+    clip = benchmark_clip(args.clip, args.frames + 1, "speed.mp4")
     with open_video(clip) as video:
         info = video.info
     prompts = three_prompts(info.height, info.width)
@@ -410,9 +436,7 @@ def run_stages(args: argparse.Namespace) -> dict:
     process (same weights, frames and prompts; CPU only)."""
     from segany_video.benchmarks.reference_predictors import reference_model, reference_predictor
 
-    clip = Path(args.clip) if args.clip else DEFAULT_CLIP
-    if not clip.is_file():
-        clip = write_clip(Path(tempfile.mkdtemp()) / "stages.mp4", args.batch_size + 1)
+    clip = benchmark_clip(args.clip, args.batch_size + 1, "stages.mp4")
     threads = args.threads or usable_cpu_count()
     torch.set_num_threads(threads)
     begin = time.perf_counter()
@@ -584,7 +608,9 @@ def _parser() -> argparse.ArgumentParser:
         default="sam_vit_b",
         choices=speed_models,
     )
-    speed.add_argument("--clip", help=f"video (default {DEFAULT_CLIP}, else a generated one)")
+    speed.add_argument(
+        "--clip", help=f"video (default: ${DATA_ENV}/{DATA_CLIP}, else a generated one)"
+    )
     speed.add_argument("--frames", type=int, default=3)
     speed.add_argument("--device", default="cpu")
     speed.add_argument("--dtype", default="auto")
@@ -599,7 +625,9 @@ def _parser() -> argparse.ArgumentParser:
 
     stages = parts.add_parser("stages", help="seconds per stage, both sides, one at a time")
     stages.add_argument("--model", default="mobile_sam", choices=speed_models)
-    stages.add_argument("--clip", help=f"video (default {DEFAULT_CLIP}, else a generated one)")
+    stages.add_argument(
+        "--clip", help=f"video (default: ${DATA_ENV}/{DATA_CLIP}, else a generated one)"
+    )
     stages.add_argument("--batch-size", type=int, default=2, help="frames for the batched encoder")
     stages.add_argument("--threads", type=int, default=None)
     stages.add_argument("--seed", type=int, default=0)

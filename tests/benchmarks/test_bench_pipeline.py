@@ -16,6 +16,7 @@ from segany_video.benchmarks.reference_predictors import (
     import_mobile_sam,
     import_segment_anything,
 )
+from segany_video.errors import ConfigError
 from segany_video.readers.reader import open_video
 
 
@@ -83,3 +84,29 @@ def test_our_stages_time_every_step_of_a_frame():
         "whole_frame",
     }
     assert all(seconds > 0 for seconds in stages.values())
+
+
+def test_benchmark_clip_comes_from_the_flag_the_data_folder_or_is_generated(tmp_path, monkeypatch):
+    monkeypatch.delenv(bench_pipeline.DATA_ENV, raising=False)
+    generated = bench_pipeline.benchmark_clip(None, 3, "g.mp4")
+    with open_video(generated) as video:
+        assert video.info.frame_count == 3
+    assert bench_pipeline.benchmark_clip(str(generated), 3, "x.mp4") == generated
+    data = tmp_path / "data"
+    (data / "videos").mkdir(parents=True)
+    real = data / bench_pipeline.DATA_CLIP
+    real.write_bytes(generated.read_bytes())
+    monkeypatch.setenv(bench_pipeline.DATA_ENV, str(data))
+    assert bench_pipeline.benchmark_clip(None, 3, "x.mp4") == real
+
+
+@pytest.mark.parametrize("where", ["flag", "env"])
+def test_benchmark_clip_that_is_missing_is_one_clear_error(tmp_path, monkeypatch, where):
+    missing = tmp_path / "nowhere"
+    if where == "env":
+        monkeypatch.setenv(bench_pipeline.DATA_ENV, str(missing))
+        with pytest.raises(ConfigError, match=rf"{bench_pipeline.DATA_ENV}=.*nowhere"):
+            bench_pipeline.benchmark_clip(None, 3, "x.mp4")
+    else:
+        with pytest.raises(ConfigError, match=r"--clip .*nowhere"):
+            bench_pipeline.benchmark_clip(str(missing), 3, "x.mp4")

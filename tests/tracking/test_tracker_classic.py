@@ -26,7 +26,18 @@ def classic():
     return build_classic()
 
 
-@pytest.mark.parametrize("seed", [0, 2, 3])
+SEED_1_MISS = (
+    "classic engine quality (issue 16): on seed 1 the wanderer (object 3) is followed at IoU "
+    "0.3-0.6 over frames 3-24 (its mask covers part of it, then slides), so the mean IoU is "
+    "0.85 < 0.9, and it is found again at frame 49, 3 frames after it re-enters (2 allowed)"
+)
+
+
+@pytest.mark.parametrize(
+    "seed",
+    [0, pytest.param(1, marks=pytest.mark.xfail(strict=True, reason=SEED_1_MISS)), 2, 3],
+)
+@pytest.mark.slow
 def test_generated_clip_ids_iou_and_lost_states(classic, seed):
     clip = make_clip(seed, num_frames=70, size=(192, 128))
     for object_id in (2, 3):  # the scenario really hides them for 10+ frames
@@ -43,6 +54,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "sample"
 
 
 @pytest.mark.skipif(not SAMPLE.is_dir(), reason="bundled sample not in this checkout")
+@pytest.mark.slow
 def test_bundled_sample_small_object_is_followed_again_after_hiding():
     """The demo clip: object 2 hides behind object 1 (frames 47-88) and is fully out again from
     frame 94. Its mask once slid onto the ground just before it hid and taught the colour model
