@@ -304,15 +304,24 @@ def test_start_after_end(capsys, tmp_path, video, prompts):
     assert_nothing_complete(out)
 
 
-@pytest.mark.parametrize(("option", "value"), [("--batch-size", "0"), ("--snapshot-every", "0")])
-def test_zero_sizes(capsys, tmp_path, video, prompts, option, value):
+@pytest.mark.parametrize(
+    ("option", "value", "needle"),
+    [
+        ("--batch-size", "0", "batch_size must be a positive integer"),
+        ("--batch-size", "-2", "batch_size must be a positive integer"),
+        ("--snapshot-every", "0", "--snapshot-every: expected a whole number >= 1"),
+        ("--snapshot-every", "-1", "--snapshot-every: expected a whole number >= 1"),
+        ("--snapshot-every", "x", "--snapshot-every: expected a whole number >= 1"),
+    ],
+)
+def test_sizes_below_one(capsys, tmp_path, video, prompts, option, value, needle):
     out = tmp_path / "run"
     code, err = run_cli(
         capsys, "track", video, "--prompts", prompts, option, value, "--out", str(out)
     )
     assert code == 2
-    assert_one_line(err, "0")
-    assert_nothing_complete(out)
+    assert_one_line(err, needle, value)
+    assert not out.exists()  # refused before anything was created
 
 
 def test_model_path_that_is_a_folder(capsys, tmp_path, video, prompts):
@@ -414,7 +423,6 @@ def test_track_reads_a_pipe(tmp_path, clip, source):
     assert [frame["index"] for frame in tracks["frames"]] == list(range(FRAMES))
 
 
-@pytest.mark.slow
 def test_info_counts_a_pipe_in_one_pass(clip):
     done = script("info", "-", "--count", stdin=mpeg_ts(clip[0]))
     assert done.returncode == 0, done.stderr.decode()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from segany_video.cli.progress import Progress
 from segany_video.cli.prompt_flags import add_prompt_flags, build_prompts, parse_position
-from segany_video.cli.values import non_empty
+from segany_video.cli.values import non_empty, positive_int
 from segany_video.resume import SNAPSHOT_EVERY
 from segany_video.writers.outputs import FORMATS
 
@@ -54,7 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     track.add_argument("--resume", action="store_true", help="continue an interrupted run")
     track.add_argument(
         "--snapshot-every",
-        type=int,
+        type=positive_int,
         default=SNAPSHOT_EVERY,
         metavar="N",
         help=f"frames between resume snapshots (default {SNAPSHOT_EVERY}; smaller loses less "

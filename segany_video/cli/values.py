@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-__all__ = ["join_dash_values", "non_empty"]
+__all__ = ["join_dash_values", "non_empty", "positive_int"]
 
 
 def non_empty(text: str) -> str:
@@ -24,6 +24,21 @@ def non_empty(text: str) -> str:
             "the value is empty (an unset shell variable?); give a value or leave the option out"
         )
     return text
+
+
+def positive_int(text: str) -> int:
+    """argparse ``type`` of counts that must be at least 1 (checked before any folder is made).
+
+    Raises:
+        argparse.ArgumentTypeError: ``text`` is not a whole number >= 1.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
 
 
 def join_dash_values(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
