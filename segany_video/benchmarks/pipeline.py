@@ -48,7 +48,7 @@ import torch
 from segany_video.errors import ConfigError
 from segany_video.models.base import EngineInfo, ObjectPrompt
 from segany_video.readers.reader import open_video
-from segany_video.runtime.device import usable_cpu_count
+from segany_video.runtime.device import resolve_device, usable_cpu_count
 from segany_video.runtime.runtime import Runtime
 from segany_video.runtime.settings import RuntimeSettings
 
@@ -236,7 +236,7 @@ def first_frame_agreement(
 def run_speed(args: argparse.Namespace) -> dict:
     from segany_video.benchmarks.reference_predictors import reference_model, reference_predictor
 
-    device = torch.device(args.device if args.device != "auto" else "cpu")
+    device = resolve_device(args.device)
     clip = benchmark_clip(args.clip, args.frames + 1, "speed.mp4")
     with open_video(clip) as video:
         info = video.info
