@@ -13,7 +13,7 @@ import dataclasses
 import functools
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -101,3 +101,45 @@ def _describe(expected: Any) -> str:
         str: "a string",
     }
     return names.get(expected, getattr(expected, "__name__", str(expected)))
+
+
+# Value checks for the settings classes' ``__post_init__``, so every stage words its range errors
+# the same way: "<stage> <key>: expected <what>, got <value>".
+
+
+def check_range(
+    stage: str, name: str, value: object, low: float, high: float | None = None
+) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is a number in ``[low, high]``.
+
+    Args:
+        stage, name: the section and key, for the message.
+        value: the value to check (``bool`` is not a number here).
+        low, high: inclusive bounds; ``high=None`` means no upper bound.
+    """
+    where = f"in [{low}, {high}]" if high is not None else f">= {low}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{stage} {name}: expected a number {where}, got {value!r}")
+    if value < low or (high is not None and value > high):
+        raise ConfigError(f"{stage} {name}: expected a value {where}, got {value!r}")
+
+
+def check_int(stage: str, name: str, value: object, low: int, *, optional: bool = False) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is an integer ``>= low`` (None if optional)."""
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        or_null = " or null" if optional else ""
+        raise ConfigError(f"{stage} {name}: expected an integer >= {low}{or_null}, got {value!r}")
+
+
+def check_choice(stage: str, name: str, value: object, choices: Sequence[str]) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ConfigError(f"{stage} {name}: expected one of {list(choices)}, got {value!r}")
+
+
+def check_bool(stage: str, name: str, value: object) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is ``True`` or ``False``."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{stage} {name}: expected true or false, got {value!r}")

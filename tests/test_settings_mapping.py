@@ -37,3 +37,30 @@ def test_every_stage_names_itself_the_bad_key_and_the_good_ones(settings_class, 
     assert known in message
     with pytest.raises(ConfigError, match=f"{stage} settings must be a mapping, got list"):
         settings_class.from_dict([("no_such_key", 1)])
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (
+            lambda: RuntimeSettings(queue_depth=0),
+            "runtime queue_depth: expected an integer >= 1, got 0",
+        ),
+        (lambda: RuntimeSettings(dtype="int8"), "runtime dtype: expected one of"),
+        (
+            lambda: RuntimeSettings(compile="yes"),
+            "runtime compile: expected true or false, got 'yes'",
+        ),
+        (
+            lambda: WriterSettings(overlay_opacity=2),
+            r"writers overlay_opacity: expected a value in \[0.0, 1.0\], got 2",
+        ),
+        (lambda: WriterSettings(queue_size=0), "writers queue_size: expected an integer >= 1"),
+        (lambda: WriterSettings(mask_codec="gif"), "writers mask_codec: expected one of"),
+        (lambda: TrackerSettings(gate=-1.0), r"tracker gate: expected a value in \[0.0, 10.0\]"),
+    ],
+)
+def test_stages_word_range_errors_alike(build, message):
+    # "<stage> <key>: expected <what>, got <value>", whichever stage checks the value.
+    with pytest.raises(ConfigError, match=message):
+        build()

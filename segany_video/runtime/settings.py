@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from segany_video.errors import ConfigError
-from segany_video.settings_mapping import checked_fields
+from segany_video.settings_mapping import check_bool, check_choice, check_int, checked_fields
 
 #: Device strings the runtime understands; availability is checked later, in ``engine.device``.
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -45,29 +45,17 @@ class RuntimeSettings:
     def __post_init__(self) -> None:
         if not isinstance(self.device, str) or not DEVICE_PATTERN.match(self.device):
             raise ConfigError(
-                f"runtime device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}"
+                f"runtime device: expected auto, cpu, cuda, cuda:N or mps, got {self.device!r}"
             )
-        if self.batch_size is not None and (not _is_int(self.batch_size) or self.batch_size < 1):
-            raise ConfigError(
-                f"runtime batch_size must be a positive integer or None, got {self.batch_size!r}"
-            )
-        if self.dtype not in DTYPES:
-            raise ConfigError(f"runtime dtype must be one of {DTYPES}, got {self.dtype!r}")
-        for name in ("compile", "quantize_int8"):
-            if not isinstance(getattr(self, name), bool):
-                value = getattr(self, name)
-                raise ConfigError(f"runtime {name} must be true or false, got {value!r}")
-        if not _is_int(self.queue_depth) or self.queue_depth < 1:
-            raise ConfigError(
-                f"runtime queue_depth must be a positive integer, got {self.queue_depth!r}"
-            )
-        if self.num_threads is not None and (not _is_int(self.num_threads) or self.num_threads < 1):
-            raise ConfigError(
-                f"runtime num_threads must be a positive integer or None, got {self.num_threads!r}"
-            )
+        check_int("runtime", "batch_size", self.batch_size, 1, optional=True)
+        check_choice("runtime", "dtype", self.dtype, DTYPES)
+        check_bool("runtime", "compile", self.compile)
+        check_bool("runtime", "quantize_int8", self.quantize_int8)
+        check_int("runtime", "queue_depth", self.queue_depth, 1)
+        check_int("runtime", "num_threads", self.num_threads, 1, optional=True)
         if self.quantize_int8 and self.dtype in ("bfloat16", "float16"):
             raise ConfigError(
-                f"runtime quantize_int8 runs the encoder in int8/float32; it cannot be combined "
+                f"runtime quantize_int8: runs the encoder in int8/float32; it cannot be combined "
                 f"with dtype {self.dtype!r} (use dtype auto or float32)"
             )
 
@@ -79,8 +67,3 @@ class RuntimeSettings:
             ConfigError: on unknown keys or invalid values.
         """
         return cls(**checked_fields(cls, data, "runtime"))
-
-
-def _is_int(value: object) -> bool:
-    # bool is an int subclass; "batch_size: true" in YAML is a mistake, not 1.
-    return isinstance(value, int) and not isinstance(value, bool)

@@ -22,7 +22,7 @@ import numpy as np
 from segany_video.errors import ConfigError, PromptError, SegAnyVideoError, WriterError
 from segany_video.readers.frames import VideoInfo
 from segany_video.results import FrameResult, ObjectResult, TrackState
-from segany_video.settings_mapping import checked_fields
+from segany_video.settings_mapping import check_choice, check_int, check_range, checked_fields
 from segany_video.writers.atomic import StagedWriter, make_output_dir
 from segany_video.writers.coco_json import TracksJsonWriter
 from segany_video.writers.cutout import CUTOUT_CODECS, CutoutWriter, cutout_suffix
@@ -76,26 +76,14 @@ class WriterSettings:
         object.__setattr__(
             self, "cutout_codecs", _name_tuple(self.cutout_codecs, "cutout_codecs", CUTOUT_CODECS)
         )
-        if self.mask_codec not in MASK_CODECS:
-            raise ConfigError(
-                f"writers mask_codec must be one of {sorted(MASK_CODECS)}, got {self.mask_codec!r}"
-            )
+        check_choice("writers", "mask_codec", self.mask_codec, sorted(MASK_CODECS))
         if "cutout" in self.formats and not self.cutout_codecs:
-            raise ConfigError("writers format 'cutout' needs at least one of cutout_codecs")
-        if not isinstance(self.overlay_opacity, (int, float)) or not (
-            0.0 <= self.overlay_opacity <= 1.0
-        ):
-            raise ConfigError(
-                f"writers overlay_opacity must be in [0, 1], got {self.overlay_opacity!r}"
-            )
-        if not _is_int(self.queue_size) or self.queue_size < 1:
-            raise ConfigError(
-                f"writers queue_size must be an integer >= 1, got {self.queue_size!r}"
-            )
-        if not isinstance(self.stall_timeout_s, (int, float)) or not self.stall_timeout_s > 0:
-            raise ConfigError(
-                f"writers stall_timeout_s must be a number > 0, got {self.stall_timeout_s!r}"
-            )
+            raise ConfigError("writers cutout_codecs: format 'cutout' needs at least one codec")
+        check_range("writers", "overlay_opacity", self.overlay_opacity, 0.0, 1.0)
+        check_int("writers", "queue_size", self.queue_size, 1)
+        check_range("writers", "stall_timeout_s", self.stall_timeout_s, 0.0)
+        if not self.stall_timeout_s > 0:
+            raise ConfigError(f"writers stall_timeout_s: expected > 0, got {self.stall_timeout_s}")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WriterSettings:
@@ -107,10 +95,6 @@ class WriterSettings:
         return cls(**checked_fields(cls, data, "writers"))
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _name_tuple(value: object, what: str, allowed: Sequence[str]) -> tuple[str, ...]:
     """Normalise "a,b" / ["a", "b"] / ("a", "b") to a duplicate-free tuple of known names."""
     if isinstance(value, str):
@@ -118,7 +102,7 @@ def _name_tuple(value: object, what: str, allowed: Sequence[str]) -> tuple[str, 
     elif isinstance(value, (list, tuple)):
         items = list(value)
     else:
-        raise ConfigError(f"writers {what} must be a list of names, got {value!r}")
+        raise ConfigError(f"writers {what}: expected a list of names, got {value!r}")
     bad = [item for item in items if item not in allowed]
     if bad:
         raise ConfigError(f"writers {what}: unknown {bad}; expected names from {list(allowed)}")

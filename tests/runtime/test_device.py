@@ -38,8 +38,8 @@ def test_settings_accept_valid(data):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"device": "gpu"}, "device must be"),
-        ({"device": "cuda:x"}, "device must be"),
+        ({"device": "gpu"}, "runtime device: expected auto, cpu"),
+        ({"device": "cuda:x"}, "runtime device: expected auto, cpu"),
         ({"batch_size": 0}, "batch_size"),
         ({"batch_size": True}, "batch_size"),
         ({"batch_size": 2.5}, "batch_size"),
