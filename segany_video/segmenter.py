@@ -33,7 +33,7 @@ from segany_video.runtime.encoded import EncodedFrame
 from segany_video.runtime.runtime import Runtime
 from segany_video.tracking.prompts import PromptSet, ResolvedPrompts
 from segany_video.tracking.tracker import Tracker
-from segany_video.writers.atomic import write_text_atomically
+from segany_video.writers.atomic import remove_quietly, write_text_atomically
 from segany_video.writers.outputs import OutputSet
 from segany_video.writers.run_lock import RunLock
 
@@ -252,7 +252,16 @@ class VideoSegmenter:
                 config=config.to_dict(),
                 resumed_at=replay[-1].index + 1 if replay else None,
             )
-            write_text_atomically(out / "run.json", json.dumps(summary.to_dict(), indent=2) + "\n")
+            try:
+                write_text_atomically(
+                    out / "run.json", json.dumps(summary.to_dict(), indent=2) + "\n"
+                )
+            except BaseException:
+                # Outputs without their run.json would look like a finished run that is not.
+                for written in outputs.paths.values():
+                    for path in written:
+                        remove_quietly(path)
+                raise
             journal.finish()
         return summary
 

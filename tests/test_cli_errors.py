@@ -25,9 +25,11 @@ from api_clips import tiny_clip
 
 from segany_video import cli
 from segany_video import resume as resume_module
+from segany_video import segmenter as segmenter_module
 from segany_video.cli import values
 from segany_video.errors import OutputError
 from segany_video.segmenter import VideoSegmenter
+from segany_video.writers.atomic import writer_error
 from segany_video.writers.outputs import FORMATS
 from segany_video.writers.run_lock import LOCK_NAME, RunLock
 
@@ -180,6 +182,23 @@ def test_full_disk_at_the_journal(capsys, monkeypatch, tmp_path, video, prompts)
     code, err = run_cli(capsys, "track", video, "--prompts", prompts, "--out", str(out))
     assert code == 2
     assert_one_line(err, str(out / ".resume"), "disk or quota is full")
+    assert_nothing_complete(out)
+
+
+def test_full_disk_at_run_json_takes_the_outputs_back(
+    capsys, monkeypatch, tmp_path, video, prompts
+):
+    """Every output was finished and renamed, then run.json found the disk full."""
+
+    def full(path, text):
+        raise writer_error(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+
+    monkeypatch.setattr(segmenter_module, "write_text_atomically", full)
+    out = tmp_path / "run"
+    args = ["--out", str(out), "--formats", "masks,json,png"]
+    code, err = run_cli(capsys, "track", video, "--prompts", prompts, *args)
+    assert code == 2
+    assert_one_line(err, str(out / "run.json"), "disk or quota is full")
     assert_nothing_complete(out)
 
 
