@@ -384,6 +384,20 @@ def test_prompts_file_with_invalid_yaml_is_one_line(capsys, tmp_path, video):
     assert_one_line(err, str(bad), "line 3")
 
 
+def test_config_path_is_a_folder(capsys, tmp_path, video, prompts):
+    code, err = run_cli(capsys, "track", video, "--prompts", prompts, "--config", str(tmp_path))
+    assert code == 2
+    assert_one_line(err, str(tmp_path))
+
+
+def test_config_file_with_invalid_yaml_is_one_line(capsys, tmp_path, video, prompts):
+    bad = tmp_path / "run.yaml"
+    bad.write_text("tracker:\n  max_lost_frames: [1,\n")
+    code, err = run_cli(capsys, "track", video, "--prompts", prompts, "--config", str(bad))
+    assert code == 2
+    assert_one_line(err, str(bad), "line 3")
+
+
 # ------------------------------------------------------------------------------ pipes
 
 

@@ -107,14 +107,12 @@ def one_line(message: str) -> str:
     span several lines, with the offending source line and a caret under it).
     """
     lines = message.splitlines()
-    kept: list[str] = []
-    for line in lines:
-        if line.strip() == "^":
-            if kept:
-                kept.pop()  # the excerpt the caret points into
-            continue
-        if line.strip():
-            kept.append(line.strip())
+    caret = [line.strip() == "^" for line in lines]
+    kept = [
+        line.strip()
+        for i, line in enumerate(lines)
+        if line.strip() and not caret[i] and not (i + 1 < len(lines) and caret[i + 1])
+    ]
     return " ".join(kept).rstrip(":")
 
 
