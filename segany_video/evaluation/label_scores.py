@@ -4,9 +4,9 @@ Both folders hold one indexed PNG per frame (the ``davis`` output format, DAVIS 
 annotations): pixel value ``k`` is object ``k``, 0 is background. Frames are paired by file name
 and only frames with ground truth are scored, so sparse annotations (every 10th frame) work.
 Per object the standard DAVIS measures are taken over the scored frames except the first and
-last (see :mod:`segany_video.evaluation.metrics`); besides them, the mean IoU over the frames where the
-object is visible, and the frames where the run and the truth disagree on whether it is visible
-at all: what an analyst checks for an object that hides and comes back. Run it as::
+last (see :mod:`segany_video.evaluation.metrics`); besides them, the mean IoU over the frames
+where the object is visible, and the frames where the run and the truth disagree on whether it
+is visible at all: what an analyst checks for an object that hides and comes back. Run it as::
 
     segany-video score out/sample samples/sample/ground_truth
 """
