@@ -27,6 +27,7 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+import yaml
 
 from segany_video.config import Config, load_config
 from segany_video.errors import ConfigError, PipelineError, VideoOpenError, WriterError
@@ -197,6 +198,30 @@ class _MaskWriter:
         os.replace(partial, final)
 
 
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options that configure a run as ``track``'s do (see :func:`run_config`)."""
+    parser.add_argument("--config", type=Path, help="YAML config file, as for track")
+    parser.add_argument("--preset", help="a bundled preset, as for track")
+    parser.add_argument("--model", help="engine name or checkpoint path (default: the config's)")
+    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: the config's)")
+    parser.add_argument("--settings", type=Path, help="YAML/JSON file of tracker settings")
+
+
+def run_config(args: argparse.Namespace) -> Config:
+    """The run's config from :func:`add_run_options`' options, layered as ``track`` does."""
+    overrides: dict[str, Any] = {}
+    if args.model is not None:
+        overrides["model"] = args.model
+    if args.device is not None:
+        overrides["runtime"] = {"device": args.device}
+    if args.settings is not None:
+        try:
+            overrides["tracker"] = yaml.safe_load(args.settings.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read tracker settings {args.settings}: {exc}") from exc
+    return load_config(args.config, args.preset, overrides)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="segany-video eval",
@@ -211,11 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prompt", choices=PROMPT_KINDS, default="mask")
     parser.add_argument("--clicks", type=int, default=3)
     parser.add_argument("--max-frames", type=int, default=None)
-    parser.add_argument("--config", type=Path, help="YAML config file, as for track")
-    parser.add_argument("--preset", help="a bundled preset, as for track")
-    parser.add_argument("--model", help="engine name or checkpoint path (default: the config's)")
-    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: the config's)")
-    parser.add_argument("--settings", type=Path, help="YAML/JSON file of tracker settings")
+    add_run_options(parser)
     parser.add_argument("--out", type=Path, help="write predicted PNGs here")
     parser.add_argument("--json", type=Path, help="write the report (with per-frame records)")
     return parser
@@ -226,18 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.max_frames is not None and args.max_frames < 3:
         raise ConfigError(f"--max-frames must be at least 3 (got {args.max_frames})")
-    overrides: dict[str, Any] = {}
-    if args.model is not None:
-        overrides["model"] = args.model
-    if args.device is not None:
-        overrides["runtime"] = {"device": args.device}
-    if args.settings is not None:
-        import yaml
-
-        overrides["tracker"] = yaml.safe_load(args.settings.read_text()) or {}
-    config = load_config(args.config, args.preset, overrides)
     names = load_split(args.split, args.split_file) if args.split else args.sequences
-    segmenter = VideoSegmenter(config=config)
+    segmenter = VideoSegmenter(config=run_config(args))
     report = evaluate_davis(
         args.root,
         segmenter,
