@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -120,7 +121,7 @@ def summary(runs: Sequence[TrackRun]) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``segany-video bench davis-track DATA_ROOT --split confirmation [-- TRACK OPTIONS]``."""
+    """``segany-video bench davis-track DATA_ROOT --split confirmation [--track-args ...]``."""
     parser = argparse.ArgumentParser(
         prog="segany-video bench davis-track",
         description="Time `segany-video track` per sequence of a DAVIS split and score its output.",
@@ -131,14 +132,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     which.add_argument("--sequences", nargs="+")
     parser.add_argument("--split-file", type=Path, help="another split file of the same form")
     parser.add_argument("--json", type=Path, help="write the figures as JSON here")
-    parser.add_argument("track_options", nargs="*", help="after --: passed on to track")
+    parser.add_argument(
+        "--track-args", default="", help='more track options, one string: "--preset fast"'
+    )
     args = parser.parse_args(argv)
     names = load_split(args.split, args.split_file) if args.split else args.sequences
     if not names:
         raise ConfigError("no sequences to run")
     runs = []
     for name in names:
-        runs.append(run_track(open_sequence(args.root, name), args.track_options))
+        runs.append(run_track(open_sequence(args.root, name), shlex.split(args.track_args)))
         print(table(runs[-1:]).splitlines()[1], flush=True)
     total = summary(runs)
     print(table(runs))
