@@ -16,6 +16,8 @@ BENCHES = {
     "classic": "segany_video.benchmarks.classic",
     "pipeline": "segany_video.benchmarks.pipeline",
     "tracker": "segany_video.benchmarks.tracker",
+    "composites": "segany_video.benchmarks.composites",
+    "davis-track": "segany_video.benchmarks.davis_track",
 }
 
 

@@ -3,9 +3,14 @@
 Each sequence is tracked from a prompt derived from its first-frame ground truth (the mask
 itself, its tight box, or a few clicks inside it) and scored with the standard DAVIS measures
 (J = IoU, F = boundary F-measure; first and last frames not scored), see
-:mod:`segany_video.evaluation.metrics`. Run it as::
+:mod:`segany_video.evaluation.metrics`.
 
-    segany-video eval ../shared/data/davis2016-train --prompt mask
+Tracking runs exactly what ``segany-video track`` runs: :class:`VideoSegmenter` reads the
+sequence's image folder through the reader, encodes it with the threaded :class:`Runtime` and
+tracks it with the tracker, all configured as ``track`` is (``--config``, ``--preset``). Run it
+on a split of the development data (``configs/davis2016_split.yaml``) as::
+
+    segany-video eval ../shared/data/davis2016-train --split confirmation --prompt mask
 """
 
 from __future__ import annotations
@@ -16,81 +21,36 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+import torch
+import yaml
 
-from segany_video.errors import ConfigError, WriterError
+from segany_video.config import Config, load_config
+from segany_video.errors import ConfigError, PipelineError, VideoOpenError, WriterError
 from segany_video.evaluation.davis_data import DavisSequence, list_sequences, open_sequence
+from segany_video.evaluation.davis_report import DavisReport, FrameTrace
+from segany_video.evaluation.davis_split import SPLITS, load_split
 from segany_video.evaluation.metrics import (
-    DatasetScores,
-    SequenceScores,
+    boundary_f_measure,
     mean_over_sequences,
-    score_sequence,
+    region_similarity,
+    sequence_scores,
 )
 from segany_video.models.base import PromptableSegmenter
-from segany_video.readers.frames import VideoInfo
-from segany_video.results import mask_box
-from segany_video.runtime.encoded import encode_sequentially
+from segany_video.readers.image_folder import list_images
+from segany_video.results import ObjectResult, mask_box
+from segany_video.runtime.settings import RuntimeSettings
+from segany_video.segmenter import VideoSegmenter
 from segany_video.tracking.prompt_builder import interior_points
 from segany_video.tracking.prompts import KeyframeSpec, ObjectSpec, PromptSet
 from segany_video.tracking.settings import TrackerSettings
-from segany_video.tracking.tracker import Tracker
 from segany_video.writers.atomic import write_text_atomically
 
 PROMPT_KINDS = ("mask", "box", "clicks")
-_DAVIS_FPS = Fraction(24)  # DAVIS frames carry no timestamps; 24 fps is the dataset's rate
-
-
-@dataclass(frozen=True)
-class DavisReport:
-    """Scores of one evaluation.
-
-    Attributes:
-        sequences: per-sequence J, F and J&F.
-        mean: the mean over sequences (each sequence weighs the same).
-        prompt: how frame 0 was prompted ("mask", "box" or "clicks").
-        engine: the engine's description.
-        seconds_per_frame: wall time per frame (decode + tracking + scoring), per sequence.
-    """
-
-    sequences: tuple[SequenceScores, ...]
-    mean: DatasetScores
-    prompt: str
-    engine: str
-    seconds_per_frame: dict[str, float] = field(default_factory=dict)
-
-    def table(self) -> str:
-        """A plain-text table: one row per sequence, then the mean."""
-        lines = [f"{'sequence':20s} {'J':>6s} {'F':>6s} {'J&F':>6s} {'s/frame':>8s}"]
-        for s in self.sequences:
-            speed = self.seconds_per_frame.get(s.name, float("nan"))
-            lines.append(
-                f"{s.name:20s} {s.j_mean:6.3f} {s.f_mean:6.3f} {s.jf_mean:6.3f} {speed:8.2f}"
-            )
-        m = self.mean
-        lines.append(f"{'mean':20s} {m.j_mean:6.3f} {m.f_mean:6.3f} {m.jf_mean:6.3f}")
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict:
-        return {
-            "prompt": self.prompt,
-            "engine": self.engine,
-            "mean": {"J": self.mean.j_mean, "F": self.mean.f_mean, "JF": self.mean.jf_mean},
-            "sequences": {
-                s.name: {
-                    "J": s.j_mean,
-                    "F": s.f_mean,
-                    "JF": s.jf_mean,
-                    "frames": s.num_frames,
-                    "seconds_per_frame": self.seconds_per_frame.get(s.name),
-                }
-                for s in self.sequences
-            },
-        }
 
 
 def first_frame_prompt(mask: np.ndarray, prompt: str, clicks: int = 3) -> KeyframeSpec:
@@ -114,121 +74,197 @@ def first_frame_prompt(mask: np.ndarray, prompt: str, clicks: int = 3) -> Keyfra
     raise ConfigError(f"DAVIS prompt must be one of {PROMPT_KINDS}, got {prompt!r}")
 
 
+def frame_folder(sequence: DavisSequence) -> Path:
+    """The sequence's image folder, checked to hold exactly its frames (what ``track`` reads).
+
+    Raises:
+        VideoOpenError: the folder holds other images too, so reading it as a video would not
+            give the sequence's frames.
+    """
+    folder = sequence.frame_paths[0].parent
+    if [p.name for p in list_images(folder)] != [p.name for p in sequence.frame_paths]:
+        raise VideoOpenError(
+            f"DAVIS sequence {sequence.name!r}: {folder} holds images other than its frames; "
+            "it cannot be read as the sequence's video"
+        )
+    return folder
+
+
 def track_sequence(
     sequence: DavisSequence,
-    model: PromptableSegmenter,
-    settings: TrackerSettings | None,
+    segmenter: VideoSegmenter,
     prompt: str,
     clicks: int,
     max_frames: int | None,
-) -> Iterator[np.ndarray]:
-    """Yield the predicted ``(H, W)`` bool mask of each frame, tracking as it goes."""
-    count = len(sequence) if max_frames is None else min(len(sequence), max_frames)
+) -> Iterator[ObjectResult]:
+    """Track the sequence's object as ``segany-video track`` would; yield its result per frame."""
     first = sequence.mask(0)
-    height, width = first.shape
-    info = VideoInfo(sequence.name, width, height, _DAVIS_FPS, count, None, 0, "jpeg", "images")
     spec = PromptSet([ObjectSpec(1, sequence.name, [first_frame_prompt(first, prompt, clicks)])])
-    tracker = Tracker(model, spec.resolve(info), settings)
-    frames = ((i, i / float(_DAVIS_FPS), sequence.frame(i)) for i in range(count))
-    for result in tracker.track(encode_sequentially(model, frames)):
-        yield result.objects[1].mask
+    end = max_frames if max_frames is not None and max_frames < len(sequence) else None
+    for result in segmenter.track(frame_folder(sequence), spec, end=end):
+        yield result.objects[1]
+
+
+def segmenter_for(
+    model: PromptableSegmenter | VideoSegmenter, settings: TrackerSettings | None = None
+) -> VideoSegmenter:
+    """A :class:`VideoSegmenter` around an engine, on the engine's device and thread count."""
+    if isinstance(model, VideoSegmenter):
+        if settings is not None:
+            raise ConfigError("give tracker settings in the VideoSegmenter's config, not both")
+        return model
+    runtime = RuntimeSettings(device=str(model.device), num_threads=torch.get_num_threads())
+    config = Config(runtime=runtime, tracker=settings or TrackerSettings())
+    return VideoSegmenter(model, config=config)
 
 
 def evaluate_davis(
     root: str | Path,
-    model: PromptableSegmenter,
+    model: PromptableSegmenter | VideoSegmenter,
     settings: TrackerSettings | None = None,
     prompt: str = "mask",
     clicks: int = 3,
     sequences: Sequence[str] | None = None,
     out_dir: str | Path | None = None,
     max_frames: int | None = None,
+    split: str | None = None,
 ) -> DavisReport:
-    """Track and score DAVIS sequences.
+    """Track and score DAVIS sequences through the shipped runtime and tracker.
 
     Args:
         root: a DAVIS-format folder (see :mod:`segany_video.evaluation.davis_data`).
-        model: the engine.
-        settings: tracker settings (defaults when None).
+        model: the engine (run with ``settings`` on its own device), or a configured
+            :class:`VideoSegmenter` (run as configured, like ``track``).
+        settings: tracker settings for a bare engine (defaults when None).
         prompt: "mask", "box" or "clicks" on frame 0 (from the ground truth).
         clicks: clicks for ``prompt="clicks"``.
         sequences: names to evaluate (all when None).
         out_dir: when given, predicted masks are written as ``out_dir/<seq>/<frame>.png``
             (0/255, DAVIS 2016 style), each under a temporary name until complete.
         max_frames: score only the first N frames of each sequence (for cheap checks).
+        split: the split's name, recorded in the report.
 
     Returns:
-        The per-sequence and mean scores.
+        The per-sequence and mean scores, with per-frame score, state and areas.
     """
     if prompt not in PROMPT_KINDS:
         raise ConfigError(f"DAVIS prompt must be one of {PROMPT_KINDS}, got {prompt!r}")
+    segmenter = segmenter_for(model, settings)
     names = list(sequences) if sequences else list_sequences(root)
-    scores, speeds = [], {}
+    scores, speeds, traces = [], {}, {}
     for name in names:
         sequence = open_sequence(root, name)
         count = len(sequence) if max_frames is None else min(len(sequence), max_frames)
-        predictions = track_sequence(sequence, model, settings, prompt, clicks, max_frames)
-        if out_dir is not None:
-            predictions = _written(predictions, Path(out_dir) / name, sequence)
+        writer = None if out_dir is None else _MaskWriter(Path(out_dir) / name, sequence)
+        j, f, trace = [], [], FrameTrace.empty()
         started = time.perf_counter()
-        truth = (sequence.mask(i) for i in range(count))
-        scores.append(score_sequence(predictions, truth, name=name))
+        for index, result in enumerate(
+            track_sequence(sequence, segmenter, prompt, clicks, max_frames)
+        ):
+            truth = sequence.mask(index)
+            j.append(region_similarity(result.mask, truth))
+            f.append(boundary_f_measure(result.mask, truth))
+            trace.add(result, truth)
+            if writer is not None:
+                writer.write(index, result.mask)
+        if len(j) != count:
+            raise PipelineError(f"sequence {name!r}: tracked {len(j)} of {count} frames")
+        scores.append(sequence_scores(j, f, name=name))
         speeds[name] = (time.perf_counter() - started) / count
+        traces[name] = trace
     return DavisReport(
-        tuple(scores), mean_over_sequences(scores), prompt, model.info.description, speeds
+        tuple(scores),
+        mean_over_sequences(scores),
+        prompt,
+        segmenter.model.info.description,
+        speeds,
+        traces,
+        split,
     )
 
 
-def _written(masks: Iterator[np.ndarray], folder: Path, sequence: DavisSequence):
-    """Pass masks through, writing each as a 0/255 PNG named like its frame."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for index, mask in enumerate(masks):
-        final = folder / f"{sequence.frame_paths[index].stem}.png"
+class _MaskWriter:
+    """Writes predicted masks as 0/255 PNGs named like their frames, each atomically."""
+
+    def __init__(self, folder: Path, sequence: DavisSequence) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder, self.sequence = folder, sequence
+
+    def write(self, index: int, mask: np.ndarray) -> None:
+        final = self.folder / f"{self.sequence.frame_paths[index].stem}.png"
         partial = final.with_name(f".{final.stem}.partial.png")
         if not cv2.imwrite(str(partial), mask.astype(np.uint8) * 255):
             raise WriterError(f"cannot write {partial}: check the folder is writable")
         os.replace(partial, final)
-        yield mask
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options that configure a run as ``track``'s do (see :func:`run_config`)."""
+    parser.add_argument("--config", type=Path, help="YAML config file, as for track")
+    parser.add_argument("--preset", help="a bundled preset, as for track")
+    parser.add_argument("--model", help="engine name or checkpoint path (default: the config's)")
+    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: the config's)")
+    parser.add_argument("--settings", type=Path, help="YAML/JSON file of tracker settings")
+
+
+def run_config(args: argparse.Namespace) -> Config:
+    """The run's config from :func:`add_run_options`' options, layered as ``track`` does."""
+    overrides: dict[str, Any] = {}
+    if args.model is not None:
+        overrides["model"] = args.model
+    if args.device is not None:
+        overrides["runtime"] = {"device": args.device}
+    if args.settings is not None:
+        try:
+            overrides["tracker"] = yaml.safe_load(args.settings.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read tracker settings {args.settings}: {exc}") from exc
+    return load_config(args.config, args.preset, overrides)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segany-video eval",
+        description="Track DAVIS sequences from a frame-0 prompt, as `track` runs, and report "
+        "J, F and J&F per sequence, area-ratio and score-vs-IoU statistics.",
+    )
+    parser.add_argument("root", type=Path, help="DAVIS-format folder")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--split", choices=SPLITS, help="a split of configs/davis2016_split.yaml")
+    which.add_argument("--sequences", nargs="*", help="names (default: all)")
+    parser.add_argument("--split-file", type=Path, help="another split file of the same form")
+    parser.add_argument("--prompt", choices=PROMPT_KINDS, default="mask")
+    parser.add_argument("--clicks", type=int, default=3)
+    parser.add_argument("--max-frames", type=int, default=None)
+    add_run_options(parser)
+    parser.add_argument("--out", type=Path, help="write predicted PNGs here")
+    parser.add_argument("--json", type=Path, help="write the report (with per-frame records)")
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``segany-video eval ROOT [--prompt mask|box|clicks] ...``."""
-    parser = argparse.ArgumentParser(
-        prog="segany-video eval",
-        description="Track DAVIS sequences from a frame-0 prompt and report J, F and J&F.",
-    )
-    parser.add_argument("root", type=Path, help="DAVIS-format folder")
-    parser.add_argument("--model", default="classic", help="engine name or checkpoint path")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--prompt", choices=PROMPT_KINDS, default="mask")
-    parser.add_argument("--clicks", type=int, default=3)
-    parser.add_argument("--sequences", nargs="*", help="names (default: all)")
-    parser.add_argument("--max-frames", type=int, default=None)
-    parser.add_argument("--settings", type=Path, help="YAML/JSON file of tracker settings")
-    parser.add_argument("--out", type=Path, help="write predicted PNGs here")
-    parser.add_argument("--json", type=Path, help="write the report as JSON here")
-    args = parser.parse_args(argv)
-
-    from segany_video.models.registry import build_model
-
-    settings = None
-    if args.settings is not None:
-        import yaml
-
-        settings = TrackerSettings.from_dict(yaml.safe_load(args.settings.read_text()) or {})
-    model = build_model(args.model, args.device)
+    """``segany-video eval ROOT [--split tuning|confirmation] [--prompt mask|box|clicks] ...``."""
+    args = build_parser().parse_args(argv)
+    if args.max_frames is not None and args.max_frames < 3:
+        raise ConfigError(f"--max-frames must be at least 3 (got {args.max_frames})")
+    names = load_split(args.split, args.split_file) if args.split else args.sequences
+    segmenter = VideoSegmenter(config=run_config(args))
     report = evaluate_davis(
         args.root,
-        model,
-        settings,
+        segmenter,
         prompt=args.prompt,
         clicks=args.clicks,
-        sequences=args.sequences,
+        sequences=names,
         out_dir=args.out,
         max_frames=args.max_frames,
+        split=args.split,
     )
-    print(f"engine: {report.engine}; prompt: {report.prompt}")
+    where = f"split: {args.split}; " if args.split else ""
+    print(f"engine: {report.engine}; {where}prompt: {report.prompt}")
     print(report.table())
+    stats = report.statistics()
+    if stats is not None:
+        print("\n".join(stats.lines()))
     if args.json is not None:
         write_text_atomically(args.json, json.dumps(report.to_dict(), indent=2))
     return 0

@@ -1,0 +1,118 @@
+"""The DAVIS benchmarks on a small generated DAVIS folder: composites and ``track`` timing.
+
+Two sequences, each a coloured textured block drifting over its own textured background, are
+written in DAVIS layout; the benchmarks' figures are checked against what is known of them
+(planted swaps are counted, ``track``'s output scores as the evaluation does).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from segany_video.benchmarks import composites as composites_bench
+from segany_video.benchmarks import davis_track
+from segany_video.config import Config
+from segany_video.evaluation.composites import Composite
+from segany_video.evaluation.davis_data import open_sequence
+from segany_video.evaluation.davis_eval import evaluate_davis
+from segany_video.models.classic import build_classic
+from segany_video.results import FrameResult, ObjectResult, TrackState
+from segany_video.runtime.settings import RuntimeSettings
+from segany_video.segmenter import VideoSegmenter
+
+H, W, FRAMES = 96, 128, 6
+COLOURS = {"red": (40, 40, 210), "blue": (210, 90, 30)}  # BGR
+
+
+def write_sequence(root: Path, name: str, rng: np.random.Generator) -> None:
+    (root / name / "JPEGImages").mkdir(parents=True)
+    (root / name / "Annotations").mkdir(parents=True)
+    for i in range(FRAMES):
+        image = np.clip(rng.normal((100, 130, 90), 10, (H, W, 3)), 0, 255).astype(np.uint8)
+        mask = np.zeros((H, W), bool)
+        mask[30:70, 20 + 3 * i : 56 + 3 * i] = True
+        block = rng.normal(COLOURS[name], 10, (H, W, 3))
+        image[mask] = np.clip(block[mask], 0, 255).astype(np.uint8)
+        cv2.imwrite(str(root / name / "JPEGImages" / f"{i:05d}.jpg"), image)
+        cv2.imwrite(str(root / name / "Annotations" / f"{i:05d}.png"), mask.astype(np.uint8) * 255)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("davis")
+    rng = np.random.default_rng(11)
+    for name in COLOURS:
+        write_sequence(base, name, rng)
+    (base / "split.yaml").write_text("tuning: [red, blue]\nconfirmation: [elsewhere]\n")
+    return base
+
+
+@pytest.fixture(scope="module")
+def segmenter() -> VideoSegmenter:
+    torch.set_num_threads(1)
+    config = Config(runtime=RuntimeSettings(device="cpu", num_threads=1))
+    return VideoSegmenter(build_classic("cpu"), config=config)
+
+
+class SwappingSegmenter:
+    """Stands in for a tracker that swaps the two ids from frame 2 on."""
+
+    def __init__(self, composite: Composite) -> None:
+        self.composite = composite
+
+    def track(self, folder, prompts):
+        for index in range(len(list(Path(folder).glob("*.png")))):
+            frame = self.composite.frame(index)
+            masks = {1: frame.background_truth, 2: frame.foreground_truth}
+            if index >= 2:
+                masks = {1: masks[2], 2: masks[1]}
+            yield FrameResult(
+                index,
+                index / 30,
+                {k: ObjectResult(k, m, None, 1.0, TrackState.TRACKED) for k, m in masks.items()},
+            )
+
+
+def test_planted_swaps_are_counted(root: Path) -> None:
+    composite = Composite(open_sequence(root, "red"), open_sequence(root, "blue"))
+    scores = composites_bench.track_composite(composite, SwappingSegmenter(composite))
+    assert scores.swap_frames == tuple(range(2, FRAMES))
+    # Frames 0-1 exact, 2-5 hold the other object (disjoint from its own): J per frame 1 then 0.
+    for side in (scores.background, scores.foreground):
+        assert side.j_per_frame == (1.0, 1.0, 0.0, 0.0, 0.0, 0.0)
+        assert side.j_mean == pytest.approx(0.25)  # frames 1-4 scored
+
+
+def test_composites_are_tracked_without_swaps(root: Path, segmenter: VideoSegmenter) -> None:
+    composite = Composite(open_sequence(root, "blue"), open_sequence(root, "red"))
+    scores = composites_bench.track_composite(composite, segmenter)
+    assert scores.frames == FRAMES and scores.swap_frames == ()
+    assert scores.background.jf_mean > 0.6 and scores.foreground.jf_mean > 0.6
+
+
+def test_composites_command_writes_every_pair(root: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "composites.json"
+    argv = [str(root), "--split", "tuning", "--split-file", str(root / "split.yaml")]
+    assert composites_bench.main([*argv, "--device", "cpu", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert set(data["composites"]) == {"red-over-blue", "blue-over-red"}
+    assert "frames where an id holds the other object" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_track_output_scores_as_the_evaluation(
+    root: Path, segmenter: VideoSegmenter, tmp_path: Path
+) -> None:
+    out = tmp_path / "track.json"
+    argv = [str(root), "--sequences", "red", "--json", str(out), "--track-args=--device cpu"]
+    assert davis_track.main(argv) == 0
+    run = json.loads(out.read_text())["sequences"]["red"]
+    assert run["frames"] == FRAMES and run["frames_per_s"] > 0
+    report = evaluate_davis(root, segmenter, sequences=["red"])
+    assert run["JF"] == pytest.approx(report.sequences[0].jf_mean, abs=1e-12)
