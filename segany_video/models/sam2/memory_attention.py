@@ -30,7 +30,9 @@ class MemoryAttentionLayer(nn.Module):
     def __init__(self, d_model: int, mem_dim: int, dim_feedforward: int, num_heads: int) -> None:
         super().__init__()
         self.self_attn = RoPEAttention(d_model, num_heads)
-        self.cross_attn_image = RoPEAttention(d_model, num_heads, kv_in_dim=mem_dim, repeat_keys=True)
+        self.cross_attn_image = RoPEAttention(
+            d_model, num_heads, kv_in_dim=mem_dim, repeat_keys=True
+        )
         self.linear1 = nn.Linear(d_model, dim_feedforward)
         self.linear2 = nn.Linear(dim_feedforward, d_model)
         self.norm1 = nn.LayerNorm(d_model)

@@ -17,7 +17,7 @@ import pytest
 def import_sam2(module: str = "sam2") -> types.ModuleType:
     """Import ``module`` from Meta's ``sam2`` package (skips the test when it is not installed)."""
     if importlib.util.find_spec("sam2") is None:
-        pytest.skip("the sam2 oracle is not installed (SAM2_BUILD_CUDA=0 pip install --no-deps sam2)")
+        pytest.skip("the sam2 oracle is not installed (pip install --no-deps sam2)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # hydra's deprecation chatter at import
         importlib.import_module("sam2")
