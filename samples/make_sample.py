@@ -7,7 +7,7 @@ Run from the repository root::
 
 The clip is 5 s of 640x360 at 30 fps: three textured objects over a panning ground; the small one
 hides fully behind the big one for over a second, the one in front crosses the big one, leaves the
-frame and comes back (see ``segany_video/eval/synthetic.py``). The folder holds ``clip.mp4``,
+frame and comes back (see ``segany_video/evaluation/synthetic.py``). The folder holds ``clip.mp4``,
 ``ground_truth/00000.png…`` (palette PNG, pixel = object id) and ``prompts.json`` (each object's
 frame-0 box), ready for ``segany-video`` and for scoring its output.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from segany_video.eval.synthetic import make_clip, write_clip
+from segany_video.synthetic.clips import make_clip, write_clip
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 

@@ -15,13 +15,13 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "VideoSegmenter": "segany_video.segmenter",
-    "open_video": "segany_video.io.reader",
+    "open_video": "segany_video.readers.reader",
     "build_model": "segany_video.models.registry",
 }
 
 if TYPE_CHECKING:
-    from segany_video.io.reader import open_video
     from segany_video.models.registry import build_model
+    from segany_video.readers.reader import open_video
     from segany_video.segmenter import VideoSegmenter
 
 __all__ = ["VideoSegmenter", "__version__", "build_model", "errors", "open_video"]

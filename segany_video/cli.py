@@ -20,12 +20,12 @@ from segany_video.errors import ConfigError, PromptError, SegAnyVideoError, User
 
 FORMATS = ("masks", "png", "cutout", "overlay", "json", "davis", "mot")
 BENCHES = {
-    "io": "segany_video.eval.bench_io",
-    "writers": "segany_video.eval.bench_writers",
-    "models": "segany_video.eval.bench_models",
-    "classic": "segany_video.eval.bench_classic",
-    "pipeline": "segany_video.eval.bench_pipeline",
-    "tracker": "segany_video.eval.bench_tracker",
+    "io": "segany_video.benchmarks.io",
+    "writers": "segany_video.benchmarks.writers",
+    "models": "segany_video.benchmarks.models",
+    "classic": "segany_video.benchmarks.classic",
+    "pipeline": "segany_video.benchmarks.pipeline",
+    "tracker": "segany_video.benchmarks.tracker",
 }
 FORWARDED = ("weights", "eval", "score", "bench")
 _TIME = re.compile(r"^(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?)s?$")
@@ -189,7 +189,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_track(args: argparse.Namespace) -> int:
     from segany_video.config import load_config
-    from segany_video.io.reader import open_video
+    from segany_video.readers.reader import open_video
     from segany_video.segmenter import VideoSegmenter
 
     config = load_config(args.config, args.preset, _overrides(args))
@@ -240,7 +240,7 @@ def print_summary(summary) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from segany_video.io.reader import open_video
+    from segany_video.readers.reader import open_video
 
     with open_video(args.input, backend=args.backend) as video:
         info = video.info
@@ -351,9 +351,9 @@ def _forwarded(command: str, rest: list[str]) -> int:
     if command == "weights":
         return cmd_forward("segany_video.models.weights", rest, "weights_main")
     if command == "eval":
-        return cmd_forward("segany_video.eval.davis_eval", rest)
+        return cmd_forward("segany_video.evaluation.davis_eval", rest)
     if command == "score":
-        return cmd_forward("segany_video.eval.label_scores", rest)
+        return cmd_forward("segany_video.evaluation.label_scores", rest)
     if not rest or rest[0] not in BENCHES:
         raise ConfigError(f"bench needs one of {sorted(BENCHES)}, e.g. segany-video bench io CLIP")
     return cmd_forward(BENCHES[rest[0]], rest[1:])

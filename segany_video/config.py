@@ -25,11 +25,11 @@ from typing import Any
 
 import yaml
 
-from segany_video.engine.settings import RuntimeSettings
 from segany_video.errors import ConfigError
-from segany_video.io.outputs import WriterSettings
-from segany_video.io.reader import ReaderSettings
+from segany_video.readers.reader import ReaderSettings
+from segany_video.runtime.settings import RuntimeSettings
 from segany_video.tracking.settings import TrackerSettings
+from segany_video.writers.outputs import WriterSettings
 
 SECTIONS = ("reader", "runtime", "tracker", "writers")
 _SECTION_TYPES = {

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from segany_video.errors import ConfigError
-from segany_video.io.rle import decode_rle, encode_rle
 from segany_video.results import FrameResult, ObjectResult, TrackState
+from segany_video.writers.rle import decode_rle, encode_rle
 
 RESUME_DIR = ".resume"
 _VERSION = 1

@@ -22,19 +22,19 @@ from typing import Any
 import numpy as np
 
 from segany_video.config import Config, load_config
-from segany_video.engine.device import plan_device
-from segany_video.engine.encoded import EncodedFrame
-from segany_video.engine.runtime import Runtime
 from segany_video.errors import FrameIndexError, PromptError
-from segany_video.io.atomic import AtomicPath
-from segany_video.io.outputs import OutputSet
-from segany_video.io.reader import VideoSource, open_video
 from segany_video.models.base import PromptableSegmenter
 from segany_video.models.registry import build_model
+from segany_video.readers.reader import VideoSource, open_video
 from segany_video.results import FrameResult, TrackState
 from segany_video.resume import RunJournal
+from segany_video.runtime.device import plan_device
+from segany_video.runtime.encoded import EncodedFrame
+from segany_video.runtime.runtime import Runtime
 from segany_video.tracking.prompts import PromptSet, ResolvedPrompts
 from segany_video.tracking.tracker import Tracker
+from segany_video.writers.atomic import AtomicPath
+from segany_video.writers.outputs import OutputSet
 
 Prompts = PromptSet | Mapping[str, Any] | str | os.PathLike[str]
 FramePosition = int | float | None  # int: frame index; float: seconds

@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from segany_video.eval.synthetic import ClipPaths, SyntheticClip, make_clip, write_clip
+from segany_video.synthetic.clips import ClipPaths, SyntheticClip, make_clip, write_clip
 
 # Small enough that the classic engine tracks a frame in a few tens of milliseconds.
 SIZE = (160, 96)

@@ -14,8 +14,8 @@ from api_clips import decode_frames, states_per_object, tiny_clip
 
 from segany_video import cli
 from segany_video.errors import PromptError, WriterError
-from segany_video.io.coco_json import frame_result_from_record
-from segany_video.io.davis_png import read_davis_png
+from segany_video.writers.coco_json import frame_result_from_record
+from segany_video.writers.davis_png import read_davis_png
 
 FRAMES = 16
 ALL_FORMATS = ("masks", "png", "cutout", "overlay", "json", "davis", "mot")
@@ -441,7 +441,7 @@ def test_bench_forwards_its_arguments(monkeypatch, bench: str):
 )
 @pytest.mark.parametrize("debug", [[], ["--debug"]])
 def test_eval_forwards_its_arguments_untouched(monkeypatch, argv, debug):
-    module = pytest.importorskip("segany_video.eval.davis_eval")
+    module = pytest.importorskip("segany_video.evaluation.davis_eval")
     seen = []
     monkeypatch.setattr(module, "main", lambda args: seen.append(args) or 0)
     assert cli.main([*debug, "eval", *argv]) == 0

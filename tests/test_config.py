@@ -16,11 +16,11 @@ from segany_video.config import (
     preset_names,
     read_preset,
 )
-from segany_video.engine.settings import RuntimeSettings
 from segany_video.errors import ConfigError
-from segany_video.io.outputs import WriterSettings
-from segany_video.io.reader import ReaderSettings
+from segany_video.readers.reader import ReaderSettings
+from segany_video.runtime.settings import RuntimeSettings
 from segany_video.tracking.settings import TrackerSettings
+from segany_video.writers.outputs import WriterSettings
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,10 +12,10 @@ import segany_video
 import segany_video.segmenter as segmenter_module
 from segany_video.config import load_config
 from segany_video.errors import FrameIndexError, PromptError
-from segany_video.io.coco_json import frame_result_from_record
-from segany_video.io.davis_png import read_davis_png
 from segany_video.results import TrackState
 from segany_video.segmenter import RunSummary, VideoSegmenter
+from segany_video.writers.coco_json import frame_result_from_record
+from segany_video.writers.davis_png import read_davis_png
 
 FRAMES = 12
 

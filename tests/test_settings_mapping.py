@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from segany_video.engine.settings import RuntimeSettings
 from segany_video.errors import ConfigError
-from segany_video.io.outputs import WriterSettings
-from segany_video.io.reader import ReaderSettings
 from segany_video.models.classic.settings import ClassicSettings
+from segany_video.readers.reader import ReaderSettings
+from segany_video.runtime.settings import RuntimeSettings
 from segany_video.settings_mapping import checked_fields
 from segany_video.tracking.settings import TrackerSettings
+from segany_video.writers.outputs import WriterSettings
 
 
 def test_known_keys_come_back_as_a_new_dict():

@@ -1,7 +1,7 @@
 """The user's prompts: which objects to track, and where they are on one or more keyframes.
 
 A prompt set is written as JSON or YAML (or built in Python) and resolved against a video's
-:class:`~segany_video.io.frames.VideoInfo` into frame indices and arrays the tracker uses::
+:class:`~segany_video.readers.frames.VideoInfo` into frame indices and arrays the tracker uses::
 
     {"objects": [{"id": 1, "name": "runner", "keyframes": [
         {"frame": 0, "box": [120, 40, 260, 330], "points": [[190, 120, 1], [230, 300, 0]]},
@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from segany_video.errors import PromptError
-from segany_video.io.frames import VideoInfo
+from segany_video.readers.frames import VideoInfo
 
 _KEYFRAME_KEYS = frozenset({"frame", "time", "points", "box", "mask"})
 _OBJECT_KEYS = frozenset({"id", "name", "keyframes"})

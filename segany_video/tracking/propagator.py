@@ -15,10 +15,10 @@ import cv2
 import numpy as np
 import torch
 
-from segany_video.engine.encoded import EncodedFrame
 from segany_video.errors import PromptError
 from segany_video.models.base import MaskCandidates, ObjectPrompt, PromptableSegmenter
 from segany_video.results import ObjectResult, TrackState
+from segany_video.runtime.encoded import EncodedFrame
 from segany_video.tracking.appearance import Appearance, ColourIndex, colour_odds, half_lab
 from segany_video.tracking.association import association_cost, hellinger_matrix, iou_matrix
 from segany_video.tracking.boxes import Box, as_xyxy, tight_box

@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
 
-from segany_video.engine.encoded import EncodedFrame
 from segany_video.errors import PromptError
 from segany_video.models.base import PromptableSegmenter
 from segany_video.results import FrameResult
+from segany_video.runtime.encoded import EncodedFrame
 from segany_video.tracking.backward import BackwardResults, merge_frame
 from segany_video.tracking.prompts import ResolvedKeyframe, ResolvedPrompts
 from segany_video.tracking.propagator import Propagator

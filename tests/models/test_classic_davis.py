@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from segany_video.eval.bench_classic import load_frame, tight_box
-from segany_video.eval.metrics import region_similarity
+from segany_video.benchmarks.classic import load_frame, tight_box
+from segany_video.evaluation.metrics import region_similarity
 from segany_video.models.base import ObjectPrompt
 from segany_video.models.classic import build_classic
 from segany_video.tracking.prompt_builder import interior_points

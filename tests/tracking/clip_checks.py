@@ -7,9 +7,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from segany_video.eval.synthetic import SyntheticClip
-from segany_video.io.frames import VideoInfo
+from segany_video.readers.frames import VideoInfo
 from segany_video.results import FrameResult, TrackState
+from segany_video.synthetic.clips import SyntheticClip
 
 
 def clip_info(clip: SyntheticClip) -> VideoInfo:

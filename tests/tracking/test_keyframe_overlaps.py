@@ -6,10 +6,10 @@ import pytest
 import torch
 from clip_checks import clip_info, clip_triples
 
-from segany_video.engine.encoded import encode_sequentially
 from segany_video.errors import PromptError
-from segany_video.eval.synthetic import make_clip
 from segany_video.models.classic import build_classic
+from segany_video.runtime.encoded import encode_sequentially
+from segany_video.synthetic.clips import make_clip
 from segany_video.tracking.prompts import PromptSet
 from segany_video.tracking.tracker import Tracker
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from segany_video.errors import PromptError
-from segany_video.io.frames import VideoInfo
+from segany_video.readers.frames import VideoInfo
 from segany_video.tracking.prompts import KeyframeSpec, ObjectSpec, PromptSet
 
 INFO = VideoInfo("clip.mp4", 320, 240, Fraction(25), 100, 4.0, 0, "h264", "pyav")

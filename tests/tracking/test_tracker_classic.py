@@ -11,13 +11,13 @@ import torch
 from clip_checks import check_run, clip_info, clip_triples, iou
 
 from segany_video import VideoSegmenter
-from segany_video.engine.encoded import encode_sequentially
-from segany_video.eval.davis_eval import evaluate_davis
-from segany_video.eval.synthetic import make_clip
-from segany_video.io.davis_png import read_davis_png
+from segany_video.evaluation.davis_eval import evaluate_davis
 from segany_video.models.classic import build_classic
+from segany_video.runtime.encoded import encode_sequentially
+from segany_video.synthetic.clips import make_clip
 from segany_video.tracking.prompts import PromptSet
 from segany_video.tracking.tracker import Tracker
+from segany_video.writers.davis_png import read_davis_png
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import pytest
 from clip_checks import check_run, clip_info, clip_triples, iou
 from oracle_engine import OracleEngine
 
-from segany_video.engine.encoded import encode_sequentially
 from segany_video.errors import PromptError
-from segany_video.eval.synthetic import make_clip
 from segany_video.results import TrackState
+from segany_video.runtime.encoded import encode_sequentially
+from segany_video.synthetic.clips import make_clip
 from segany_video.tracking.prompts import PromptSet
 from segany_video.tracking.tracker import Tracker
 

@@ -1,0 +1,1 @@
+"""Commands that measure and print figures; not part of the product's pipeline."""

@@ -1,0 +1,1 @@
+"""Scoring against ground truth: J/F metrics, DAVIS evaluation, `score`."""

@@ -1,0 +1,1 @@
+"""Video sources: open a file, URL, pipe or image folder and read it in batches."""

@@ -1,0 +1,1 @@
+"""Generated test clips with exact ground truth, for tests, samples and benchmarks."""

@@ -1,0 +1,1 @@
+"""Outputs of a run: mask videos, PNGs, cutouts, overlay, annotations, written atomically."""
