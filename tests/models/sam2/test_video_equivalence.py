@@ -17,7 +17,7 @@ import pytest
 import torch
 from meta_build import build_meta_sam2, import_meta, random_state_dict
 from oracle import import_sam2
-from video_oracle import MetaFrame, run_meta
+from video_oracle import MetaFrame, run_meta, scipy_components
 
 from segany_video.models.base import ObjectPrompt
 from segany_video.models.sam2.image_engine import Sam2ImageSegmenter
@@ -144,3 +144,25 @@ def test_video_mode_equals_meta_predictor(version: str, as_conditioning: bool) -
     # The comparison means something only when objects are found on some frames, lost on others.
     scores = [score for frames in ours.values() for _, score in frames.values()]
     assert 0 < sum(score > 0 for score in scores) < len(scores)
+
+
+@pytest.mark.slow
+def test_hole_filling_equals_meta_with_its_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Meta fills holes only with its compiled kernel; given a scipy stand-in for the kernel,
+    its predictor must agree with ours (OpenCV) with filling on."""
+    setup = _setup("2.1")
+    monkeypatch.setattr(
+        import_sam2("sam2.utils.misc"), "get_connected_components", scipy_components
+    )
+    filled = _run_ours(setup, VideoSettings(fill_hole_area=8))
+    plain = _run_ours(setup, VideoSettings(fill_hole_area=0))
+    changed = sum(
+        not torch.equal(filled[i][f][0], plain[i][f][0]) for i in filled for f in filled[i]
+    )
+    assert changed > 0, "no hole was filled anywhere: the comparison would prove nothing"
+    for object_id, keyframes in setup.keyframes.items():
+        assert setup.meta.fill_hole_area == 8
+        _compare(
+            filled[object_id],
+            run_meta(setup.meta, setup.module, setup.images, FRAME_SIZE, keyframes),
+        )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 from segany_video.models.base import ObjectPrompt
 
@@ -28,6 +29,20 @@ class MetaFrame:
 
     logits: torch.Tensor  # (H, W) at video resolution
     object_score: float
+
+
+def scipy_components(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A stand-in for Meta's compiled kernel (``sam2.utils.misc.get_connected_components``):
+    what it returns for ``(N, 1, H, W)`` 0/1: labels and per-pixel component area,
+    8-connected, 0 on background."""
+    labels = np.zeros(mask.shape, dtype=np.int32)
+    areas = np.zeros(mask.shape, dtype=np.int32)
+    for i, plane in enumerate(mask.cpu().numpy()[:, 0]):
+        lab, count = ndimage.label(plane, structure=np.ones((3, 3), dtype=int))
+        sizes = np.bincount(lab.ravel(), minlength=count + 1)
+        sizes[0] = 0
+        labels[i, 0], areas[i, 0] = lab, sizes[lab]
+    return torch.from_numpy(labels), torch.from_numpy(areas)
 
 
 @contextlib.contextmanager
