@@ -399,6 +399,7 @@ def test_models_yaml_mirrors_the_registry() -> None:
         assert entry.get("url") == spec.url
         assert entry.get("size_bytes") == spec.size_bytes
         assert entry.get("sha256") == spec.sha256
+        assert entry.get("sha256_source") == (spec.sha256_source if spec.sha256 else None)
 
 
 def test_registry_holds_the_official_files() -> None:

@@ -19,7 +19,7 @@ import importlib
 import importlib.util
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import torch
@@ -165,17 +165,22 @@ def build_meta_sam2(
     return model.eval()
 
 
-def random_state_dict(model: nn.Module, seed: int) -> dict[str, torch.Tensor]:
-    """A random value for every entry of ``model.state_dict()``, scaled like trained weights.
+def random_state_dict(
+    template: nn.Module | Mapping[str, torch.Tensor], seed: int
+) -> dict[str, torch.Tensor]:
+    """A random CPU value for every entry of a state dict (or a model's), scaled like weights.
+
+    Only names, shapes and dtypes of ``template`` are read, so meta tensors serve too.
 
     Weights get ``N(0, 1/fan_in)``-like spread, biases and embeddings ``N(0, 0.1)``-ish, layer
     norms weights around 1, so activations stay in a sane range through deep stacks.
     """
     gen = torch.Generator().manual_seed(seed)
     out = {}
-    for name, value in model.state_dict().items():
+    state = template.state_dict() if isinstance(template, nn.Module) else template
+    for name, value in state.items():
         if not value.is_floating_point():
-            out[name] = value.clone()
+            out[name] = torch.zeros(value.shape, dtype=value.dtype)
             continue
         noise = torch.randn(value.shape, generator=gen)
         leaf = name.rsplit(".", 1)[-1]
