@@ -181,6 +181,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     }
     if runtime:
         overrides["runtime"] = runtime
+    if getattr(args, "mode", None) is not None:
+        overrides["tracker"] = {"mode": args.mode}
     if args.formats is not None:
         formats = list(FORMATS) if args.formats == "all" else args.formats.split(",")
         overrides["writers"] = {"formats": [f.strip() for f in formats if f.strip()]}
@@ -223,7 +225,7 @@ def cmd_track(args: argparse.Namespace) -> int:
 
 def print_summary(summary) -> None:
     weights = summary.weights or "none"
-    print(f"engine   {summary.engine_description} (weights: {weights})")
+    print(f"engine   {summary.engine_description} (weights: {weights}), {summary.mode} mode")
     print(f"device   {summary.device}")
     resumed = f", resumed at frame {summary.resumed_at}" if summary.resumed_at is not None else ""
     print(
@@ -298,7 +300,17 @@ def build_parser() -> argparse.ArgumentParser:
             metavar=metavar,
             help=f"one more object from {what}; FRAME is an index or a time like 2.5s",
         )
-    track.add_argument("--model", help="classic (default), sam_vit_b/l/h, mobile_sam, or a path")
+    track.add_argument(
+        "--model",
+        help="classic (default), sam_vit_b/l/h, mobile_sam, sam2.1_hiera_tiny/small/base_plus/"
+        "large, sam2_hiera_..., or a path",
+    )
+    track.add_argument(
+        "--mode",
+        choices=("auto", "video", "image"),
+        help="video: SAM 2's memory carries objects (default for SAM 2 weights); image: the "
+        "engine runs per frame with propagated prompts",
+    )
     track.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
     track.add_argument("--batch-size", type=int, help="frames per encoder forward")
     track.add_argument("--out", help="output folder (default: ./<input name>_segany)")
