@@ -264,9 +264,24 @@ class Hiera(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         #: Output widths, lowest resolution first (the order the FPN neck lists them in).
         self.channel_list = c.stage_dims[::-1]
+        self._pos_cache: tuple[tuple[object, ...], torch.Tensor] | None = None
 
     def position_embedding(self, height: int, width: int) -> torch.Tensor:
-        """Background embedding resized to the grid plus the tiled window one: ``(1, H, W, C)``."""
+        """Background embedding resized to the grid plus the tiled window one: ``(1, H, W, C)``.
+
+        Cached per grid size; the cache is rebuilt when either embedding is replaced or changed
+        in place (``load_state_dict`` copies into them, which bumps their version counters).
+        """
+        bkg, window = self.pos_embed, self.pos_embed_window
+        if bkg.is_inference() or window.is_inference():
+            return self._position_embedding(height, width)
+        key = (height, width, bkg.data_ptr(), bkg._version, window.data_ptr(), window._version)
+        key += (bkg.device, bkg.dtype)
+        if self._pos_cache is None or self._pos_cache[0] != key:
+            self._pos_cache = (key, self._position_embedding(height, width))
+        return self._pos_cache[1]
+
+    def _position_embedding(self, height: int, width: int) -> torch.Tensor:
         pos = F.interpolate(self.pos_embed, size=(height, width), mode="bicubic")
         window = self.pos_embed_window
         reps = (height // window.shape[-2], width // window.shape[-1])

@@ -305,3 +305,17 @@ def test_dynamic_single_mask_takes_both_branches(video_pair) -> None:
     assert torch.equal(got_masks[0], logits[0, :1])
     best = iou[1, 1:].argmax() + 1
     assert torch.equal(got_masks[1], logits[1, best][None])
+
+
+def test_cached_position_embedding_follows_loaded_weights(meta) -> None:
+    """The trunk caches its resized position embedding; loading weights must refresh it."""
+    config, fresh, theirs = _pair(meta, FLAVOURS[0], "image", seed=8)
+    reused = build_sam2(config)
+    images = torch.randn(1, 3, config.image_size, config.image_size)
+    with torch.inference_mode():
+        reused.backbone(images)  # caches the embedding of the zero-filled weights
+    reused.load_state_dict(fresh.state_dict())
+    with torch.inference_mode():
+        torch.testing.assert_close(reused.backbone(images).top, fresh.backbone(images).top)
+        expected = theirs.forward_image(images)["backbone_fpn"][2]
+    torch.testing.assert_close(fresh.backbone(images).top, expected, **TOL)
