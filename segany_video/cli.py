@@ -26,6 +26,7 @@ BENCHES = {
     "classic": "segany_video.benchmarks.classic",
     "pipeline": "segany_video.benchmarks.pipeline",
     "tracker": "segany_video.benchmarks.tracker",
+    "sam2": "segany_video.benchmarks.sam2_video",
 }
 FORWARDED = ("weights", "eval", "score", "bench")
 _TIME = re.compile(r"^(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?)s?$")
