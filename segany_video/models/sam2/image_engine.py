@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from segany_video.models.base import EngineInfo, MaskCandidates, ObjectPrompt
-from segany_video.models.sam2.model import Sam2Model
+from segany_video.models.sam2.model import FrameResize, Sam2Model
 from segany_video.models.sam2.prompt_encoder import build_image_prompt_batch
 
 # Meta's predictor hands back low-res logits clamped to this range (its mask-prompt format).
@@ -48,6 +48,10 @@ class Sam2ImageSegmenter(Sam2Model):
     """
 
     info: EngineInfo = EngineInfo(name="sam2", description="SAM 2 (image mode)")
+    #: How :meth:`embed` resizes frames: ``"bilinear"`` as ``SAM2ImagePredictor``, or
+    #: ``"pil_bicubic"`` as ``SAM2VideoPredictor`` reading a JPEG folder (see
+    #: :meth:`~segany_video.models.sam2.model.Sam2Model.preprocess`).
+    frame_resize: FrameResize = "bilinear"
 
     @torch.inference_mode()
     def embed(self, frames: torch.Tensor) -> list[Sam2Features]:
@@ -59,7 +63,7 @@ class Sam2ImageSegmenter(Sam2Model):
         Returns:
             B :class:`Sam2Features`, in order.
         """
-        features = self.backbone(self.preprocess(frames))
+        features = self.backbone(self.preprocess(frames, self.frame_resize))
         size = (int(frames.shape[1]), int(frames.shape[2]))
         s0, s1 = features.high_res
         return [

@@ -16,13 +16,14 @@ be built on the ``meta`` device and loaded with ``assign=True``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from segany_video.models.sam.layers import MLP
+from segany_video.models.sam2.frame_resize import resize_like_pil
 from segany_video.models.sam2.mask_decoder import Sam2MaskDecoder
 from segany_video.models.sam2.neck import ImageEncoder
 from segany_video.models.sam2.prompt_encoder import PromptEncoder, append_pad_token
@@ -30,6 +31,8 @@ from segany_video.models.sam2.prompt_encoder import PromptEncoder, append_pad_to
 if TYPE_CHECKING:
     from segany_video.models.sam2.variants import Sam2Config
 
+#: How frames are resized to the model input: as the image predictor or the video predictor does.
+FrameResize = Literal["bilinear", "pil_bicubic"]
 #: Mask logit given to every pixel of an object the decoder scores as absent.
 NO_OBJ_SCORE = -1024.0
 # A mask given as output becomes logits -10 (background) / +10 (object).
@@ -135,14 +138,20 @@ class Sam2Model(nn.Module):
 
     # -- images ---------------------------------------------------------------------------
 
-    def preprocess(self, frames: torch.Tensor) -> torch.Tensor:
-        """Frames to the model input, as ``SAM2ImagePredictor`` prepares them.
+    def preprocess(self, frames: torch.Tensor, resize: FrameResize = "bilinear") -> torch.Tensor:
+        """Frames to the square, normalised model input, as one of Meta's predictors does it.
 
-        Scaled to ``[0, 1]``, resized to ``S x S`` without keeping the aspect ratio (bilinear,
-        antialiased, as torchvision's tensor ``Resize``), then normalised.
+        - ``"bilinear"``: ``SAM2ImagePredictor``: scaled to ``[0, 1]``, resized to ``S x S``
+          (bilinear, antialiased, as torchvision's tensor ``Resize``), normalised.
+        - ``"pil_bicubic"``: ``SAM2VideoPredictor`` on a JPEG folder: resized to ``S x S`` as
+          Pillow's bicubic ``resize`` does (uint8, bit for bit), scaled to ``[0, 1]`` in
+          float64, then normalised in float32.
+
+        Either way the aspect ratio is not kept (SAM 2 works on the stretched square).
 
         Args:
             frames: ``(B, H, W, 3)`` uint8 RGB.
+            resize: Which predictor's resizing to reproduce.
 
         Returns:
             ``(B, 3, S, S)`` float32.
@@ -152,11 +161,19 @@ class Sam2Model(nn.Module):
                 f"frames must be (B, H, W, 3) uint8 RGB, got {tuple(frames.shape)} {frames.dtype}"
             )
         size = self.config.image_size
-        x = frames.permute(0, 3, 1, 2).to(torch.float32) / 255.0
-        if tuple(x.shape[-2:]) != (size, size):
-            x = F.interpolate(x, (size, size), mode="bilinear", align_corners=False, antialias=True)
-        mean = torch.tensor(self.config.pixel_mean, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(self.config.pixel_std, device=x.device).view(1, 3, 1, 1)
+        mean = torch.tensor(self.config.pixel_mean, device=frames.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.config.pixel_std, device=frames.device).view(1, 3, 1, 1)
+        if resize == "pil_bicubic":
+            square = resize_like_pil(frames, (size, size)).permute(0, 3, 1, 2)
+            x = (square.to(torch.float64) / 255.0).to(torch.float32)
+        elif resize == "bilinear":
+            x = frames.permute(0, 3, 1, 2).to(torch.float32) / 255.0
+            if tuple(x.shape[-2:]) != (size, size):
+                x = F.interpolate(
+                    x, (size, size), mode="bilinear", align_corners=False, antialias=True
+                )
+        else:
+            raise ValueError(f"resize must be 'bilinear' or 'pil_bicubic', got {resize!r}")
         return ((x - mean) / std).contiguous()
 
     def backbone(self, images: torch.Tensor) -> BackboneFeatures:
