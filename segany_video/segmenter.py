@@ -32,7 +32,7 @@ from segany_video.runtime.device import plan_device
 from segany_video.runtime.encoded import EncodedFrame
 from segany_video.runtime.runtime import Runtime
 from segany_video.tracking.prompts import PromptSet, ResolvedPrompts
-from segany_video.tracking.tracker import Tracker
+from segany_video.tracking.selection import make_tracker, tracking_mode
 from segany_video.writers.atomic import remove_quietly, write_text_atomically
 from segany_video.writers.outputs import OutputSet
 from segany_video.writers.run_lock import RunLock
@@ -60,6 +60,7 @@ class RunSummary:
 
     source: str
     engine: str
+    mode: str  # "video" (SAM 2 memory) or "image" (per-frame engine with propagated prompts)
     engine_description: str
     weights: str | None
     device: str
@@ -140,7 +141,9 @@ class VideoSegmenter:
         """
         with self._open(source) as video:
             resolved, first, last = self._prepare(video, prompts, start, end)
-            tracker = Tracker(self.model, resolved, self.config.tracker)
+            tracker = make_tracker(
+                self.model, resolved, self.config.tracker, video.info.frame_count
+            )
             yield from tracker.track(self.runtime.stream(video, first, last), self._rewind(video))
 
     def run(
@@ -204,7 +207,7 @@ class VideoSegmenter:
                 "range": [first, last],
             }
             journal = RunJournal(out, identity, snapshot_every)
-            tracker = Tracker(self.model, resolved, config.tracker)
+            tracker = make_tracker(self.model, resolved, config.tracker, video.info.frame_count)
             replay: list[FrameResult] = []
             if resume:
                 snapshot, replay = journal.load()
@@ -239,6 +242,7 @@ class VideoSegmenter:
             summary = RunSummary(
                 source=video.info.source,
                 engine=self.model.info.name,
+                mode=tracking_mode(self.model, config.tracker),
                 engine_description=self.model.info.description,
                 weights=self.model.info.weights,
                 device=str(self.runtime.device),

@@ -26,7 +26,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_prompt_flags(track)
     track.add_argument(
-        "--model", type=non_empty, help="classic (default), sam_vit_b/l/h, mobile_sam, or a path"
+        "--model",
+        type=non_empty,
+        help="classic (default), sam_vit_b/l/h, mobile_sam, sam2.1_hiera_tiny/small/base_plus/"
+        "large, sam2_hiera_..., or a path",
+    )
+    track.add_argument(
+        "--mode",
+        choices=("auto", "video", "image"),
+        help="video: SAM 2's memory carries objects (default for SAM 2 weights); image: the "
+        "engine runs per frame with propagated prompts",
     )
     track.add_argument("--device", type=non_empty, help="auto, cpu, cuda, cuda:N or mps")
     track.add_argument("--batch-size", type=int, help="frames per encoder forward")
@@ -76,6 +85,8 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     }
     if runtime:
         overrides["runtime"] = runtime
+    if args.mode is not None:
+        overrides["tracker"] = {"mode": args.mode}
     if args.formats is not None:
         overrides["writers"] = {"formats": parse_formats(args.formats)}
     return merge_layers(overrides, *(assignment_override(text) for text in args.assignments))
@@ -146,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
 def print_summary(summary: RunSummary) -> None:
     """The end-of-run summary: engine, device, speed, per-object states, output files."""
     weights = summary.weights or "none"
-    print(f"engine   {summary.engine_description} (weights: {weights})")
+    print(f"engine   {summary.engine_description} (weights: {weights}), {summary.mode} mode")
     print(f"device   {summary.device}")
     resumed = f", resumed at frame {summary.resumed_at}" if summary.resumed_at is not None else ""
     print(

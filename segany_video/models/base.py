@@ -91,11 +91,14 @@ class MaskCandidates:
         scores: ``(N, K)`` float32 predicted quality in ``[0, 1]`` (SAM: predicted IoU).
         low_res_logits: ``(N, K, 256, 256)`` float32 logits in the engine's dense-prompt format,
             or None for engines without one.
+        object_score_logits: ``(N, 1)`` float32 logits of the object being in the frame at all
+            (SAM 2's object-score head; > 0 = present), or None for engines without one.
     """
 
     logits: torch.Tensor
     scores: torch.Tensor
     low_res_logits: torch.Tensor | None = None
+    object_score_logits: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         assert self.logits.ndim == 4, self.logits.shape

@@ -27,6 +27,15 @@ SAM_VIT_VARIANTS: dict[tuple[int, int], str] = {
     (1280, 32): "sam_vit_h",
 }
 MOBILE_SAM = "mobile_sam"
+#: SAM 2 Hiera trunks by (patch-embedding width, block count), as in Meta's configs.
+SAM2_HIERA_SIZES: dict[tuple[int, int], str] = {
+    (96, 12): "hiera_tiny",
+    (96, 16): "hiera_small",
+    (112, 24): "hiera_base_plus",
+    (144, 48): "hiera_large",
+}
+#: Keys only SAM 2.1 checkpoints carry (projected pointer distances, spatial no-object embedding).
+SAM2_1_KEYS = ("no_obj_embed_spatial", "obj_ptr_tpos_proj.weight")
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_MAGIC = b"\x80"  # pickle protocol >= 2, how legacy (pre-1.6) torch.save files start
@@ -164,14 +173,17 @@ def detect_variant(state: Mapping[str, torch.Tensor], source: str = "checkpoint"
     """Name the model a state dict belongs to, from its keys and shapes.
 
     SAM ViTs are told apart by the patch-embedding width and the number of encoder blocks
-    (vit_b 768/12, vit_l 1024/24, vit_h 1280/32); MobileSAM by its TinyViT keys.
+    (vit_b 768/12, vit_l 1024/24, vit_h 1280/32); MobileSAM by its TinyViT keys. SAM 2 Hiera
+    trunks by the same two numbers (tiny 96/12, small 96/16, base_plus 112/24, large 144/48),
+    and SAM 2.1 from SAM 2 by the keys only 2.1 has (:data:`SAM2_1_KEYS`).
 
     Args:
         state: parameter name -> tensor, as from :func:`read_state_dict`.
         source: what to call the state dict in error messages (usually its path).
 
     Returns:
-        One of ``"sam_vit_b"``, ``"sam_vit_l"``, ``"sam_vit_h"``, ``"mobile_sam"``.
+        One of ``"sam_vit_b"``, ``"sam_vit_l"``, ``"sam_vit_h"``, ``"mobile_sam"``,
+        ``"sam2_hiera_{tiny,small,base_plus,large}"``, ``"sam2.1_hiera_{...}"``.
 
     Raises:
         CheckpointError: the keys match no supported model; the message says what they look like.
@@ -193,10 +205,7 @@ def detect_variant(state: Mapping[str, torch.Tensor], source: str = "checkpoint"
             )
         return name
     if any(k.startswith("image_encoder.trunk.") for k in state):
-        raise CheckpointError(
-            f"{source} looks like a SAM 2 (Hiera) checkpoint; segany-video supports SAM ViT-B/L/H "
-            "and MobileSAM checkpoints."
-        )
+        return _detect_sam2(state, source)
     if any(k.startswith(("patch_embed.", "blocks.0.", "layers.0.")) for k in state):
         raise CheckpointError(
             f"{source} looks like an image encoder alone (its keys lack the 'image_encoder.' "
@@ -208,6 +217,35 @@ def detect_variant(state: Mapping[str, torch.Tensor], source: str = "checkpoint"
         f"{source} is not a SAM or MobileSAM checkpoint: no 'image_encoder.patch_embed' keys "
         f"(first keys: {', '.join(first)})."
     )
+
+
+def _detect_sam2(state: Mapping[str, torch.Tensor], source: str) -> str:
+    """The SAM 2 / 2.1 variant of a state dict with Hiera trunk keys."""
+    proj = state.get("image_encoder.trunk.patch_embed.proj.weight")
+    if proj is None:
+        raise CheckpointError(
+            f"{source} looks like a SAM 2 (Hiera) checkpoint but has no "
+            "'image_encoder.trunk.patch_embed.proj.weight'; it is incomplete or not a SAM 2 model."
+        )
+    dim = int(proj.shape[0])
+    depth = _block_count(state, "image_encoder.trunk.blocks.")
+    size = SAM2_HIERA_SIZES.get((dim, depth))
+    if size is None:
+        known = ", ".join(
+            f"{n.removeprefix('hiera_')} {d}/{k}" for (d, k), n in SAM2_HIERA_SIZES.items()
+        )
+        raise CheckpointError(
+            f"{source} holds a SAM 2 Hiera trunk with embed dim {dim} and {depth} blocks, which "
+            f"matches no known variant (embed dim/blocks: {known})."
+        )
+    present = [k for k in SAM2_1_KEYS if k in state]
+    if len(present) not in (0, len(SAM2_1_KEYS)):
+        missing = [k for k in SAM2_1_KEYS if k not in state]
+        raise CheckpointError(
+            f"{source} mixes SAM 2 and SAM 2.1: it has {present} but not {missing} (a SAM 2.1 "
+            "checkpoint has both, a SAM 2 checkpoint neither)."
+        )
+    return f"sam2.1_{size}" if present else f"sam2_{size}"
 
 
 def _derived_buffers(model: nn.Module) -> dict[str, torch.Tensor]:

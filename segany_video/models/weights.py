@@ -120,7 +120,9 @@ def _range_start(headers: object) -> int | None:
     return int(start) if unit == "bytes" and start.isdigit() else None
 
 
-def _transfer_once(url: str, part: Path, expected_size: int, progress: bool) -> hashlib._Hash:
+def _transfer_once(
+    url: str, part: Path, expected_size: int | None, progress: bool
+) -> hashlib._Hash:
     """Fetch the rest of ``url`` into ``part`` (resuming at its size); the sha256 of all of it.
 
     Raises:
@@ -175,7 +177,7 @@ def _transfer_once(url: str, part: Path, expected_size: int, progress: bool) -> 
             out.flush()
             os.fsync(out.fileno())
     received = part.stat().st_size
-    if received < total:
+    if total is not None and received < total:
         raise _Interrupted(f"connection closed after {received:,} of {total:,} bytes")
     return digest
 
@@ -188,6 +190,8 @@ def download(
     retries: int = 3,
 ) -> Path:
     """Download the weights of registry model ``name`` into the cache and check their sha256.
+
+    A model whose digest the registry does not know (``sha256`` None) is downloaded unchecked.
 
     An existing complete file with the right digest is kept as is. A partial ``.part`` from an
     earlier attempt is resumed.
@@ -212,10 +216,12 @@ def download(
     spec = get_spec(name)
     if not spec.needs_weights:
         raise ModelNotFoundError(f"model {name!r} is weight-free: there is nothing to download")
-    assert spec.size_bytes is not None and spec.sha256 is not None
     dest = cached_path(name)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.is_file() and dest.stat().st_size == spec.size_bytes:
+    if dest.is_file() and spec.size_bytes in (None, dest.stat().st_size):
+        # A file under its final name was complete when it was renamed there.
+        if spec.sha256 is None:
+            return dest
         digest = file_sha256(dest)
         if digest == spec.sha256:
             remember_sha256(dest, digest)
@@ -234,15 +240,15 @@ def download(
                     f"{part} and the next `segany-video weights download {spec.name}` resumes."
                 ) from exc
     actual = hasher.hexdigest()
-    if actual != spec.sha256 and not digest_checks_disabled():
+    if spec.sha256 is not None and actual != spec.sha256 and not digest_checks_disabled():
         size = part.stat().st_size
         part.unlink()
         raise DigestMismatchError(
             f"the file downloaded from {url} ({size:,} bytes; official size "
-            f"{spec.size_bytes:,}) is not the {spec.name} weights the registry knows:\n"
+            f"{spec.size_text}) is not the {spec.name} weights the registry knows:\n"
             f"  expected sha256 {spec.sha256}\n  actual sha256   {actual}\n"
-            f"It was deleted. If you trust this source (the expected digests come from "
-            f"third-party manifests), download again with {SKIP_DIGEST_ENV}=1 set."
+            f"It was deleted. If you trust this source (the expected digest comes from "
+            f"{spec.sha256_source}), download again with {SKIP_DIGEST_ENV}=1 set."
         )
     os.replace(part, dest)
     remember_sha256(dest, actual)

@@ -62,6 +62,13 @@ class TrackerSettings:
             to separate an object from similar surroundings).
         appearance_bins: bins per Lab channel of the colour model used to match, search and
             resolve overlaps (coarse, so small objects give stable histograms).
+        mode: "video" tracks through SAM 2's memory (SAM 2 weights only), "image" runs the
+            engine per frame with propagated prompts, "auto" picks video for SAM 2 weights.
+        fill_hole_area: SAM 2 video mode: background holes up to this many low-res pixels are
+            filled (what Meta's predictor does with its CUDA extension; 0 = off).
+        non_overlap: SAM 2 video mode: each pixel goes only to its highest-scoring object.
+        corrections_as_conditioning: SAM 2 video mode: a later keyframe of a tracked object is
+            kept as a conditioning frame for the rest of the video (else as a recent memory).
     """
 
     flow_scale: float = 0.35
@@ -92,6 +99,10 @@ class TrackerSettings:
     max_lost_frames: int | None = None
     prior_bins: int = 16
     appearance_bins: int = 8
+    mode: str = "auto"
+    fill_hole_area: int = 8
+    non_overlap: bool = False
+    corrections_as_conditioning: bool = True
 
     def __post_init__(self) -> None:
         _check_range("flow_scale", self.flow_scale, 0.05, 1.0)
@@ -128,6 +139,16 @@ class TrackerSettings:
             _check_range("max_lost_frames", self.max_lost_frames, 0, 10**9)
         _check_range("prior_bins", self.prior_bins, 2, 32)
         _check_range("appearance_bins", self.appearance_bins, 2, 32)
+        if self.mode not in ("auto", "image", "video"):
+            raise ConfigError(
+                f"tracker mode: expected 'auto', 'image' or 'video', got {self.mode!r}"
+            )
+        _check_range("fill_hole_area", self.fill_hole_area, 0, 10**6)
+        for name in ("non_overlap", "corrections_as_conditioning"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(
+                    f"tracker {name}: expected true or false, got {getattr(self, name)!r}"
+                )
 
     @classmethod
     def from_dict(cls, d: Mapping) -> TrackerSettings:

@@ -294,3 +294,23 @@ def test_command_reports_refusals(server, local_only, monkeypatch, capsys, tmp_p
     err = capsys.readouterr().err
     assert "MISMATCH for sam_vit_b" in err and MODEL_SPECS["sam_vit_b"].sha256 in err
     assert cli.main(["weights", "verify", str(tmp_path / "absent.pth")]) == 2
+
+
+def test_an_unknown_digest_is_downloaded_unchecked_and_said_so(
+    server, local_only, monkeypatch, capsys
+) -> None:
+    """An entry without sha256 (and size) downloads, loads unchecked, and every listing says so."""
+    unknown = ModelSpec(NAME, "a file of unknown digest", lambda device: None, FILE, None)
+    monkeypatch.setitem(MODEL_SPECS, NAME, unknown)
+    monkeypatch.setenv(weights.WEIGHTS_URL_ENV, server.base_url)
+    dest = weights.download(NAME, progress=False)
+    assert dest.read_bytes() == PAYLOAD
+    assert weights.download(NAME, progress=False) == dest  # kept, nothing to compare
+    assert len(server.ranges) == 1
+    assert cli.main(["weights", "list"]) == 0
+    listing = capsys.readouterr().out
+    block = listing[listing.index(NAME) :].splitlines()[:2]
+    assert "size unknown" in block[0]
+    assert "sha256 unknown: the file is not checked" in block[1]
+    assert cli.main(["weights", "verify", str(dest)]) == 0
+    assert "knows no digest, so not checked" in capsys.readouterr().out

@@ -14,6 +14,8 @@ Two things the reference does not do, both exact:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -78,6 +80,7 @@ class TwoWayAttentionBlock(nn.Module):
         mlp_dim: int,
         attention_downsample_rate: int,
         skip_first_layer_pe: bool,
+        token_mlp: Callable[[int, int], nn.Module] | None = None,
     ) -> None:
         super().__init__()
         self.self_attn = Attention(embedding_dim, num_heads)
@@ -86,7 +89,11 @@ class TwoWayAttentionBlock(nn.Module):
             embedding_dim, num_heads, attention_downsample_rate
         )
         self.norm2 = nn.LayerNorm(embedding_dim)
-        self.mlp = MLPBlock(embedding_dim, mlp_dim, nn.ReLU)
+        self.mlp = (
+            MLPBlock(embedding_dim, mlp_dim, nn.ReLU)
+            if token_mlp is None
+            else token_mlp(embedding_dim, mlp_dim)
+        )
         self.norm3 = nn.LayerNorm(embedding_dim)
         self.norm4 = nn.LayerNorm(embedding_dim)
         self.cross_attn_image_to_token = Attention(
@@ -129,6 +136,8 @@ class TwoWayTransformer(nn.Module):
         num_heads: Attention heads (8).
         mlp_dim: Token MLP width (2048).
         attention_downsample_rate: Width reduction inside cross attention (2).
+        token_mlp: ``token_mlp(embedding_dim, mlp_dim)`` builds each block's token MLP; None
+            gives SAM's ``lin1``/``lin2`` block (SAM 2 names the same ReLU MLP ``layers.{0,1}``).
     """
 
     def __init__(
@@ -138,6 +147,7 @@ class TwoWayTransformer(nn.Module):
         num_heads: int = 8,
         mlp_dim: int = 2048,
         attention_downsample_rate: int = 2,
+        token_mlp: Callable[[int, int], nn.Module] | None = None,
     ) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
@@ -147,6 +157,7 @@ class TwoWayTransformer(nn.Module):
                 mlp_dim,
                 attention_downsample_rate,
                 skip_first_layer_pe=(i == 0),
+                token_mlp=token_mlp,
             )
             for i in range(depth)
         )

@@ -1,0 +1,296 @@
+"""SAM 2 video mode against Meta's ``SAM2VideoPredictor``: speed and peak memory on CPU.
+
+Both sides get the same random weights (seeded; the object-score head widened so objects are
+found on some frames and lost on others), the same decoded frames and the same prompts (one
+click per object on frame 0). Meta's predictor receives our preprocessed frames through its
+frame loader (it would otherwise read JPEGs), so masks can be compared exactly; its hole filling
+needs a CUDA extension and is skipped on CPU, so ours runs with ``fill_hole_area=0`` too.
+
+- ``speed``: one run of each, in this process, one after the other on the same clip: frames/s of
+  our whole pipeline (decode, batched encoder thread, memory tracker) and of Meta's
+  ``init_state`` + ``add_new_points_or_box`` + ``propagate_in_video``; masks compared.
+- ``memory``: peak RSS of a fresh process running each side over an N-frame clip (run it for
+  300 and 3000 frames); Meta's predictor holds every frame and every output, ours a window.
+
+Run::
+
+    segany-video bench sam2 speed --frames 6
+    segany-video bench sam2 memory --frames 300 --image-size 256
+
+Needs Meta's ``sam2`` package (``pip install --no-deps sam2`` plus hydra-core, omegaconf, iopath).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import importlib
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+from segany_video.models.base import EngineInfo
+from segany_video.models.sam2.image_engine import Sam2ImageSegmenter
+from segany_video.models.sam2.variants import SAM2_CONFIGS, Sam2Config, build_sam2
+from segany_video.synthetic.clips import make_clip
+
+META_YAML = "configs/sam2.1/sam2.1_hiera_t.yaml"
+
+
+def bench_config(image_size: int) -> Sam2Config:
+    """sam2.1_hiera_tiny, at a smaller input size when asked (the same weights fit any size)."""
+    return dataclasses.replace(SAM2_CONFIGS["sam2.1_hiera_tiny"], image_size=image_size)
+
+
+def random_weights(model: torch.nn.Module, seed: int) -> dict[str, torch.Tensor]:
+    """Seeded random values for every entry, scaled like trained weights."""
+    generator = torch.Generator().manual_seed(seed)
+    out = {}
+    for name, value in model.state_dict().items():
+        noise = torch.randn(value.shape, generator=generator)
+        leaf = name.rsplit(".", 1)[-1]
+        if "norm" in name and leaf == "weight":
+            out[name] = 1.0 + 0.1 * noise
+        elif leaf == "weight" and value.ndim >= 2:
+            out[name] = noise / value[0].numel() ** 0.5
+        else:
+            out[name] = 0.1 * noise
+    head = "sam_mask_decoder.pred_obj_score_head.layers.2"
+    out[f"{head}.weight"] = out[f"{head}.weight"] * 20.0
+    return out
+
+
+def build_ours(image_size: int, seed: int) -> Sam2ImageSegmenter:
+    model = build_sam2(bench_config(image_size), model_class=Sam2ImageSegmenter)
+    model.load_state_dict(random_weights(model, seed), strict=True)
+    model.info = EngineInfo("sam2.1_hiera_tiny", "SAM 2.1 hiera_tiny (random weights)")
+    return model.eval()
+
+
+def build_meta(image_size: int, state: dict[str, torch.Tensor]) -> tuple[torch.nn.Module, object]:
+    """Meta's video predictor with ``state`` loaded, and its module (for the frame loader)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        build = importlib.import_module("sam2.build_sam")
+        module = importlib.import_module("sam2.sam2_video_predictor")
+    predictor = build.build_sam2_video_predictor(
+        META_YAML, None, device="cpu", hydra_overrides_extra=[f"++model.image_size={image_size}"]
+    )
+    predictor.load_state_dict(state, strict=True)
+    return predictor.eval(), module
+
+
+def write_video(path: Path, frames: int, size: tuple[int, int], seed: int) -> list[list[float]]:
+    """Encode a generated clip (H.264, ultrafast) and return one click per object on frame 0."""
+    # The scripted scenario needs some length; a short benchmark encodes only its start.
+    clip = make_clip(seed, num_frames=max(frames, 60), size=size)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "20"}
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(clip.frame(i), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    clicks = []
+    for object_id, mask in clip.masks(0).items():
+        ys, xs = np.nonzero(mask)
+        clicks.append([object_id, float(xs.mean()), float(ys.mean())])
+    return clicks
+
+
+def decode(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+def prompts_dict(clicks: list[list[float]]) -> dict:
+    return {
+        "objects": [
+            {"id": int(oid), "keyframes": [{"frame": 0, "points": [[x, y, 1]]}]}
+            for oid, x, y in clicks
+        ]
+    }
+
+
+# ---------------------------------------------------------------------------------- runs
+
+
+def run_ours(model: Sam2ImageSegmenter, video: Path, clicks: list) -> Iterator[np.ndarray]:
+    """Our pipeline; yields ``(N, H, W)`` bool masks per frame."""
+    from segany_video.config import load_config
+    from segany_video.segmenter import VideoSegmenter
+
+    config = load_config(overrides={"runtime": {"device": "cpu"}, "tracker": {"fill_hole_area": 0}})
+    segmenter = VideoSegmenter(model, config=config)
+    for result in segmenter.track(video, prompts_dict(clicks)):
+        yield np.stack([o.mask for o in result.objects.values()])
+
+
+def run_meta(predictor, module, model, video: Path, clicks: list) -> Iterator[np.ndarray]:
+    """Meta's predictor on the same frames; yields ``(N, H, W)`` bool masks per frame.
+
+    Its own loader reads and resizes JPEGs into one ``(N, 3, S, S)`` tensor; here the same
+    tensor is built from our decoded, preprocessed frames.
+    """
+    frames = decode(video)
+    height, width = frames.shape[1:3]
+    images = torch.cat(
+        [model.preprocess(torch.from_numpy(frames[i : i + 16])) for i in range(0, len(frames), 16)]
+    )
+    del frames
+    original = module.load_video_frames
+    module.load_video_frames = lambda **_: (images, height, width)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = predictor.init_state("unused")
+            for oid, x, y in clicks:
+                predictor.add_new_points_or_box(
+                    state, 0, int(oid), points=[[x, y]], labels=np.array([1], np.int32)
+                )
+            for _, _, masks in predictor.propagate_in_video(state):
+                yield (masks[:, 0] > 0).numpy()
+    finally:
+        module.load_video_frames = original
+
+
+@contextlib.contextmanager
+def _quiet_tqdm() -> Iterator[None]:
+    """Meta's propagation prints a progress bar; keep the figures readable."""
+    try:
+        import tqdm
+
+        original = tqdm.tqdm.__init__
+
+        def init(self, *args, **kwargs):
+            kwargs["disable"] = True
+            original(self, *args, **kwargs)
+
+        tqdm.tqdm.__init__ = init
+        yield
+        tqdm.tqdm.__init__ = original
+    except ImportError:
+        yield
+
+
+def speed(args: argparse.Namespace) -> int:
+    torch.set_num_threads(args.threads)
+    size = _size(args.size)
+    with tempfile.TemporaryDirectory() as tmp, _quiet_tqdm(), torch.inference_mode():
+        video = Path(tmp) / "clip.mp4"
+        clicks = write_video(video, args.frames, size, args.seed)[: args.objects]
+        ours = build_ours(args.image_size, args.seed)
+        predictor, module = build_meta(args.image_size, ours.state_dict())
+        t0 = time.perf_counter()
+        mine = list(run_ours(ours, video, clicks))
+        t_ours = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        theirs = list(run_meta(predictor, module, ours, video, clicks))
+        t_meta = time.perf_counter() - t0
+    if len(mine) != len(theirs):
+        raise RuntimeError(f"ours gave {len(mine)} frames, Meta's predictor {len(theirs)}")
+    differing = sum(int((a != b).sum()) for a, b in zip(mine, theirs, strict=True))
+    pixels = sum(a.size for a in mine)
+    found = sum(int(m.any(axis=(1, 2)).sum()) for m in mine)
+    print(
+        f"clip: {args.frames} frames {size[0]}x{size[1]}, {len(clicks)} objects, "
+        f"sam2.1_hiera_tiny random weights at {args.image_size}x{args.image_size} input, "
+        f"{args.threads} threads"
+    )
+    print(f"ours: {t_ours:.1f} s, {args.frames / t_ours:.3f} frames/s")
+    print(f"meta: {t_meta:.1f} s, {args.frames / t_meta:.3f} frames/s")
+    print(f"speed ratio ours/meta: {t_meta / t_ours:.2f}x")
+    print(
+        f"masks: {differing} of {pixels} object-pixels differ ({differing / pixels:.2e}); "
+        f"{found} non-empty object masks of {len(mine) * len(clicks)}"
+    )
+    return 0
+
+
+def _peak_rss_child(args: argparse.Namespace) -> int:
+    """Runs in a fresh process: one side over the clip, then prints its own peak RSS."""
+    torch.set_num_threads(args.threads)
+    clicks = json.loads(args.clicks)
+    with _quiet_tqdm(), torch.inference_mode():
+        ours = build_ours(args.image_size, args.seed)
+        if args.side == "ours":
+            frames = sum(1 for _ in run_ours(ours, Path(args.video), clicks))
+        else:
+            predictor, module = build_meta(args.image_size, ours.state_dict())
+            frames = sum(1 for _ in run_meta(predictor, module, ours, Path(args.video), clicks))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"side": args.side, "frames": frames, "peak_rss_mb": round(peak_mb, 1)}))
+    return 0
+
+
+def memory(args: argparse.Namespace) -> int:
+    size = _size(args.size)
+    with tempfile.TemporaryDirectory() as tmp:
+        video = Path(tmp) / "clip.mp4"
+        clicks = write_video(video, args.frames, size, args.seed)[: args.objects]
+        for side in args.sides.split(","):
+            command = [
+                sys.executable, "-m", __name__, "_peak", side, str(video), json.dumps(clicks),
+                "--image-size", str(args.image_size), "--threads", str(args.threads),
+                "--seed", str(args.seed),
+            ]  # fmt: skip
+            t0 = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                print(done.stderr, file=sys.stderr)
+                return 1
+            figures = json.loads(done.stdout.strip().splitlines()[-1])
+            print(
+                f"{side}: {figures['frames']} frames {size[0]}x{size[1]}, {len(clicks)} objects, "
+                f"input {args.image_size}: peak RSS {figures['peak_rss_mb']:.0f} MB "
+                f"({time.perf_counter() - t0:.0f} s)"
+            )
+    return 0
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, height = (int(v) for v in text.lower().split("x"))
+    return width, height
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="segany-video bench sam2",
+        description="SAM 2 video mode vs Meta's SAM2VideoPredictor on CPU (random weights).",
+    )
+    sub = parser.add_subparsers(dest="what", required=True)
+    for name in ("speed", "memory"):
+        p = sub.add_parser(name)
+        p.add_argument("--frames", type=int, default=6 if name == "speed" else 300)
+        p.add_argument("--size", default="854x480", help="WIDTHxHEIGHT of the clip")
+        p.add_argument("--objects", type=int, default=3, choices=(1, 2, 3))
+        p.add_argument("--image-size", type=int, default=1024 if name == "speed" else 256)
+        p.add_argument("--threads", type=int, default=2)
+        p.add_argument("--seed", type=int, default=0)
+        if name == "memory":
+            p.add_argument("--sides", default="ours,meta", help="ours, meta or both")
+    peak = sub.add_parser("_peak")
+    peak.add_argument("side", choices=("ours", "meta"))
+    peak.add_argument("video")
+    peak.add_argument("clicks")
+    peak.add_argument("--image-size", type=int, required=True)
+    peak.add_argument("--threads", type=int, default=2)
+    peak.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    return {"speed": speed, "memory": memory, "_peak": _peak_rss_child}[args.what](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""SAM 2 memory attention: the current frame's features attend to the object's memories.
+
+Each layer runs self-attention over the frame's tokens, then cross-attention from those tokens to
+the memory tokens (spatial memories of earlier frames, then object pointers), then a ReLU MLP;
+all pre-norm with residuals. Both attentions use axial RoPE (``rope_attention``).
+
+Tensors are batch-first here (``(B, N, C)``); Meta's module takes sequence-first tensors.
+Parameter names follow the official checkpoint (``memory_attention.layers.{i}.*``).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from segany_video.models.sam2.rope_attention import RoPEAttention
+
+
+class MemoryAttentionLayer(nn.Module):
+    """One self-attention + memory cross-attention + MLP block.
+
+    Args:
+        d_model: Width of the frame tokens.
+        mem_dim: Width of the memory tokens.
+        dim_feedforward: Hidden width of the MLP.
+        num_heads: Heads of both attentions.
+    """
+
+    def __init__(self, d_model: int, mem_dim: int, dim_feedforward: int, num_heads: int) -> None:
+        super().__init__()
+        self.self_attn = RoPEAttention(d_model, num_heads)
+        self.cross_attn_image = RoPEAttention(
+            d_model, num_heads, kv_in_dim=mem_dim, repeat_keys=True
+        )
+        self.linear1 = nn.Linear(d_model, dim_feedforward)
+        self.linear2 = nn.Linear(dim_feedforward, d_model)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.norm3 = nn.LayerNorm(d_model)
+
+    def forward(
+        self,
+        tgt: torch.Tensor,
+        memory: torch.Tensor,
+        memory_pos: torch.Tensor,
+        feat_size: tuple[int, int],
+        num_obj_ptr_tokens: int,
+    ) -> torch.Tensor:
+        """``tgt`` ``(B, HW, C)``, ``memory``/``memory_pos`` ``(B, M, mem_dim)`` -> ``(B, HW, C)``.
+
+        The frame's position encoding enters once, before the first layer; only the memory
+        keys get theirs added here.
+        """
+        normed = self.norm1(tgt)
+        tgt = tgt + self.self_attn(normed, normed, normed, feat_size)
+        normed = self.norm2(tgt)
+        tgt = tgt + self.cross_attn_image(
+            normed, memory + memory_pos, memory, feat_size, num_k_exclude_rope=num_obj_ptr_tokens
+        )
+        normed = self.norm3(tgt)
+        return tgt + self.linear2(F.relu(self.linear1(normed)))
+
+
+class MemoryAttention(nn.Module):
+    """A stack of ``MemoryAttentionLayer`` with a final layer norm.
+
+    Args:
+        d_model: Width of the frame tokens (the neck's width, 256).
+        num_layers: Layers in the stack.
+        mem_dim: Width of the memory tokens (the memory encoder's output, 64).
+        dim_feedforward: Hidden width of each MLP.
+        num_heads: Attention heads.
+    """
+
+    def __init__(
+        self,
+        d_model: int = 256,
+        num_layers: int = 4,
+        mem_dim: int = 64,
+        dim_feedforward: int = 2048,
+        num_heads: int = 1,
+    ) -> None:
+        super().__init__()
+        self.d_model = d_model
+        self.layers = nn.ModuleList(
+            MemoryAttentionLayer(d_model, mem_dim, dim_feedforward, num_heads)
+            for _ in range(num_layers)
+        )
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(
+        self,
+        curr: torch.Tensor,
+        curr_pos: torch.Tensor,
+        memory: torch.Tensor,
+        memory_pos: torch.Tensor,
+        feat_size: tuple[int, int],
+        num_obj_ptr_tokens: int = 0,
+    ) -> torch.Tensor:
+        """Condition the frame's tokens on the memory.
+
+        Args:
+            curr: Frame tokens ``(B, H*W, d_model)`` in row-major grid order.
+            curr_pos: Their position encoding, same shape.
+            memory: Memory tokens ``(B, M, mem_dim)``: spatial memories first, then
+                ``num_obj_ptr_tokens`` object-pointer tokens.
+            memory_pos: Position encodings of the memory tokens, same shape.
+            feat_size: ``(H, W)`` of the frame's grid.
+            num_obj_ptr_tokens: Trailing memory tokens without a grid place.
+
+        Returns:
+            ``(B, H*W, d_model)`` memory-conditioned frame tokens.
+        """
+        if curr.shape[0] != memory.shape[0]:
+            raise ValueError(
+                f"frame batch {curr.shape[0]} differs from memory batch {memory.shape[0]}"
+            )
+        output = curr + 0.1 * curr_pos
+        for layer in self.layers:
+            output = layer(output, memory, memory_pos, feat_size, num_obj_ptr_tokens)
+        return self.norm(output)
