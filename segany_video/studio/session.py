@@ -355,6 +355,9 @@ class StudioSession:
 
     def start_export(self, formats: list[str], folder: str) -> None:
         """Write the tracked results in ``formats`` to ``folder`` (under the root)."""
+        out_dir = self.root.resolve(folder, must_exist=False)
+        if out_dir == self.root.path:
+            raise UserInputError("give an output folder inside the root, not the root itself")
         store = self.store
         start, end = self.range
         stop = end if end is not None else self.frame_count
@@ -366,9 +369,6 @@ class StudioSession:
             raise StaleResultsError(
                 f"the results from frame {first} do not match the prompts: press Track first"
             )
-        out_dir = self.root.resolve(folder, must_exist=False)
-        if out_dir == self.root.path:
-            raise UserInputError("give an output folder inside the root, not the root itself")
         request = ExportRequest(
             video_path=self.video_path,
             out_dir=out_dir,

@@ -56,8 +56,8 @@ class ResultStore:
         frame_size: tuple[int, int],
         object_ids: list[int | str],
         start: int,
-        snapshot_every: int = 5,
-        max_snapshots: int = 400,
+        snapshot_every: int = 1,
+        max_snapshots: int = 300,
     ) -> None:
         self.frame_size = frame_size
         self.object_ids = list(object_ids)
