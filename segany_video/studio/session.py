@@ -67,7 +67,7 @@ class StudioSession:
         self.tracked: TrackedPrompts | None = None
         self.range: tuple[int, int | None] = (0, None)
         self.last_export: dict | None = None
-        self._previews: dict[tuple[int, int], Preview] = {}
+        self._previews: dict[tuple[int, int], tuple[tuple, Preview]] = {}
         self._lock = threading.Lock()  # guards the shared VideoSource
 
     # --------------------------------------------------------------------------- video
@@ -193,7 +193,8 @@ class StudioSession:
 
     def choose_candidate(self, object_id: int, frame: int, index: int) -> dict:
         """Make candidate ``index`` of the last preview this object's mask on ``frame``."""
-        preview = self._previews.get((int(object_id), int(frame)))
+        cached = self._previews.get((int(object_id), int(frame)))
+        preview = None if cached is None else cached[1]
         if preview is None or not 0 <= index < len(preview.candidates):
             raise PromptError(f"object {object_id}, frame {frame}: no candidate {index} to pick")
         board = self._board()
@@ -202,10 +203,9 @@ class StudioSession:
             raise PromptError(f"object {object_id} has no keyframe on frame {frame}")
         if index != preview.chosen:
             board.set_mask(object_id, frame, preview.candidates[index].mask, "candidate")
-            self._previews[(int(object_id), int(frame))] = dataclasses.replace(
-                preview, chosen=index
-            )
-        return self._preview_dict(object_id, frame, self._previews[(int(object_id), int(frame))])
+            preview = dataclasses.replace(preview, chosen=index)
+            self._previews[(int(object_id), int(frame))] = (keyframe.signature(), preview)
+        return self._preview_dict(object_id, frame, preview)
 
     def clear_keyframe(self, object_id: int, frame: int) -> None:
         self._board().clear_keyframe(object_id, frame)
@@ -214,19 +214,24 @@ class StudioSession:
         return self._board().undo()
 
     def preview(self, object_id: int, frame: int, all_candidates: bool = False) -> dict:
-        """The object's mask candidates on ``frame`` from its keyframe there."""
+        """The object's mask candidates on ``frame`` from its keyframe there (decoded once per
+        distinct prompt; a picked candidate keeps the list it was picked from)."""
         self._check_frame(frame)
+        key = (int(object_id), int(frame))
         keyframe = self._board().get(object_id).keyframes.get(int(frame))
         if keyframe is None:
             raise PromptError(f"object {object_id} has no prompt on frame {frame}")
-        if keyframe.mask_origin == "candidate" and (int(object_id), int(frame)) in self._previews:
-            preview = self._previews[(int(object_id), int(frame))]  # keep the cycled list
-        else:
-            features = self._features().get(int(frame))
-            preview = preview_keyframe(
-                self.segmenter.runtime, features, keyframe, all_candidates=all_candidates
-            )
-            self._previews[(int(object_id), int(frame))] = preview
+        cached = self._previews.get(key)
+        signature = keyframe.signature()
+        if cached is not None and (
+            cached[0] == signature and (len(cached[1].candidates) > 1 or not all_candidates)
+        ):
+            return self._preview_dict(object_id, frame, cached[1])
+        features = self._features().get(int(frame))
+        preview = preview_keyframe(
+            self.segmenter.runtime, features, keyframe, all_candidates=all_candidates
+        )
+        self._previews[key] = (signature, preview)
         return self._preview_dict(object_id, frame, preview)
 
     def _preview_dict(self, object_id: int, frame: int, preview: Preview) -> dict:

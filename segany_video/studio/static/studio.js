@@ -8,7 +8,7 @@ const $ = (id) => document.getElementById(id);
 
 // Everything the page knows; window.studio exposes it to tests and the console.
 const S = {
-  video: null, objects: [], selected: null, frame: 0, image: null, preview: null,
+  video: null, objects: [], selected: null, frame: 0, image: null, preview: null, previews: new Map(),
   results: new Map(), strips: null, playing: false, pending: 0, seq: 0, drag: null,
   tracking: false, lastError: "",
 };
@@ -42,8 +42,11 @@ function say(text, isError = false) {
   if (isError) S.lastError = text;
 }
 
+// Runs one user action; errors become one line in the status bar. ``pending`` counts the
+// actions and requests in flight (tests wait for it to reach 0).
 async function guarded(fn) {
-  try { return await fn(); } catch (err) { say(err.message, true); return undefined; }
+  S.pending++;
+  try { return await fn(); } catch (err) { say(err.message, true); return undefined; } finally { S.pending--; }
 }
 
 // Masks come as base64 of zlib-deflated uint8 (H, W) arrays.
@@ -91,6 +94,7 @@ function applyState(state) {
   S.results.clear();
   S.strips = null;
   S.preview = null;
+  S.previews = new Map();
   S.selected = S.objects.length ? S.objects[0].id : null;
   const v = S.video;
   $("empty").style.display = v ? "none" : "flex";
@@ -123,16 +127,17 @@ async function seek(index) {
   const last = (S.video.frame_count || 1) - 1;
   index = Math.max(0, Math.min(last, index));
   const seq = ++S.seq;
-  const [blob, results, preview] = await Promise.all([
+  const [blob, results, previews] = await Promise.all([
     api("GET", `/api/frame/${index}`),
     loadResults(index),
-    loadPreview(index),
+    loadPreviews(index),
   ]);
   const image = await createImageBitmap(blob);
   if (seq !== S.seq) return; // a later seek won
   S.frame = index;
   S.image = image;
-  S.preview = preview;
+  S.previews = previews;
+  S.preview = previews.get(S.selected) || null;
   refreshKeyframes();
   $("scrubber").value = index;
   const t = index / S.video.fps;
@@ -158,10 +163,12 @@ async function loadResults(index) {
   return data;
 }
 
-async function loadPreview(index) {
-  const obj = selectedObject();
-  if (!obj || !obj.keyframes.includes(index)) return null;
-  return decodePreview(await api("POST", "/api/preview", { object: obj.id, frame: index }));
+// The keyframe previews of every object prompted on frame ``index``: id -> preview.
+async function loadPreviews(index) {
+  const prompted = S.objects.filter((o) => o.keyframes.includes(index));
+  const previews = await Promise.all(prompted.map(
+    async (o) => decodePreview(await api("POST", "/api/preview", { object: o.id, frame: index }))));
+  return new Map(previews.map((p) => [p.object, p]));
 }
 
 async function decodePreview(data) {
@@ -194,10 +201,10 @@ function draw() {
   const pixels = masks.createImageData(v.width, v.height);
   const out = pixels.data;
   const result = S.results.get(S.frame);
-  const preview = S.preview && S.preview.frame === S.frame ? S.preview : null;
+  const previews = [...S.previews.values()].filter((p) => p.frame === S.frame);
   if (result) {
     const colours = result.ids.map((id) => rgb(colourOf(id)));
-    const hidden = result.ids.map((id) => preview !== null && id === preview.object);
+    const hidden = result.ids.map((id) => previews.some((p) => p.object === id));
     const labels = result.labels;
     for (let i = 0; i < labels.length; i++) {
       const l = labels[i];
@@ -206,7 +213,7 @@ function draw() {
       out[4 * i] = c[0]; out[4 * i + 1] = c[1]; out[4 * i + 2] = c[2]; out[4 * i + 3] = 255;
     }
   }
-  if (preview) {
+  for (const preview of previews) {
     const mask = preview.candidates[preview.chosen].mask;
     const c = rgb(colourOf(preview.object));
     for (let i = 0; i < mask.length; i++) {
@@ -215,10 +222,10 @@ function draw() {
     }
   }
   masks.putImageData(pixels, 0, 0);
-  drawMarks(result, preview);
+  drawMarks(result, previews);
 }
 
-function drawMarks(result, preview) {
+function drawMarks(result, previews) {
   const v = S.video;
   const ctx = $("marks").getContext("2d");
   ctx.clearRect(0, 0, v.width, v.height);
@@ -227,7 +234,7 @@ function drawMarks(result, preview) {
   ctx.font = `${Math.round(13 * scale)}px sans-serif`;
   if (result) {
     for (const obj of result.objects) {
-      if (!obj.box || (preview && preview.object === obj.id)) continue;
+      if (!obj.box || previews.some((p) => p.object === obj.id)) continue;
       const [x0, y0, x1, y1] = obj.box;
       ctx.strokeStyle = ctx.fillStyle = colourOf(obj.id);
       ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
@@ -235,17 +242,20 @@ function drawMarks(result, preview) {
       ctx.fillText(`${obj.id} ${name} ${obj.score.toFixed(2)}`, x0 + 2, Math.max(y0 - 4, 12 * scale));
     }
   }
-  if (preview) {
+  for (const preview of previews) {
     const mask = preview.candidates[preview.chosen].mask;
     const box = maskBox(mask, v.width, v.height);
     if (box) {
       ctx.strokeStyle = ctx.fillStyle = colourOf(preview.object);
+      ctx.lineWidth = (preview.object === S.selected ? 3 : 1.5) * scale;
       ctx.setLineDash([6 * scale, 4 * scale]);
       ctx.strokeRect(box[0], box[1], box[2] - box[0], box[3] - box[1]);
       ctx.setLineDash([]);
-      ctx.fillText(`${preview.object} (preview)`, box[0] + 2, Math.max(box[1] - 4, 12 * scale));
+      const score = preview.candidates[preview.chosen].score.toFixed(2);
+      ctx.fillText(`${preview.object} keyframe ${score}`, box[0] + 2, Math.max(box[1] - 4, 12 * scale));
     }
   }
+  ctx.lineWidth = 2 * scale;
   for (const kf of S.keyframesHere || []) drawPrompt(ctx, kf, scale);
   if (S.drag && S.drag.box) {
     const [x0, y0, x1, y1] = S.drag.box;
@@ -313,7 +323,7 @@ function renderObjects() {
 async function select(id) {
   S.selected = id;
   renderObjects();
-  S.preview = await loadPreview(S.frame);
+  S.preview = S.previews.get(id) || null;
   refreshKeyframes();
   draw();
   renderCandidates();
@@ -351,8 +361,10 @@ async function afterEdit(preview) {
     S.objects = preview.objects;
     S.selected = preview.object;
     S.preview = await decodePreview(preview);
+    S.previews.set(preview.object, S.preview);
   } else {
-    S.preview = await loadPreview(S.frame);
+    S.previews = await loadPreviews(S.frame);
+    S.preview = S.previews.get(S.selected) || null;
   }
   renderObjects();
   refreshKeyframes();
@@ -383,7 +395,7 @@ function onPointerMove(event) {
   const [x0, y0] = S.drag.start;
   if (Math.abs(x - x0) > 6 || Math.abs(y - y0) > 6) {
     S.drag.box = [Math.min(x0, x), Math.min(y0, y), Math.max(x0, x), Math.max(y0, y)];
-    drawMarks(S.results.get(S.frame), S.preview);
+    drawMarks(S.results.get(S.frame), [...S.previews.values()]);
   }
 }
 
@@ -435,6 +447,7 @@ async function allCandidates() {
   if (p.candidates.length > 1) return p;
   const data = await api("POST", "/api/preview", { object: p.object, frame: p.frame, all: true });
   S.preview = await decodePreview(data);
+  S.previews.set(S.preview.object, S.preview);
   return S.preview;
 }
 

@@ -1,0 +1,183 @@
+"""End to end in a real headless browser (Debian's chromium driven by Playwright).
+
+Opens the bundled sample, adds its three objects by clicking, checks the previews on the page's
+mask layer against the sample's ground truth, tracks, scrubs to frame 16 (object 3 in front of
+object 1), exports, and checks the exported masks against a CLI run of the saved prompts.
+Set ``SEGANY_STUDIO_SCREENSHOTS=DIR`` to keep the two screenshots (the README's come from here).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from studio_support import SAMPLE, TOKEN, centre, iou, truth
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+playwright = pytest.importorskip(
+    "playwright.sync_api",
+    reason="no browser driver: pip install playwright (the browser itself comes from apt)",
+)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="no headless browser: apt-get install -y chromium (never downloaded by tests)",
+    ),
+]
+REPO = Path(__file__).resolve().parents[2]
+END = 24  # frames tracked: enough to reach frame 16, where object 3 crosses object 1
+
+
+@pytest.fixture
+def served(tmp_path, segmenter):
+    """The studio on 127.0.0.1 over a root holding the sample; stopped after the test."""
+    from segany_video.studio.app import create_app
+    from segany_video.studio.files import RootFolder
+    from segany_video.studio.server import BackgroundServer, page_url
+    from segany_video.studio.session import StudioSession
+
+    root = tmp_path / "root"
+    (root / "sample").mkdir(parents=True)
+    shutil.copy(SAMPLE / "clip.mp4", root / "sample" / "clip.mp4")
+    session = StudioSession(RootFolder(root), segmenter)
+    server = BackgroundServer(create_app(session, TOKEN), "127.0.0.1", 0).start()
+    try:
+        yield root, session, page_url("127.0.0.1", server.port, TOKEN)
+    finally:
+        server.stop()
+        session.close()
+
+
+def _mask_layer(page) -> np.ndarray:
+    """The page's mask canvas as ``(H, W, 3)`` RGB (opaque object colours where masks are)."""
+    url = page.evaluate("document.getElementById('masks').toDataURL('image/png')")
+    data = base64.b64decode(url.split(",", 1)[1])
+    bgra = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    rgb = cv2.cvtColor(bgra[..., :3], cv2.COLOR_BGR2RGB)
+    rgb[bgra[..., 3] == 0] = 0
+    return rgb
+
+
+def _object_mask(page, layer: np.ndarray, object_id: int) -> np.ndarray:
+    colour = page.evaluate(f"window.studio.objects.find((o) => o.id === {object_id}).colour")
+    rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    return np.all(layer == rgb, axis=2)
+
+
+def _settle(page) -> None:
+    page.wait_for_function("window.studio.pending === 0 && !window.studio.tracking")
+
+
+def _shot(page, tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    page.screenshot(path=str(path))
+    keep = os.environ.get("SEGANY_STUDIO_SCREENSHOTS")
+    if keep:
+        image = cv2.imread(str(path))
+        small = cv2.resize(image, (image.shape[1] * 3 // 4, image.shape[0] * 3 // 4),
+                           interpolation=cv2.INTER_AREA)  # fmt: skip
+        cv2.imwrite(str(Path(keep) / name), small, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+
+
+def test_click_track_scrub_export_in_chromium(served, tmp_path):
+    root, session, url = served
+    errors: list[str] = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            # bypass_csp: Playwright's own waits evaluate code, which the page's CSP forbids.
+            context = browser.new_context(viewport={"width": 1280, "height": 800},
+                                          bypass_csp=True)  # fmt: skip
+            page = context.new_page()
+            page.set_default_timeout(180_000)  # a busy CI machine tracks slowly
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(url)
+            page.wait_for_function("window.studio && window.studio.ready")
+            page.click("#files li[data-name='sample']")
+            page.click("#files li[data-name='clip.mp4']")
+            page.wait_for_function("window.studio.image !== null")
+            _settle(page)
+            box = page.locator("#marks").bounding_box()
+
+            def click(x: float, y: float) -> None:
+                page.mouse.click(box["x"] + x * box["width"] / 640,
+                                 box["y"] + y * box["height"] / 360)  # fmt: skip
+                _settle(page)
+
+            # A fresh page: the first click creates object 1 and shows its mask.
+            click(*centre(1))
+            assert page.evaluate("window.studio.objects.map((o) => o.id)") == [1]
+            for object_id in (2, 3):
+                page.click("#addObject")
+                _settle(page)
+                click(*centre(object_id))
+            layer = _mask_layer(page)  # every object's keyframe preview on frame 0
+            for object_id in (1, 2, 3):
+                mask = _object_mask(page, layer, object_id)
+                assert iou(mask, truth(0, object_id)) > 0.8, object_id
+            page.click("#objects li[data-id='1']")  # selecting shows object 1's candidates
+            _settle(page)
+            assert page.locator("#candidates button").count() >= 3
+            _shot(page, tmp_path, "studio_preview.png")
+
+            page.fill("#rangeEnd", str(END))
+            page.click("#track")
+            page.wait_for_function("window.studio.tracking === true || "
+                                   "document.getElementById('trackText').textContent !== ''")  # fmt: skip
+            _settle(page)
+            assert "tracked frames 0..23" in page.text_content("#trackText")
+
+            # Scrub with the shortcuts: +10, then six single steps to frame 16.
+            page.click("#fwd10")
+            _settle(page)
+            for _ in range(6):
+                page.keyboard.press("ArrowRight")
+                _settle(page)
+            assert page.evaluate("window.studio.frame") == 16
+            assert "frame 16 / 149" in page.text_content("#frameinfo")
+            layer = _mask_layer(page)
+            page_1, page_3 = _object_mask(page, layer, 1), _object_mask(page, layer, 3)
+            stored = session.store.frame(16)
+            assert np.array_equal(page_1, stored.label_map() == 1)
+            assert np.array_equal(page_3, stored.label_map() == 3)
+            assert iou(page_1, truth(16, 1)) > 0.7 and iou(page_3, truth(16, 3)) > 0.7
+            assert np.mean(page_1[truth(16, 3)]) < 0.05  # object 1 not drawn over object 3
+            strips = page.locator("#strips .strip").count()
+            assert strips == 3
+            _shot(page, tmp_path, "studio_results.png")
+
+            page.fill("#exportFolder", "studio_export")
+            page.click("#export")
+            page.wait_for_function("window.studio.lastExport !== undefined")
+            _settle(page)
+            command = page.evaluate("window.studio.lastExport.command")
+            links = page.locator("#downloads a").count()
+            assert links > 3 * END
+            assert "--prompts studio_export/prompts.json" in page.text_content("#command")
+        finally:
+            browser.close()
+    assert errors == []
+
+    # Replay the saved prompts headless with the command the page shows, into another folder.
+    words = shlex.split(command)
+    assert words[:2] == ["segany-video", "track"]
+    words[words.index("--out") + 1] = "cli_out"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    run = subprocess.run([sys.executable, "-m", "segany_video.cli", *words[1:]], cwd=root,
+                         env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    for object_id in (1, 2, 3):
+        for index in range(END):
+            name = f"png/{object_id}/{index:05d}.png"
+            ours = cv2.imread(str(root / "studio_export" / name), cv2.IMREAD_GRAYSCALE)
+            theirs = cv2.imread(str(root / "cli_out" / name), cv2.IMREAD_GRAYSCALE)
+            assert ours is not None and np.array_equal(ours, theirs), name
