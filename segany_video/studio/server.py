@@ -55,7 +55,7 @@ def page_url(host: str, port: int, token: str) -> str:
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening-ready socket bound to ``host:port`` (port 0: a free one).
+    """A listening socket bound to ``host:port`` (port 0: a free one).
 
     Raises:
         UserInputError: the address is taken or cannot be bound.
@@ -64,6 +64,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(128)  # connections wait in the backlog until uvicorn serves them
     except OSError as exc:
         sock.close()
         raise UserInputError(

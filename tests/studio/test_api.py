@@ -12,6 +12,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from studio_support import centre, iou, truth, unpack, wait_job
 
 from segany_video.readers.reader import open_video
@@ -140,6 +141,7 @@ def test_cycled_candidate_is_what_tracking_starts_from(opened, session, root):
     assert np.array_equal(session.store.frame(0).objects[1].mask, picked)
 
 
+@pytest.mark.slow
 def test_track_progress_results_strips_and_export(opened, session, root):
     for object_id in (1, 3):
         opened.post("/api/objects", json={})
@@ -177,6 +179,7 @@ def test_track_progress_results_strips_and_export(opened, session, root):
     )
 
 
+@pytest.mark.slow
 def test_correction_retracks_from_the_snapshot_before_it(opened, session, root):
     _click(opened, None, 0, *centre(1))
     _track(opened, end=12)
@@ -191,6 +194,7 @@ def test_correction_retracks_from_the_snapshot_before_it(opened, session, root):
     _assert_same(_stored(session, 12), _replayed(session, root, 12))
 
 
+@pytest.mark.slow
 def test_a_late_object_is_tracked_backward_from_its_first_keyframe(opened, session, root):
     _click(opened, None, 0, *centre(1))
     _track(opened, end=6)

@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 from studio_support import SAMPLE, TOKEN, centre, iou, truth
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -81,11 +82,12 @@ def _shot(page, tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     page.screenshot(path=str(path))
     keep = os.environ.get("SEGANY_STUDIO_SCREENSHOTS")
-    if keep:
-        image = cv2.imread(str(path))
-        small = cv2.resize(image, (image.shape[1] * 3 // 4, image.shape[0] * 3 // 4),
-                           interpolation=cv2.INTER_AREA)  # fmt: skip
-        cv2.imwrite(str(Path(keep) / name), small, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    if keep:  # a small copy for the README: 3/4 size, 128-colour palette
+        image = Image.open(path).convert("RGB")
+        image = image.resize((image.width * 3 // 4, image.height * 3 // 4), Image.LANCZOS)
+        image.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(
+            Path(keep) / name, optimize=True
+        )
 
 
 def test_click_track_scrub_export_in_chromium(served, tmp_path):
