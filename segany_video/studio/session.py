@@ -7,9 +7,12 @@ plain Python and tested in-process.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -27,6 +30,7 @@ from segany_video.studio.store import ResultStore
 from segany_video.tracking.tracker import Tracker
 
 JPEG_QUALITY = 90
+T = TypeVar("T")
 
 
 class NoVideoError(UserInputError, RuntimeError):
@@ -35,6 +39,17 @@ class NoVideoError(UserInputError, RuntimeError):
 
 class StaleResultsError(UserInputError, RuntimeError):
     """Export asked for while the results do not match the prompts (track first)."""
+
+
+def _locked(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a session method holding the session's edit lock."""
+
+    @functools.wraps(method)
+    def run(self: StudioSession, *args: Any, **kwargs: Any) -> T:
+        with self._edits:
+            return method(self, *args, **kwargs)
+
+    return run
 
 
 class StudioSession:
@@ -69,6 +84,9 @@ class StudioSession:
         self.last_export: dict | None = None
         self._previews: dict[tuple[int, int], tuple[tuple, Preview]] = {}
         self._lock = threading.Lock()  # guards the shared VideoSource
+        # Edits, previews and the job's look at the prompts take turns: requests run in a
+        # thread pool and the tracking job in its own thread.
+        self._edits = threading.RLock()
 
     # --------------------------------------------------------------------------- video
 
@@ -77,6 +95,10 @@ class StudioSession:
         if self.jobs.busy:
             self.jobs.cancel()
             self.jobs.wait(30)
+        with self._edits:
+            return self._open(relative)
+
+    def _open(self, relative: str) -> dict:
         path = self.root.resolve(relative)
         video = open_video(path, settings=self.segmenter.config.reader)
         if self.video is not None:
@@ -104,6 +126,7 @@ class StudioSession:
             raise NoVideoError("this source has no frame count (a live stream?); open a file")
         return count
 
+    @_locked
     def describe(self) -> dict:
         """Metadata of the open video, the engine and the objects (None fields when none)."""
         model = self.segmenter.model.info
@@ -148,15 +171,19 @@ class StudioSession:
 
     # --------------------------------------------------------------------------- prompts
 
+    @_locked
     def add_object(self, name: str | None = None, colour: str | None = None) -> dict:
         return self._board().add(name, colour).describe()
 
+    @_locked
     def update_object(self, object_id: int, name: str | None, colour: str | None) -> None:
         self._board().update(object_id, name, colour)
 
+    @_locked
     def delete_object(self, object_id: int) -> None:
         self._board().remove(object_id)
 
+    @_locked
     def click(self, object_id: int | None, frame: int, x: float, y: float, label: int) -> dict:
         """Add a click; with no object on the page yet, the first click creates object 1."""
         self._check_frame(frame)
@@ -168,6 +195,7 @@ class StudioSession:
         board.add_point(object_id, frame, x, y, label)
         return self.preview(object_id, frame)
 
+    @_locked
     def box(self, object_id: int | None, frame: int, box: list[float]) -> dict:
         self._check_frame(frame)
         board = self._board()
@@ -180,6 +208,7 @@ class StudioSession:
         board.set_box(object_id, frame, tuple(box))
         return self.preview(object_id, frame)
 
+    @_locked
     def upload_mask(self, object_id: int, frame: int, data: bytes) -> dict:
         """Set a keyframe mask from an uploaded PNG/JPEG (non-zero = object)."""
         self._check_frame(frame)
@@ -191,6 +220,7 @@ class StudioSession:
         self._board().set_mask(object_id, frame, image > 0, "upload")
         return self.preview(object_id, frame)
 
+    @_locked
     def choose_candidate(self, object_id: int, frame: int, index: int) -> dict:
         """Make candidate ``index`` of the last preview this object's mask on ``frame``."""
         cached = self._previews.get((int(object_id), int(frame)))
@@ -207,12 +237,15 @@ class StudioSession:
             self._previews[(int(object_id), int(frame))] = (keyframe.signature(), preview)
         return self._preview_dict(object_id, frame, preview)
 
+    @_locked
     def clear_keyframe(self, object_id: int, frame: int) -> None:
         self._board().clear_keyframe(object_id, frame)
 
+    @_locked
     def undo(self) -> bool:
         return self._board().undo()
 
+    @_locked
     def preview(self, object_id: int, frame: int, all_candidates: bool = False) -> dict:
         """The object's mask candidates on ``frame`` from its keyframe there (decoded once per
         distinct prompt; a picked candidate keeps the list it was picked from)."""
@@ -261,9 +294,10 @@ class StudioSession:
         board = self._board()
         start, end = self.range
         stop = end if end is not None else self.frame_count
-        objects = board.prompted()
-        prompts = board.prompt_set()
-        wanted = TrackedPrompts.of(objects, start, end)
+        with self._edits:
+            objects = board.prompted()
+            prompts = board.prompt_set()
+            wanted = TrackedPrompts.of(objects, start, end)
         seg = self.segmenter
         with open_video(self.video_path, settings=seg.config.reader) as video:
             resolved = prompts.resolve(video.info)
@@ -334,6 +368,7 @@ class StudioSession:
             "stale": self.results_stale_from(),
         }
 
+    @_locked
     def strips(self) -> dict:
         """Per object, a letter per frame (see :meth:`ResultStore.states`)."""
         count = self.frame_count
@@ -346,6 +381,7 @@ class StudioSession:
             "stale_from": self.results_stale_from(),
         }
 
+    @_locked
     def results_stale_from(self) -> int | None:
         """The first frame whose results no longer match the prompts (None: all current)."""
         if self.store is None or self.board is None:
@@ -358,6 +394,7 @@ class StudioSession:
 
     # --------------------------------------------------------------------------- export
 
+    @_locked
     def start_export(self, formats: list[str], folder: str) -> None:
         """Write the tracked results in ``formats`` to ``folder`` (under the root)."""
         out_dir = self.root.resolve(folder, must_exist=False)
