@@ -13,6 +13,7 @@ import argparse
 import statistics
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -54,7 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
 
-    from starlette.testclient import TestClient
+    with warnings.catch_warnings():  # Starlette's notice about its test client's HTTP library
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from starlette.testclient import TestClient
 
     from segany_video.segmenter import VideoSegmenter
     from segany_video.studio.app import create_app

@@ -143,6 +143,7 @@ async function seek(index) {
   const t = index / S.video.fps;
   $("frameinfo").textContent = `frame ${index} / ${last} · ${formatTime(t)}`;
   draw();
+  markStrips();
   renderCandidates();
   if (!S.playing) api("POST", "/api/prepare", { frame: index }).catch(() => {});
 }
@@ -239,7 +240,7 @@ function drawMarks(result, previews) {
       ctx.strokeStyle = ctx.fillStyle = colourOf(obj.id);
       ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
       const name = (S.objects.find((o) => o.id === obj.id) || {}).name || "";
-      ctx.fillText(`${obj.id} ${name} ${obj.score.toFixed(2)}`, x0 + 2, Math.max(y0 - 4, 12 * scale));
+      label(ctx, `${obj.id} ${name} ${obj.score.toFixed(2)}`, x0, y0, scale);
     }
   }
   for (const preview of previews) {
@@ -252,7 +253,7 @@ function drawMarks(result, previews) {
       ctx.strokeRect(box[0], box[1], box[2] - box[0], box[3] - box[1]);
       ctx.setLineDash([]);
       const score = preview.candidates[preview.chosen].score.toFixed(2);
-      ctx.fillText(`${preview.object} keyframe ${score}`, box[0] + 2, Math.max(box[1] - 4, 12 * scale));
+      label(ctx, `${preview.object} keyframe ${score}`, box[0], box[1], scale);
     }
   }
   ctx.lineWidth = 2 * scale;
@@ -264,6 +265,17 @@ function drawMarks(result, previews) {
     ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
     ctx.setLineDash([]);
   }
+}
+
+// A box's caption on a dark band just above its top-left corner (inside when at the top).
+function label(ctx, text, x, y, scale) {
+  const height = Math.round(16 * scale);
+  const top = y - height >= 0 ? y - height : y;
+  const colour = ctx.fillStyle;
+  ctx.fillStyle = "rgba(0,0,0,0.6)";
+  ctx.fillRect(x, top, ctx.measureText(text).width + 6 * scale, height);
+  ctx.fillStyle = colour;
+  ctx.fillText(text, x + 3 * scale, top + height - 4 * scale);
 }
 
 function drawPrompt(ctx, kf, scale) {
@@ -497,37 +509,66 @@ async function refreshStrips() {
   renderStrips();
 }
 
-const STATE_COLOURS = { p: null, t: null, l: "#5a2a2a", i: "#2a2d33", "-": "#0d0f12" };
+const STATE_COLOURS = { l: "#7a2a2a", i: "#2a2d33", "-": "#0d0f12" };
+const STRIP_PRIORITY = "pltic-"; // what a strip pixel covering several frames shows first
+const MAX_STRIP_WIDTH = 1600;
 
+// One strip per object: a pixel per frame (or per few frames on long videos), white where
+// prompted, the object's colour where tracked, dark red where lost; the part whose results
+// no longer match the prompts is dimmed; a yellow line marks the shown frame.
 function renderStrips() {
   const root = $("strips");
   root.innerHTML = "";
   if (!S.strips || !S.video) return;
   const count = S.strips.frame_count;
+  const width = Math.max(1, Math.min(count, MAX_STRIP_WIDTH));
   for (const obj of S.objects) {
-    const row = S.strips.objects[String(obj.id)];
+    const row = S.strips.objects[String(obj.id)] || "";
+    const keys = new Set(obj.keyframes);
     const div = document.createElement("div"); div.className = "strip"; div.dataset.id = obj.id;
     const label = document.createElement("span"); label.textContent = `${obj.id} ${obj.name}`;
-    const canvas = document.createElement("canvas"); canvas.width = Math.max(count, 1); canvas.height = 1;
-    canvas.title = "tracked (colour), prompted (white), lost (dark red), not tracked (black)";
+    const canvas = document.createElement("canvas"); canvas.width = width; canvas.height = 1;
+    canvas.title = "prompted (white), tracked (colour), lost (dark red), not tracked (black)";
     const ctx = canvas.getContext("2d");
-    for (let f = 0; f < count; f++) {
-      const letter = row ? row[f] : "-";
-      ctx.fillStyle = letter === "t" ? obj.colour : letter === "p" ? "#ffffff" : STATE_COLOURS[letter];
-      ctx.fillRect(f, 0, 1, 1);
+    for (let x = 0; x < width; x++) {
+      const first = Math.floor((x * count) / width);
+      const last = Math.max(first, Math.floor(((x + 1) * count) / width) - 1);
+      let best = "-";
+      for (let f = first; f <= last; f++) {
+        const letter = keys.has(f) ? "p" : row[f] || "-";
+        if (STRIP_PRIORITY.indexOf(letter) < STRIP_PRIORITY.indexOf(best)) best = letter;
+      }
+      ctx.fillStyle = best === "t" ? obj.colour : best === "p" ? "#ffffff" : STATE_COLOURS[best];
+      ctx.fillRect(x, 0, 1, 1);
     }
-    for (const k of obj.keyframes) { ctx.fillStyle = "#ffffff"; ctx.fillRect(k, 0, 1, 1); }
     const stale = S.strips.stale_from;
     if (stale !== null && stale !== undefined) {
       ctx.fillStyle = "rgba(0,0,0,0.6)";
-      ctx.fillRect(stale, 0, count - stale, 1);
+      const x = Math.floor((stale * width) / count);
+      ctx.fillRect(x, 0, width - x, 1);
     }
+    canvas.base = ctx.getImageData(0, 0, width, 1);
     canvas.onclick = (e) => {
       const r = canvas.getBoundingClientRect();
       guarded(() => seek(Math.floor(((e.clientX - r.left) / r.width) * count)));
     };
     div.append(label, canvas);
     root.appendChild(div);
+  }
+  markStrips();
+  const stale = S.strips.stale_from;
+  const tracked = Object.keys(S.strips.objects).length > 0;
+  $("track").textContent = tracked && stale !== null && stale !== undefined ? `Re-track from ${stale}` : "Track";
+}
+
+function markStrips() {
+  if (!S.strips) return;
+  const count = S.strips.frame_count;
+  for (const canvas of document.querySelectorAll("#strips canvas")) {
+    const ctx = canvas.getContext("2d");
+    ctx.putImageData(canvas.base, 0, 0);
+    ctx.fillStyle = "#ffd400";
+    ctx.fillRect(Math.floor((S.frame * canvas.width) / count), 0, Math.max(1, canvas.width / 300), 1);
   }
 }
 
