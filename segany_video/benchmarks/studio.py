@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cv2.setNumThreads(args.threads)
 
     with warnings.catch_warnings():  # Starlette's notice about its test client's HTTP library
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore")
         from starlette.testclient import TestClient
 
     from segany_video.segmenter import VideoSegmenter
