@@ -233,3 +233,52 @@ def test_objects_rename_recolour_delete(opened):
     assert bad.status_code == 400
     assert opened.delete(f"/api/objects/{obj['id']}").json()["objects"] == []
     assert opened.delete("/api/objects/7").status_code == 400
+
+
+class _CountingEngine:
+    """The classic engine, counting its encoder and decoder calls."""
+
+    def __init__(self) -> None:
+        from segany_video.models.classic.engine import ClassicEngine
+
+        self.inner = ClassicEngine()
+        self.info = self.inner.info
+        self.embedded = 0
+        self.decoded = 0
+
+    @property
+    def device(self):
+        return self.inner.device
+
+    def embed(self, frames):
+        self.embedded += len(frames)
+        return self.inner.embed(frames)
+
+    def decode(self, features, prompts, *, multimask=True):
+        self.decoded += 1
+        return self.inner.decode(features, prompts, multimask=multimask)
+
+
+@pytest.mark.slow
+def test_once_the_frame_is_encoded_only_the_decoder_runs(root):
+    from starlette.testclient import TestClient
+    from studio_support import TOKEN
+
+    from segany_video.segmenter import VideoSegmenter
+    from segany_video.studio.app import create_app
+    from segany_video.studio.files import RootFolder
+    from segany_video.studio.session import StudioSession
+
+    engine = _CountingEngine()
+    session = StudioSession(RootFolder(root), VideoSegmenter(model=engine))
+    with TestClient(create_app(session, TOKEN), headers={"X-Studio-Token": TOKEN}) as client:
+        client.post("/api/open", json={"path": "videos/clip.mp4"})
+        client.post("/api/prepare", json={"frame": 3})  # the page shows frame 3
+        assert (engine.embedded, engine.decoded) == (1, 0)
+        _click(client, None, 3, *centre(1))
+        _click(client, 1, 3, *centre(1), label=1)
+        client.post("/api/box", json={"object": 1, "frame": 3, "box": [395, 135, 525, 270]})
+        assert (engine.embedded, engine.decoded) == (1, 3)
+        client.post("/api/preview", json={"object": 1, "frame": 3})  # unchanged: no decode
+        assert (engine.embedded, engine.decoded) == (1, 3)
+    session.close()

@@ -163,6 +163,13 @@ def test_click_track_scrub_export_in_chromium(served, tmp_path):
             links = page.locator("#downloads a").count()
             assert links > 3 * END
             assert "--prompts studio_export/prompts.json" in page.text_content("#command")
+
+            page.keyboard.press("Space")  # play from frame 16, then pause
+            page.wait_for_function("window.studio.frame >= 18")
+            page.keyboard.press("Space")
+            page.wait_for_function("window.studio.playing === false")
+            _settle(page)
+            assert 18 <= page.evaluate("window.studio.frame") < 149
         finally:
             browser.close()
     assert errors == []

@@ -685,6 +685,8 @@ function wire() {
   window.addEventListener("mouseup", onPointerUp);
   marks.addEventListener("contextmenu", (e) => e.preventDefault());
   window.addEventListener("keydown", onKey);
+  // Space plays and pauses; it must not also press the button that has the focus.
+  window.addEventListener("keyup", (e) => { if (e.key === " " && e.target.tagName === "BUTTON") e.preventDefault(); });
   $("back10").onclick = () => guarded(() => seek(S.frame - 10));
   $("back1").onclick = () => guarded(() => seek(S.frame - 1));
   $("fwd1").onclick = () => guarded(() => seek(S.frame + 1));
