@@ -27,7 +27,7 @@ from segany_video.studio.objects import ObjectBoard
 from segany_video.studio.preview import FeatureCache, Preview, preview_keyframe
 from segany_video.studio.retrack import TrackedPrompts, first_changed_frame
 from segany_video.studio.store import ResultStore
-from segany_video.tracking.tracker import Tracker
+from segany_video.studio.tracking_run import Tick, run_tracking
 
 JPEG_QUALITY = 90
 T = TypeVar("T")
@@ -290,56 +290,20 @@ class StudioSession:
         self.range = (int(start), end)
         self.jobs.start("track", self._track_work)
 
-    def _track_work(self, tick) -> str:
+    def _track_work(self, tick: Tick) -> str:
         board = self._board()
         start, end = self.range
-        stop = end if end is not None else self.frame_count
         with self._edits:
-            objects = board.prompted()
             prompts = board.prompt_set()
-            wanted = TrackedPrompts.of(objects, start, end)
-        seg = self.segmenter
-        with open_video(self.video_path, settings=seg.config.reader) as video:
-            resolved = prompts.resolve(video.info)
-            for obj in resolved.objects:
-                if not start <= obj.first_frame < stop:
-                    raise PromptError(
-                        f"object {obj.id!r}: its first keyframe (frame {obj.first_frame}) is "
-                        f"outside the tracked range [{start}, {stop})"
-                    )
-            changed = first_changed_frame(self.tracked, wanted)
-            store = self.store
-            if store is None or changed == start or store.object_ids != resolved.ids:
-                store = ResultStore((video.info.height, video.info.width), resolved.ids, start)
-                self.store = store
-            store.drop_from(stop)
-            resume = min(changed if changed is not None else stop, store.done_until(), stop)
-            store.drop_from(resume)
-            self.tracked = wanted  # the kept frames are exactly what ``wanted`` gives
-            if resume >= stop:
-                return "nothing to track: the results are up to date"
-            tracker = Tracker(seg.model, resolved, seg.config.tracker)
-            snapshot = store.snapshot_before(resume) if resume > start else None
-            begin = start
-            if snapshot is not None:
-                tracker.restore(snapshot[1])
-                begin = snapshot[0] + 1
-            self.jobs.progress.first = begin
-            frames = seg.runtime.stream(video, begin, end)
-            results = tracker.track(
-                frames, lambda indices: seg.runtime.stream_indices(video, indices)
-            )
-            total = stop - begin
-            tick(0, total)
-            try:
-                for done, result in enumerate(results, start=1):
-                    store.add(result)
-                    if store.wants_snapshot(result.index):
-                        store.add_snapshot(result.index, tracker.snapshot())
-                    tick(done, total)
-            finally:
-                results.close()
-        return f"tracked frames {begin}..{stop - 1}"
+            wanted = TrackedPrompts.of(board.prompted(), start, end)
+
+        def publish(store: ResultStore, first: int) -> None:
+            # The kept frames are exactly what ``wanted`` gives; the rest is on its way.
+            self.store, self.tracked = store, wanted
+            self.jobs.progress.first = first
+
+        return run_tracking(self.segmenter, self.video_path, prompts, wanted, self.tracked,
+                            self.store, publish, tick)  # fmt: skip
 
     def frame_results(self, index: int) -> dict:
         """Every object's state, box and score on a frame and its label map (None when the
