@@ -9,6 +9,7 @@ Set ``SEGANY_STUDIO_SCREENSHOTS=DIR`` to keep the two screenshots (the README's 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shlex
 import shutil
@@ -188,3 +189,18 @@ def test_click_track_scrub_export_in_chromium(served, tmp_path):
             ours = cv2.imread(str(root / "studio_export" / name), cv2.IMREAD_GRAYSCALE)
             theirs = cv2.imread(str(root / "cli_out" / name), cv2.IMREAD_GRAYSCALE)
             assert ours is not None and np.array_equal(ours, theirs), name
+    # Beyond the masks: every file the CLI wrote (mask videos, overlay, tracks.json) is the same,
+    # but for tracks.json's video path (absolute from the page, as typed on the command line).
+    cli_files = sorted(p.relative_to(root / "cli_out") for p in (root / "cli_out").rglob("*")
+                       if p.is_file() and p.name != "run.json")  # fmt: skip
+    assert len(cli_files) == 3 * END + 3 + 2  # png, masks/<id>.mkv, overlay.mp4, tracks.json
+    for rel in cli_files:
+        ours, theirs = (
+            (root / "studio_export" / rel).read_bytes(),
+            (root / "cli_out" / rel).read_bytes(),
+        )
+        if rel.name == "tracks.json":
+            ours, theirs = json.loads(ours), json.loads(theirs)
+            assert ours["video"].pop("source") == str((root / "sample" / "clip.mp4").resolve())
+            assert theirs["video"].pop("source") == "sample/clip.mp4"
+        assert ours == theirs, rel
