@@ -187,16 +187,16 @@ def test_track_progress_results_strips_and_export(opened, session, root):
 @pytest.mark.slow
 def test_correction_retracks_from_the_snapshot_before_it(opened, session, root):
     _click(opened, None, 0, *centre(1))
-    _track(opened, end=12)
+    _track(opened, end=10)
     _click(opened, 1, 8, *centre(1), label=1)  # a keyframe on frame 8
     assert opened.get("/api/strips").json()["stale_from"] == 8
     refused = opened.post("/api/export", json={"formats": ["png"], "folder": "x"})
     assert refused.status_code == 409 and "Track" in refused.json()["error"]
-    progress = _track(opened, end=12)
+    progress = _track(opened, end=10)
     assert progress["first"] == 8  # resumed after frame 7's snapshot: frames 0..7 kept
-    assert progress["total"] == 12 - 8
+    assert progress["total"] == 10 - 8
     assert opened.get("/api/strips").json()["objects"]["1"][8] == "p"
-    _assert_same(_stored(session, 12), _replayed(session, root, 12))
+    _assert_same(_stored(session, 10), _replayed(session, root, 10))
 
 
 @pytest.mark.slow
