@@ -174,8 +174,14 @@ def _outcome(ray: Any, ref: Any, job: Job, attempts: int, stopping: bool) -> Job
         )
     except ray.exceptions.RayError as exc:  # retries used up: the worker kept dying
         if stopping:
-            return JobResult(job.index, job.input, job.out, "cancelled", attempts=attempts,
-                             error="--fail-fast stopped the batch after a failed job")  # fmt: skip
+            return JobResult(
+                job.index,
+                job.input,
+                job.out,
+                "cancelled",
+                attempts=attempts,
+                error="--fail-fast stopped the batch after a failed job",
+            )
         return JobResult(
             job.index,
             job.input,

@@ -56,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="times a job whose worker died is run again, from its journal (default 3)",
     )
     parser.add_argument(
-        "--report", metavar="DIR", help="folder for batch.json and batch.csv (default: manifest's)"
+        "--report",
+        metavar="DIR",
+        help="folder for batch.json and batch.csv (default: the folder holding the jobs' outputs)",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     return parser

@@ -103,8 +103,10 @@ def print_table(report: BatchReport, out: IO[str]) -> None:
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
-        cells = [cell.rjust(w) if i != 1 else cell.ljust(w) for i, (cell, w) in
-                 enumerate(zip(row, widths, strict=False))]  # fmt: skip
+        cells = [
+            cell.rjust(w) if i != 1 else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=False))
+        ]
         print("  ".join([*cells, row[-1]]), file=out)
     summary = report.to_dict()
     counts = ", ".join(f"{n} {status}" for status, n in _ordered(report.counts).items())

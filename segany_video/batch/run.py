@@ -50,7 +50,8 @@ def run_batch(
             from their journals.
         fail_fast: start no more jobs after the first failure.
         max_retries: times a job whose worker died is run again (from its journal).
-        report_dir: where ``batch.json`` and ``batch.csv`` go (default: the manifest's folder).
+        report_dir: where ``batch.json`` and ``batch.csv`` go (default: beside the outputs,
+            see :func:`report_folder`).
         out: where job lines and the table are printed (default stdout).
 
     Raises:
@@ -117,8 +118,15 @@ def run_batch(
         wall_time_s=time.perf_counter() - t0,
         jobs=tuple(results[job.index] for job in manifest.jobs),
     )
-    folder = Path(report_dir) if report_dir is not None else manifest.path.parent
+    folder = Path(report_dir) if report_dir is not None else report_folder(manifest)
     json_path, csv_path = write_report(report, folder)
     print_table(report, out)
     print(f"report   {json_path}\nreport   {csv_path}", file=out)
     return report
+
+
+def report_folder(manifest: Manifest) -> Path:
+    """Beside the outputs: the folder holding every job's output folder, when that is more
+    than a file-system root; else the manifest's folder."""
+    common = Path(os.path.commonpath([str(Path(job.out).parent) for job in manifest.jobs]))
+    return common if common != Path(common.anchor) else manifest.path.parent
