@@ -17,7 +17,6 @@ batch: it checks ``run.json`` for ``--resume`` and writes the report.
 from __future__ import annotations
 
 import importlib
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,7 +42,6 @@ def import_ray() -> Any:
 
 def _run_task(job: Job, token: str, resume: bool, threads: int, inbox: Any) -> JobResult:
     """The body of one job's Ray task (runs in a Ray worker process)."""
-    import os
     import time
 
     global _cache
@@ -57,10 +55,7 @@ def _run_task(job: Job, token: str, resume: bool, threads: int, inbox: Any) -> J
             last[0] = now
             inbox.put.remote(("frames", index, done, total))  # fire and forget
 
-    def started(started_job: Job) -> None:
-        inbox.put.remote(("started", started_job.index, os.getpid()))
-
-    return run_job(job, token, _cache, resume=resume, report=report, attempt_hook=started)
+    return run_job(job, token, _cache, resume=resume, report=report)
 
 
 class _Inbox:
@@ -136,23 +131,22 @@ def _submit_and_wait(
     )(_run_task)
     threads = max(1, int(cpus_per_job))
     refs = {task.remote(job, token, resume, threads, inbox): job for job in jobs}
-    attempts: Counter[int] = Counter()
     results: dict[int, JobResult] = {}
     stopping = False
     try:
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1, timeout=_POLL_S)
-            _drain(ray, inbox, progress, attempts)
+            _drain(ray, inbox, progress)
             for ref in ready:
                 job = refs.pop(ref)
-                result = _outcome(ray, ref, job, attempts[job.index], stopping)
+                result = _outcome(ray, ref, job, max_retries + 1, stopping)
                 results[job.index] = result
                 progress.finished(result)
                 if result.status == "failed" and fail_fast and not stopping:
                     stopping = True
                     for other in refs:
                         ray.cancel(other)  # interrupted runs keep their journals
-        _drain(ray, inbox, progress, attempts)
+        _drain(ray, inbox, progress)
     except KeyboardInterrupt:
         for ref in refs:
             ray.cancel(ref)
@@ -160,43 +154,33 @@ def _submit_and_wait(
     return [results[job.index] for job in jobs]
 
 
-def _outcome(ray: Any, ref: Any, job: Job, attempts: int, stopping: bool) -> JobResult:
+def _outcome(ray: Any, ref: Any, job: Job, most_attempts: int, stopping: bool) -> JobResult:
     try:
-        result: JobResult = ray.get(ref)
-    except ray.exceptions.TaskCancelledError:
-        return JobResult(
-            job.index,
-            job.input,
-            job.out,
-            "cancelled",
-            attempts=attempts,
-            error="--fail-fast stopped the batch after a failed job",
-        )
-    except ray.exceptions.RayError as exc:  # retries used up: the worker kept dying
-        if stopping:
+        return ray.get(ref)
+    except ray.exceptions.RayError as exc:
+        cancelled = stopping or isinstance(exc, ray.exceptions.TaskCancelledError)
+        if cancelled:
             return JobResult(
                 job.index,
                 job.input,
                 job.out,
                 "cancelled",
-                attempts=attempts,
+                attempts=0,
                 error="--fail-fast stopped the batch after a failed job",
             )
+        # Retries used up: the worker kept dying (or its node was lost).
+        detail = error_line(exc).splitlines()[0][:200]
         return JobResult(
             job.index,
             job.input,
             job.out,
             "failed",
-            attempts=attempts,
-            error=f"its Ray worker died {attempts} times; the journal in the output folder lets "
-            f"--resume continue ({error_line(exc).splitlines()[0][:200]})",
+            attempts=most_attempts,
+            error=f"its Ray worker died {most_attempts} times; the journal in the output folder "
+            f"lets --resume continue ({detail})",
         )
-    return JobResult(**{**result.to_dict(), "attempts": max(1, attempts)})
 
 
-def _drain(ray: Any, inbox: Any, progress: BatchProgress, attempts: Counter[int]) -> None:
+def _drain(ray: Any, inbox: Any, progress: BatchProgress) -> None:
     for message in ray.get(inbox.take.remote()):
-        if message[0] == "started":
-            attempts[message[1]] += 1
-        else:
-            progress.frames(*message[1:])
+        progress.frames(*message[1:])

@@ -10,7 +10,6 @@ journals, up to ``max_retries`` times; those still queued simply run.
 
 from __future__ import annotations
 
-import dataclasses
 import multiprocessing as mp
 import os
 import queue as queue_module
@@ -156,7 +155,7 @@ def _outcome(
         return None
     except Exception as exc:  # the job could not even be sent to a worker
         return JobResult(job.index, job.input, job.out, "failed", error=error_line(exc))
-    return dataclasses.replace(result, attempts=max(1, attempts[job.index]))
+    return result
 
 
 def _cancelled(job: Job, attempts: int) -> JobResult:

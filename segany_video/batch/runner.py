@@ -49,7 +49,8 @@ class JobResult:
         frames: frames written; frames_per_s and wall_time_s: of the job's last attempt.
         objects: prompted objects; objects_tracked: those never lost; objects_lost: those lost
             on at least one frame; lost_frames: frames summed over objects where they were lost.
-        attempts: runs started (more than one after a worker died).
+        attempts: runs started in this batch (more than one after a worker died), counted in
+            the job's ``.batch-attempt`` marker.
         resumed_at: frame the last attempt resumed at, None when it ran from the start.
         error: one line saying why a job failed.
         worker: ``host:pid`` of the process that ran the last attempt.
@@ -142,10 +143,12 @@ def run_job(
     t0 = time.perf_counter()
     out = Path(job.out)
     worker = f"{socket.gethostname()}:{os.getpid()}"
+    attempt = 1
     try:
         earlier = _read_attempt(out)
         retry = earlier is not None and earlier.get("token") == token
-        _write_attempt(out, token, worker)
+        attempt = int(earlier.get("attempt", 1)) + 1 if retry else 1
+        _write_attempt(out, token, worker, attempt)
         if attempt_hook is not None:
             attempt_hook(job)
         journal = (out / RESUME_DIR / "run.json").is_file()
@@ -167,7 +170,8 @@ def run_job(
             snapshot_every=job.snapshot_every,
         )
         _forget_attempt(out)
-        return result_from_summary(job, summary.to_dict(), "done", worker=worker)
+        result = result_from_summary(job, summary.to_dict(), "done", worker=worker)
+        return dataclasses.replace(result, attempts=attempt)
     except Exception as exc:
         _forget_attempt(out)
         return JobResult(
@@ -176,6 +180,7 @@ def run_job(
             job.out,
             "failed",
             wall_time_s=round(time.perf_counter() - t0, 3),
+            attempts=attempt,
             error=error_line(exc),
             worker=worker,
         )
@@ -239,10 +244,16 @@ def _read_attempt(out: Path) -> dict[str, Any] | None:
         return None
 
 
-def _write_attempt(out: Path, token: str, worker: str) -> None:
+def _write_attempt(out: Path, token: str, worker: str, attempt: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
     marker = AtomicPath(out / ATTEMPT_FILE)
-    record = {"token": token, "worker": worker, "pid": os.getpid(), "started": time.time()}
+    record = {
+        "token": token,
+        "attempt": attempt,
+        "worker": worker,
+        "pid": os.getpid(),
+        "started": time.time(),
+    }
     marker.temp.write_text(json.dumps(record) + "\n", encoding="utf-8")
     marker.commit()
 
