@@ -10,13 +10,16 @@ journals, up to ``max_retries`` times; those still queued simply run.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import queue as queue_module
+import signal
 from collections import Counter, deque
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 from segany_video.batch.manifest import Job
 from segany_video.batch.progress import BatchProgress
@@ -30,8 +33,9 @@ _REPORT_EVERY_S = 0.25  # least time between two progress reports of one worker
 class _Worker:
     """The state one worker process keeps between jobs (built by the pool's initializer)."""
 
-    def __init__(self, channel: mp.Queue, threads: int | None) -> None:
+    def __init__(self, channel: mp.Queue, stop: Any, threads: int | None) -> None:
         self.channel = channel
+        self.stop = stop  # set by the parent: --fail-fast or Ctrl-C; start no more jobs
         self.cache = EngineCache(threads=threads)
         self._last = 0.0
 
@@ -50,14 +54,16 @@ class _Worker:
 _worker: _Worker | None = None
 
 
-def _init_worker(channel: mp.Queue, threads: int | None) -> None:
+def _init_worker(channel: mp.Queue, stop: Any, threads: int | None) -> None:
     global _worker
-    _worker = _Worker(channel, threads)
+    _worker = _Worker(channel, stop, threads)
 
 
 def _run_in_worker(job: Job, token: str, resume: bool) -> JobResult:
     assert _worker is not None, "the pool's initializer did not run"
     worker = _worker
+    if worker.stop.is_set():  # queued on this worker before the batch was stopped
+        return _cancelled(job, 0)
     return run_job(
         job, token, worker.cache, resume=resume, report=worker.report, attempt_hook=worker.started
     )
@@ -82,15 +88,19 @@ def run_local(
         workers: worker processes; each gets ``cores // workers`` torch/OpenCV threads.
         resume: continue interrupted runs of earlier batches from their journals.
         fail_fast: after the first failed job, start no other (running ones finish).
+
+    Ctrl-C interrupts the running jobs (they keep their journals) and starts no other.
         max_retries: times a job whose worker died is run again.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     context = mp.get_context("spawn")
     channel = context.Queue()
+    stop = context.Event()
     threads = max(1, usable_cpu_count() // workers)
     todo = deque(jobs)
     attempts: Counter[int] = Counter()
+    pids: dict[int, int] = {}  # job index -> pid of the worker that started it last
     results: dict[int, JobResult] = {}
     stopping = False
     while todo and not stopping:
@@ -99,7 +109,7 @@ def run_local(
             max_workers=min(workers, len(todo)),
             mp_context=context,
             initializer=_init_worker,
-            initargs=(channel, threads),
+            initargs=(channel, stop, threads),
         ) as pool:
             running: dict[Future, Job] = {
                 pool.submit(_run_in_worker, job, token, resume): job for job in todo
@@ -108,7 +118,7 @@ def run_local(
             try:
                 while running:
                     done, _ = wait(running, timeout=_POLL_S, return_when=FIRST_COMPLETED)
-                    _drain(channel, progress, started, attempts)
+                    _drain(channel, progress, started, attempts, pids)
                     for future in done:
                         job = running.pop(future)
                         result = _outcome(future, job, started, attempts, max_retries)
@@ -119,12 +129,15 @@ def run_local(
                         progress.finished(result)
                         if result.status == "failed" and fail_fast and not stopping:
                             stopping = True
+                            stop.set()
                             for other in running:
                                 other.cancel()  # those not yet on a worker
             except KeyboardInterrupt:
+                stop.set()
                 pool.shutdown(wait=False, cancel_futures=True)
+                _interrupt(started, pids)
                 raise
-    _drain(channel, progress, set(), attempts)
+    _drain(channel, progress, set(), attempts, pids)
     for job in todo:  # --fail-fast stopped the batch before these could run again
         results[job.index] = _cancelled(job, attempts[job.index])
         progress.finished(results[job.index])
@@ -165,12 +178,16 @@ def _cancelled(job: Job, attempts: int) -> JobResult:
         job.out,
         "cancelled",
         attempts=attempts,
-        error="--fail-fast stopped the batch after a failed job",
+        error="the batch was stopped (--fail-fast after a failed job, or Ctrl-C)",
     )
 
 
 def _drain(
-    channel: mp.Queue, progress: BatchProgress, started: set[int], attempts: Counter[int]
+    channel: mp.Queue,
+    progress: BatchProgress,
+    started: set[int],
+    attempts: Counter[int],
+    pids: dict[int, int],
 ) -> None:
     while True:
         try:
@@ -180,5 +197,14 @@ def _drain(
         if message[0] == "started":
             started.add(message[1])
             attempts[message[1]] += 1
+            pids[message[1]] = message[2]
         else:
             progress.frames(*message[1:])
+
+
+def _interrupt(started: set[int], pids: dict[int, int]) -> None:
+    """Ctrl-C: interrupt the workers' running jobs too (they keep their journals), so the
+    pool's shutdown does not wait for them to finish."""
+    for index in started:
+        with contextlib.suppress(ProcessLookupError, KeyError):
+            os.kill(pids[index], signal.SIGINT)
