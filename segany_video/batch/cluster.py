@@ -5,7 +5,7 @@ small-model jobs can share a GPU). Ray retries a task whose worker died (killed,
 of memory) up to ``max_retries`` times; the retry finds the batch's token in the job's
 ``out/.batch-attempt`` and continues from the job's resume journal. Exceptions are not retried:
 a broken input fails alone, as a failed result. CPU workers are reused between tasks, so each
-keeps its engines loaded (one :class:`EngineCache` per worker process); Ray gives GPU tasks a
+keeps its engines loaded (one :class:`SegmenterCache` per worker process); Ray gives GPU tasks a
 fresh worker each (``max_calls=1``, its guard against leaked GPU memory), so there the model
 loads once per job.
 
@@ -22,14 +22,14 @@ from typing import Any
 
 from segany_video.batch.manifest import Job
 from segany_video.batch.progress import BatchProgress
-from segany_video.batch.runner import EngineCache, JobResult, error_line, run_job
+from segany_video.batch.runner import JobResult, SegmenterCache, error_line, run_job
 from segany_video.errors import ConfigError
 
 INSTALL_HINT = 'Ray is not installed; install it with: pip install "segany-video[cluster]"'
 _POLL_S = 0.5
 _REPORT_EVERY_S = 0.5
 
-_cache: EngineCache | None = None  # this worker process's engines, kept between tasks
+_cache: SegmenterCache | None = None  # this worker process's segmenters, kept between tasks
 
 
 def import_ray() -> Any:
@@ -46,7 +46,7 @@ def _run_task(job: Job, token: str, resume: bool, threads: int, inbox: Any) -> J
 
     global _cache
     if _cache is None:
-        _cache = EngineCache(threads=threads)
+        _cache = SegmenterCache(threads=threads)
     last = [0.0]
 
     def report(index: int, done: int, total: int | None) -> None:

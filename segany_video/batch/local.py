@@ -1,7 +1,7 @@
 """Local mode: N worker processes on this machine, each loading its engines once.
 
 Workers are the processes of a :class:`ProcessPoolExecutor` (spawn start method: no forked
-torch or thread state); each keeps an :class:`EngineCache` from its initializer on and runs
+torch or thread state); each keeps an :class:`SegmenterCache` from its initializer on and runs
 jobs one after another. Progress comes back through one multiprocessing queue. When a worker
 dies (killed, out of memory, crashed), the pool is broken and every job in flight on it is
 interrupted: those that had started run again on a fresh pool, continuing from their resume
@@ -23,7 +23,7 @@ from typing import Any
 
 from segany_video.batch.manifest import Job
 from segany_video.batch.progress import BatchProgress
-from segany_video.batch.runner import EngineCache, JobResult, error_line, run_job
+from segany_video.batch.runner import JobResult, SegmenterCache, error_line, run_job
 from segany_video.runtime.device import usable_cpu_count
 
 _POLL_S = 0.2  # how often the parent drains progress while waiting for jobs
@@ -36,7 +36,7 @@ class _Worker:
     def __init__(self, channel: mp.Queue, stop: Any, threads: int | None) -> None:
         self.channel = channel
         self.stop = stop  # set by the parent: --fail-fast or Ctrl-C; start no more jobs
-        self.cache = EngineCache(threads=threads)
+        self.cache = SegmenterCache(threads=threads)
         self._last = 0.0
 
     def started(self, job: Job) -> None:

@@ -1,11 +1,12 @@
 """Running one job inside a worker process (local or Ray): engines loaded once, results as data.
 
-A worker keeps the engines it built (:class:`EngineCache`) and runs jobs one after another
-through :meth:`VideoSegmenter.run`. Every attempt of a job first writes ``out/.batch-attempt``
-(the batch's run token, the worker's host and pid): when a later attempt of the same batch finds
-its own token there, the earlier attempt died (worker killed, node lost, out of memory) and the
-job continues from its resume journal instead of starting over. A job that raises fails alone:
-its error becomes part of the :class:`JobResult`, never an exception in the batch.
+A worker keeps the segmenters it built (:class:`SegmenterCache`, their engines loaded) and runs
+jobs one after another through :meth:`VideoSegmenter.run`. Every attempt of a job first writes
+``out/.batch-attempt`` (the batch's run token, the attempt number, the worker's host and pid):
+when a later attempt of the same batch finds its own token there, the earlier attempt died
+(worker killed, node lost, out of memory) and the job continues from its resume journal instead
+of starting over. A job that raises fails alone: its error becomes part of the
+:class:`JobResult`, never an exception in the batch.
 """
 
 from __future__ import annotations
@@ -25,10 +26,7 @@ from typing import Any
 from segany_video.batch.manifest import Job
 from segany_video.config import Config
 from segany_video.errors import SegAnyVideoError
-from segany_video.models.base import PromptableSegmenter
-from segany_video.models.registry import build_model
 from segany_video.resume import RESUME_DIR
-from segany_video.runtime.device import plan_device
 from segany_video.segmenter import VideoSegmenter
 from segany_video.writers.atomic import AtomicPath
 
@@ -80,34 +78,35 @@ class JobResult:
         return dataclasses.asdict(self)
 
 
-class EngineCache:
-    """Engines a worker built, by model and runtime settings; the least recently used goes first.
+class SegmenterCache:
+    """The segmenters a worker built, one per distinct config; the least recently used goes.
 
-    Two jobs with the same model share one engine (loaded once per worker); their other
-    settings (tracker, writers, preset) only build a new :class:`VideoSegmenter` around it.
+    A worker running many jobs of one config loads its engine once. The output formats are not
+    part of the key (each run is given its own), so jobs differing only in formats share one.
 
     Args:
-        capacity: engines kept at once (each may hold a GPU's worth of weights).
+        capacity: segmenters kept at once (each may hold a GPU's worth of weights).
         threads: torch/OpenCV threads for this worker (None: leave the runtime's choice).
     """
 
     def __init__(self, capacity: int = 2, threads: int | None = None) -> None:
         self.capacity = capacity
         self.threads = threads
-        self._engines: OrderedDict[str, PromptableSegmenter] = OrderedDict()
+        self._segmenters: OrderedDict[str, VideoSegmenter] = OrderedDict()
         self.loads = 0
 
     def segmenter(self, config: Config) -> VideoSegmenter:
-        key = json.dumps([config.model, config.to_dict()["runtime"]], sort_keys=True)
-        engine = self._engines.pop(key, None)
-        if engine is None:
-            engine = build_model(config.model, device=plan_device(config.runtime).device)
+        data = config.to_dict()
+        data["writers"].pop("formats")
+        key = json.dumps(data, sort_keys=True)
+        segmenter = self._segmenters.pop(key, None)
+        if segmenter is None:
+            while len(self._segmenters) >= self.capacity:
+                self._segmenters.popitem(last=False)  # free its engine before loading one
+            segmenter = VideoSegmenter(config=config)
             self.loads += 1
-        self._engines[key] = engine
-        while len(self._engines) > self.capacity:
-            self._engines.popitem(last=False)
-        segmenter = VideoSegmenter(model=engine, config=config)
-        self._limit_threads()  # the runtime just set the process's thread count
+            self._limit_threads()  # the runtime just set the process's thread count
+        self._segmenters[key] = segmenter
         return segmenter
 
     def _limit_threads(self) -> None:
@@ -123,7 +122,7 @@ class EngineCache:
 def run_job(
     job: Job,
     token: str,
-    cache: EngineCache,
+    cache: SegmenterCache,
     *,
     resume: bool = False,
     report: FrameReport | None = None,
@@ -135,7 +134,7 @@ def run_job(
         job: the job.
         token: this batch's run token; finding it in ``out/.batch-attempt`` means an earlier
             attempt of this batch died, so the run continues from its journal.
-        cache: the worker's engines.
+        cache: the worker's segmenters.
         resume: continue an interrupted run of an earlier batch too (``--resume``).
         report: receives frame progress.
         attempt_hook: called once the attempt is recorded (the local pool reports the start).
@@ -163,6 +162,7 @@ def run_job(
             job.input,
             job.prompts,
             out,
+            formats=config.writers.formats,
             start=job.start,
             end=job.end,
             resume=journal and (retry or resume),
