@@ -19,6 +19,8 @@ BENCHES = {
     "composites": "segany_video.benchmarks.composites",
     "davis-track": "segany_video.benchmarks.davis_track",
     "sam2": "segany_video.benchmarks.sam2_video",
+    "studio": "segany_video.benchmarks.studio",
+    "batch": "segany_video.benchmarks.batch",
 }
 
 

@@ -42,6 +42,14 @@ FORWARDED: dict[str, ForwardedCommand] = {
         "segany_video.evaluation.label_scores",
         "score a run's davis/ labels against ground truth: score RUN_OUT TRUTH_DIR",
     ),
+    "studio": ForwardedCommand(
+        "segany_video.studio.command",
+        "a local web page to click objects, preview, track and export: studio [INPUT] [options]",
+    ),
+    "batch": ForwardedCommand(
+        "segany_video.batch.command",
+        "run a manifest of videos on local workers or a Ray cluster: batch MANIFEST [options]",
+    ),
     "bench": ForwardedCommand(
         "segany_video.cli.bench", f"benchmarks: bench {{{','.join(BENCHES)}}} [options]"
     ),
