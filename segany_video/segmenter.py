@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from segany_video.config import Config, load_config
-from segany_video.errors import FrameIndexError, PromptError
+from segany_video.errors import ConfigError, FrameIndexError, PromptError
 from segany_video.models.base import PromptableSegmenter
 from segany_video.models.registry import build_model
 from segany_video.readers.reader import VideoSource, open_video
@@ -34,7 +34,7 @@ from segany_video.runtime.runtime import Runtime
 from segany_video.tracking.prompts import PromptSet, ResolvedPrompts
 from segany_video.tracking.tracker import Tracker
 from segany_video.writers.atomic import remove_quietly, write_text_atomically
-from segany_video.writers.outputs import OutputSet
+from segany_video.writers.outputs import FORMATS, OutputSet
 from segany_video.writers.run_lock import RunLock
 
 Prompts = PromptSet | Mapping[str, Any] | str | os.PathLike[str]
@@ -179,6 +179,7 @@ class VideoSegmenter:
 
         Raises:
             OutputError: ``out_dir`` cannot be created or written, or another run holds it.
+            ConfigError: no output format is asked for.
             VideoOpenError, PromptError, FrameIndexError: bad input, prompts or range.
         """
         t0 = time.perf_counter()
@@ -189,6 +190,7 @@ class VideoSegmenter:
         if formats is not None:
             writers = dataclasses.replace(writers, formats=tuple(formats))
         config = dataclasses.replace(self.config, writers=writers)
+        require_formats(writers.formats, out)
         with self._open(source) as video, ExitStack() as held:
             resolved, first, last = self._prepare(video, prompts, start, end)
             if lock is None:
@@ -323,6 +325,19 @@ class VideoSegmenter:
                 result = next(by_index)
                 assert result.index == int(index), (result.index, index)
                 yield result, image
+
+
+def require_formats(formats: Sequence[str], out: Path) -> None:
+    """Refuse a run into ``out`` that would write no output (only its ``run.json``).
+
+    Raises:
+        ConfigError: ``formats`` is empty (e.g. ``formats: []`` in a config file).
+    """
+    if not formats:
+        raise ConfigError(
+            f"no output formats for {out}: name one or more of {', '.join(FORMATS)} "
+            "(or use VideoSegmenter.track to get results without writing files)"
+        )
 
 
 def _prompt_set(prompts: Prompts) -> PromptSet:

@@ -27,7 +27,7 @@ from segany_video import cli
 from segany_video import resume as resume_module
 from segany_video import segmenter as segmenter_module
 from segany_video.cli import values
-from segany_video.errors import OutputError
+from segany_video.errors import ConfigError, OutputError
 from segany_video.segmenter import VideoSegmenter
 from segany_video.writers.atomic import writer_error
 from segany_video.writers.outputs import FORMATS
@@ -216,6 +216,17 @@ def test_empty_formats_stop_before_anything_runs(capsys, tmp_path, video, prompt
     assert not out.exists()
 
 
+def test_config_with_no_formats_stops_before_anything_runs(capsys, tmp_path, video, prompts):
+    config = tmp_path / "run.yaml"
+    config.write_text("writers:\n  formats: []\n")
+    out = tmp_path / "run"
+    args = ["--config", str(config), "--out", str(out)]
+    code, err = run_cli(capsys, "track", video, "--prompts", prompts, *args)
+    assert code == 2
+    assert_one_line(err, "no output formats", str(out), *FORMATS)
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("flag", "needle"),
     [
@@ -326,8 +337,8 @@ def test_start_after_end(capsys, tmp_path, video, prompts):
 @pytest.mark.parametrize(
     ("option", "value", "needle"),
     [
-        ("--batch-size", "0", "batch_size must be a positive integer"),
-        ("--batch-size", "-2", "batch_size must be a positive integer"),
+        ("--batch-size", "0", "runtime batch_size"),
+        ("--batch-size", "-2", "runtime batch_size"),
         ("--snapshot-every", "0", "--snapshot-every: expected a whole number >= 1"),
         ("--snapshot-every", "-1", "--snapshot-every: expected a whole number >= 1"),
         ("--snapshot-every", "x", "--snapshot-every: expected a whole number >= 1"),
@@ -462,6 +473,12 @@ def test_info_counts_a_pipe_in_one_pass(clip):
     rows = dict(line.split(None, 1) for line in done.stdout.decode().splitlines())
     assert rows["frames"] == "unknown"
     assert rows["decoded"].startswith(f"{FRAMES} frames")
+
+
+def test_api_run_without_formats_is_refused(tmp_path, video, prompts):
+    with pytest.raises(ConfigError, match="no output formats"):
+        VideoSegmenter().run(video, prompts, tmp_path / "run", formats=[])
+    assert not (tmp_path / "run").exists()
 
 
 def test_an_open_source_is_used_as_given(tmp_path, video, prompts):
