@@ -14,7 +14,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,7 +141,10 @@ class VideoSegmenter:
         with self._open(source) as video:
             resolved, first, last = self._prepare(video, prompts, start, end)
             tracker = Tracker(self.model, resolved, self.config.tracker)
-            yield from tracker.track(self.runtime.stream(video, first, last), self._rewind(video))
+            # Closed explicitly: on an error the generator would otherwise live on in the
+            # traceback, and its encoder thread with it until interpreter exit.
+            with closing(self.runtime.stream(video, first, last)) as frames:
+                yield from tracker.track(frames, self._rewind(video))
 
     def run(
         self,
@@ -226,14 +229,15 @@ class VideoSegmenter:
                         done += 1
                     resume_at = replay[-1].index + 1 if replay else first
                     images: dict[int, np.ndarray] = {}
-                    stream = _remember_images(self.runtime.stream(video, resume_at, last), images)
-                    for result in tracker.track(stream, self._rewind(video)):
-                        outputs.write(result, images.pop(result.index))
-                        journal.record(result, tracker.snapshot)
-                        _count(counts, result)
-                        done += 1
-                        if progress is not None:
-                            progress(done, total)
+                    with closing(self.runtime.stream(video, resume_at, last)) as frames:
+                        stream = _remember_images(frames, images)
+                        for result in tracker.track(stream, self._rewind(video)):
+                            outputs.write(result, images.pop(result.index))
+                            journal.record(result, tracker.snapshot)
+                            _count(counts, result)
+                            done += 1
+                            if progress is not None:
+                                progress(done, total)
             finally:
                 journal.close()
             paths = {fmt: [str(p) for p in ps] for fmt, ps in outputs.paths.items()}

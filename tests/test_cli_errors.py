@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -200,6 +201,29 @@ def test_full_disk_at_run_json_takes_the_outputs_back(
     assert code == 2
     assert_one_line(err, str(out / "run.json"), "disk or quota is full")
     assert_nothing_complete(out)
+
+
+def test_a_run_failing_mid_way_stops_its_threads(capsys, monkeypatch, tmp_path):
+    """An encoder thread left running after an error aborts the interpreter at its exit.
+
+    The failure comes from re-reading earlier frames for an object prompted on frame 6 (as
+    with a pipe, whose frames are gone), while the forward stream's encoder is still busy.
+    """
+    _, paths = tiny_clip(tmp_path / "clip", num_frames=120)
+
+    def frames_gone(self, video):
+        return lambda indices: self.runtime.stream_indices(video, [10_000])
+
+    monkeypatch.setattr(VideoSegmenter, "_rewind", frames_gone)
+    before = set(threading.enumerate())
+    out = tmp_path / "run"
+    code, err = run_cli(
+        capsys, "track", str(paths.video), "--box", "1,2,30,40@6", "--out", str(out)
+    )
+    assert code == 2
+    assert_one_line(err, "frame 10000")
+    left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert left == []
 
 
 # ------------------------------------------------------------------------------ options
