@@ -89,8 +89,9 @@ class RunLock:
             return
         fd, self._fd = self._fd, None
         with contextlib.suppress(OSError):
-            self.path.unlink()
-        os.close(fd)  # closing the descriptor drops the OS lock
+            self.path.unlink()  # Windows refuses while the file is open: it then stays, unlocked
+        _unlock(fd)
+        os.close(fd)
 
     def __enter__(self) -> RunLock:
         return self
@@ -125,6 +126,20 @@ def _try_lock(fd: int) -> bool:
     except BlockingIOError:
         return False
     return True
+
+
+def _unlock(fd: int) -> None:
+    """Drop the lock before closing (POSIX would on close; Windows asks for it explicitly)."""
+    with contextlib.suppress(OSError):
+        if os.name == "nt":
+            import msvcrt
+
+            os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _write_holder(fd: int) -> None:
