@@ -102,8 +102,9 @@ def test_object_from_flag(kind: str, text: str, keyframe: dict):
 )
 def test_mask_flag_resolves_the_path(tmp_path, monkeypatch, text: str, frame_key: dict):
     monkeypatch.chdir(tmp_path)
-    obj = prompt_flags.object_from_flag("mask", text, 1)
     name = text.removesuffix("@3")
+    (tmp_path / name).write_bytes(b"")  # the flag checks that the file exists, not its content
+    obj = prompt_flags.object_from_flag("mask", text, 1)
     assert obj == {"id": 1, "keyframes": [{**frame_key, "mask": str(tmp_path / name)}]}
 
 

@@ -54,7 +54,7 @@ def prompts(clip) -> str:
     return str(clip[1].prompts)
 
 
-def run_cli(capsys, *args: str) -> tuple[int, str]:
+def run_cli(capsys, *args: str) -> tuple[int, str]:  # capsys or capfd
     """Run ``segany-video ARGS`` in this process; returns the exit code and stderr."""
     try:
         code = cli.main(list(args))
@@ -378,6 +378,19 @@ def test_sizes_below_one(capsys, tmp_path, video, prompts, option, value, needle
     assert not out.exists()  # refused before anything was created
 
 
+def test_a_run_refused_after_taking_its_folder_leaves_no_folder(capsys, tmp_path, video, prompts):
+    # The device is checked while the engine is built, after the output folder was taken.
+    out = tmp_path / "run"
+    args = ["--device", "cuda:99", "--out", str(out)]
+    code, err = run_cli(capsys, "track", video, "--prompts", prompts, *args)
+    assert code == 2
+    assert_one_line(err, "cuda:99")
+    assert not out.exists()
+    out.mkdir()  # a folder that was there before stays
+    code, _ = run_cli(capsys, "track", video, "--prompts", prompts, *args)
+    assert code == 2 and out.is_dir() and list(out.iterdir()) == []
+
+
 def test_model_path_that_is_a_folder(capsys, tmp_path, video, prompts):
     folder = tmp_path / "weights"
     folder.mkdir()
@@ -397,10 +410,17 @@ def test_prompts_path_is_a_folder(capsys, tmp_path, video):
     assert_one_line(err, "--prompts", str(tmp_path), "is a folder")
 
 
-def test_mask_path_is_a_folder(capsys, tmp_path, video):
-    code, err = run_cli(capsys, "track", video, "--mask", str(tmp_path))
+@pytest.mark.parametrize(
+    ("name", "problem"), [(".", "is a folder"), ("gone.png", "does not exist")]
+)
+def test_mask_path_that_is_no_file(capfd, tmp_path, video, name, problem):
+    # capfd: OpenCV warns about unreadable files on file descriptor 2, past sys.stderr.
+    mask = (tmp_path / name).resolve()
+    out = tmp_path / "run"
+    code, err = run_cli(capfd, "track", video, "--mask", f"{mask}@0", "--out", str(out))
     assert code == 2
-    assert_one_line(err, "object 1", str(tmp_path))
+    assert_one_line(err, "--mask", str(mask), problem)
+    assert not out.exists()
 
 
 def test_prompts_file_with_invalid_json_names_file_and_line(capsys, tmp_path, video):
