@@ -456,15 +456,16 @@ def test_config_file_with_invalid_yaml_is_one_line(capsys, tmp_path, video, prom
 # ------------------------------------------------------------------------------ pipes
 
 
-def mpeg_ts(clip) -> bytes:
-    """The clip's frames as an H.264 MPEG-TS stream (a format that can be piped)."""
+def mpeg_ts(clip, repeat: int = 1) -> bytes:
+    """The clip's frames (``repeat`` times over) as an H.264 MPEG-TS stream, which can be piped."""
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mpegts") as container:
         stream = container.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
         stream.width, stream.height, stream.pix_fmt = clip.width, clip.height, "yuv420p"
-        for image in clip.frames():
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            container.mux(stream.encode(frame))
+        for _ in range(repeat):
+            for image in clip.frames():
+                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                container.mux(stream.encode(frame))
         container.mux(stream.encode())
     return buffer.getvalue()
 
@@ -571,34 +572,56 @@ def test_second_run_into_a_busy_folder_is_refused(capsys, tmp_path, video, promp
 
 
 @pytest.mark.slow
-def test_two_real_runs_into_one_folder(tmp_path):
-    """The first of two concurrent runs finishes; the second is refused at once, naming it."""
-    _, paths = tiny_clip(tmp_path / "long", num_frames=150)
+def test_two_real_runs_into_one_folder(tmp_path, clip, video, prompts):
+    """The first of two concurrent runs finishes; the second is refused at once, naming it.
+
+    The first run reads a pipe that the test fills in two halves, so it is certainly still
+    running (waiting for the second half) when the second run starts.
+    """
+    synthetic = clip[0]
+    box = ",".join(str(int(v)) for v in synthetic.first_frame_boxes()[1])
+    stream = mpeg_ts(synthetic, repeat=5)  # 60 frames
     out = tmp_path / "run"
-    args = ["track", str(paths.video), "--prompts", str(paths.prompts), "--out", str(out)]
     code = "import sys; from segany_video.cli import main; sys.exit(main())"
     first = subprocess.Popen(
-        [sys.executable, "-c", code, *args, "--formats", "json"],
+        [
+            sys.executable,
+            "-c",
+            code,
+            "track",
+            "-",
+            "--box",
+            box,
+            "--out",
+            str(out),
+            "--formats",
+            "json",
+        ],
+        stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=checkout_env(),
     )
     try:
+        assert first.stdin is not None
+        first.stdin.write(stream[: len(stream) * 2 // 3])
+        first.stdin.flush()
         lock = out / LOCK_NAME
         deadline = time.monotonic() + 120
         while f'"pid": {first.pid}' not in (lock.read_text() if lock.exists() else ""):
             assert first.poll() is None and time.monotonic() < deadline, "first run never locked"
             time.sleep(0.02)
-        second = script(*args, "--formats", "masks")
-        assert first.poll() is None, "the first run ended before the second one started"
+        second = script("track", video, "--prompts", prompts, "--out", str(out), "--formats", "png")
         assert second.returncode == 2
         assert_one_line(second.stderr.decode(), "in use by another run", f"pid {first.pid}")
+        first.stdin.write(stream[len(stream) * 2 // 3 :])
+        first.stdin.close()
         assert first.wait(timeout=300) == 0, first.stderr.read().decode()
     finally:
         first.kill()
         first.wait()
-    assert json.loads((out / "run.json").read_text())["frames"] == 150
-    assert not (out / "masks").exists()  # nothing from the refused run
+    assert json.loads((out / "run.json").read_text())["frames"] == 5 * FRAMES
+    assert not (out / "png").exists()  # nothing from the refused run
 
 
 def test_a_killed_run_leaves_no_stuck_lock(capsys, tmp_path, video, prompts):
