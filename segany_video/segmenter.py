@@ -14,7 +14,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from segany_video.config import Config, load_config
-from segany_video.errors import FrameIndexError, PromptError
+from segany_video.errors import ConfigError, FrameIndexError, PromptError
 from segany_video.models.base import PromptableSegmenter
 from segany_video.models.registry import build_model
 from segany_video.readers.reader import VideoSource, open_video
@@ -34,7 +34,7 @@ from segany_video.runtime.runtime import Runtime
 from segany_video.tracking.prompts import PromptSet, ResolvedPrompts
 from segany_video.tracking.selection import make_tracker, tracking_mode
 from segany_video.writers.atomic import remove_quietly, write_text_atomically
-from segany_video.writers.outputs import OutputSet
+from segany_video.writers.outputs import FORMATS, OutputSet
 from segany_video.writers.run_lock import RunLock
 
 Prompts = PromptSet | Mapping[str, Any] | str | os.PathLike[str]
@@ -144,7 +144,10 @@ class VideoSegmenter:
             tracker = make_tracker(
                 self.model, resolved, self.config.tracker, video.info.frame_count
             )
-            yield from tracker.track(self.runtime.stream(video, first, last), self._rewind(video))
+            # Closed explicitly: on an error the generator would otherwise live on in the
+            # traceback, and its encoder thread with it until interpreter exit.
+            with closing(self.runtime.stream(video, first, last)) as frames:
+                yield from tracker.track(frames, self._rewind(video))
 
     def run(
         self,
@@ -182,6 +185,7 @@ class VideoSegmenter:
 
         Raises:
             OutputError: ``out_dir`` cannot be created or written, or another run holds it.
+            ConfigError: no output format is asked for.
             VideoOpenError, PromptError, FrameIndexError: bad input, prompts or range.
         """
         t0 = time.perf_counter()
@@ -192,6 +196,7 @@ class VideoSegmenter:
         if formats is not None:
             writers = dataclasses.replace(writers, formats=tuple(formats))
         config = dataclasses.replace(self.config, writers=writers)
+        require_formats(writers.formats, out)
         with self._open(source) as video, ExitStack() as held:
             resolved, first, last = self._prepare(video, prompts, start, end)
             if lock is None:
@@ -227,14 +232,15 @@ class VideoSegmenter:
                         done += 1
                     resume_at = replay[-1].index + 1 if replay else first
                     images: dict[int, np.ndarray] = {}
-                    stream = _remember_images(self.runtime.stream(video, resume_at, last), images)
-                    for result in tracker.track(stream, self._rewind(video)):
-                        outputs.write(result, images.pop(result.index))
-                        journal.record(result, tracker.snapshot)
-                        _count(counts, result)
-                        done += 1
-                        if progress is not None:
-                            progress(done, total)
+                    with closing(self.runtime.stream(video, resume_at, last)) as frames:
+                        stream = _remember_images(frames, images)
+                        for result in tracker.track(stream, self._rewind(video)):
+                            outputs.write(result, images.pop(result.index))
+                            journal.record(result, tracker.snapshot)
+                            _count(counts, result)
+                            done += 1
+                            if progress is not None:
+                                progress(done, total)
             finally:
                 journal.close()
             paths = {fmt: [str(p) for p in ps] for fmt, ps in outputs.paths.items()}
@@ -327,6 +333,19 @@ class VideoSegmenter:
                 result = next(by_index)
                 assert result.index == int(index), (result.index, index)
                 yield result, image
+
+
+def require_formats(formats: Sequence[str], out: Path) -> None:
+    """Refuse a run into ``out`` that would write no output (only its ``run.json``).
+
+    Raises:
+        ConfigError: ``formats`` is empty (e.g. ``formats: []`` in a config file).
+    """
+    if not formats:
+        raise ConfigError(
+            f"no output formats for {out}: name one or more of {', '.join(FORMATS)} "
+            "(or use VideoSegmenter.track to get results without writing files)"
+        )
 
 
 def _prompt_set(prompts: Prompts) -> PromptSet:

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,8 @@ from api_clips import decode_frames, states_per_object, tiny_clip
 
 from segany_video import cli
 from segany_video.cli import bench as bench_command
-from segany_video.cli import prompt_flags
-from segany_video.errors import PromptError, WriterError
+from segany_video.cli import forwarded, prompt_flags
+from segany_video.errors import ConfigError, PromptError, WriterError
 from segany_video.writers.coco_json import frame_result_from_record
 from segany_video.writers.davis_png import read_davis_png
 
@@ -101,8 +102,9 @@ def test_object_from_flag(kind: str, text: str, keyframe: dict):
 )
 def test_mask_flag_resolves_the_path(tmp_path, monkeypatch, text: str, frame_key: dict):
     monkeypatch.chdir(tmp_path)
-    obj = prompt_flags.object_from_flag("mask", text, 1)
     name = text.removesuffix("@3")
+    (tmp_path / name).write_bytes(b"")  # the flag checks that the file exists, not its content
+    obj = prompt_flags.object_from_flag("mask", text, 1)
     assert obj == {"id": 1, "keyframes": [{**frame_key, "mask": str(tmp_path / name)}]}
 
 
@@ -474,6 +476,31 @@ def test_eval_forwards_its_arguments_untouched(monkeypatch, argv, debug):
     monkeypatch.setattr(module, "main", lambda args: seen.append(args) or 0)
     assert cli.main([*debug, "eval", *argv]) == 0
     assert seen == [argv]
+
+
+def test_a_new_forwarded_command_is_one_table_entry(monkeypatch, capsys):
+    # How studio and batch get wired in: a module with main(argv) -> int, one FORWARDED line.
+    module = types.ModuleType("fake_studio_command")
+    seen = []
+
+    def fake_main(argv):
+        seen.append(argv)
+        if argv == ["--bad"]:
+            raise ConfigError("studio --bad: no such option")
+        return 7
+
+    module.main = fake_main
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setitem(
+        forwarded.FORWARDED, "studio", forwarded.ForwardedCommand(module.__name__, "the web page")
+    )
+    assert cli.main(["studio", "--port", "0"]) == 7
+    assert seen == [["--port", "0"]]
+    assert cli.main(["studio", "--bad"]) == 2  # its errors get the same prefix and exit code
+    assert "studio --bad" in one_error_line(capsys.readouterr().err)
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "studio" in capsys.readouterr().out
 
 
 def test_bench_without_a_known_name_exits_2(capsys):

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from segany_video import cli
 from segany_video import resume as resume_module
 from segany_video import segmenter as segmenter_module
 from segany_video.cli import values
-from segany_video.errors import OutputError
+from segany_video.errors import ConfigError, OutputError
 from segany_video.segmenter import VideoSegmenter
 from segany_video.writers.atomic import writer_error
 from segany_video.writers.outputs import FORMATS
@@ -53,7 +54,7 @@ def prompts(clip) -> str:
     return str(clip[1].prompts)
 
 
-def run_cli(capsys, *args: str) -> tuple[int, str]:
+def run_cli(capsys, *args: str) -> tuple[int, str]:  # capsys or capfd
     """Run ``segany-video ARGS`` in this process; returns the exit code and stderr."""
     try:
         code = cli.main(list(args))
@@ -202,6 +203,29 @@ def test_full_disk_at_run_json_takes_the_outputs_back(
     assert_nothing_complete(out)
 
 
+def test_a_run_failing_mid_way_stops_its_threads(capsys, monkeypatch, tmp_path):
+    """An encoder thread left running after an error aborts the interpreter at its exit.
+
+    The failure comes from re-reading earlier frames for an object prompted on frame 6 (as
+    with a pipe, whose frames are gone), while the forward stream's encoder is still busy.
+    """
+    _, paths = tiny_clip(tmp_path / "clip", num_frames=120)
+
+    def frames_gone(self, video):
+        return lambda indices: self.runtime.stream_indices(video, [10_000])
+
+    monkeypatch.setattr(VideoSegmenter, "_rewind", frames_gone)
+    before = set(threading.enumerate())
+    out = tmp_path / "run"
+    code, err = run_cli(
+        capsys, "track", str(paths.video), "--box", "1,2,30,40@6", "--out", str(out)
+    )
+    assert code == 2
+    assert_one_line(err, "frame 10000")
+    left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert left == []
+
+
 # ------------------------------------------------------------------------------ options
 
 
@@ -213,6 +237,17 @@ def test_empty_formats_stop_before_anything_runs(capsys, tmp_path, video, prompt
     )
     assert code == 2
     assert_one_line(err, "--formats", *FORMATS, "all")
+    assert not out.exists()
+
+
+def test_config_with_no_formats_stops_before_anything_runs(capsys, tmp_path, video, prompts):
+    config = tmp_path / "run.yaml"
+    config.write_text("writers:\n  formats: []\n")
+    out = tmp_path / "run"
+    args = ["--config", str(config), "--out", str(out)]
+    code, err = run_cli(capsys, "track", video, "--prompts", prompts, *args)
+    assert code == 2
+    assert_one_line(err, "no output formats", str(out), *FORMATS)
     assert not out.exists()
 
 
@@ -326,8 +361,8 @@ def test_start_after_end(capsys, tmp_path, video, prompts):
 @pytest.mark.parametrize(
     ("option", "value", "needle"),
     [
-        ("--batch-size", "0", "batch_size must be a positive integer"),
-        ("--batch-size", "-2", "batch_size must be a positive integer"),
+        ("--batch-size", "0", "runtime batch_size"),
+        ("--batch-size", "-2", "runtime batch_size"),
         ("--snapshot-every", "0", "--snapshot-every: expected a whole number >= 1"),
         ("--snapshot-every", "-1", "--snapshot-every: expected a whole number >= 1"),
         ("--snapshot-every", "x", "--snapshot-every: expected a whole number >= 1"),
@@ -341,6 +376,19 @@ def test_sizes_below_one(capsys, tmp_path, video, prompts, option, value, needle
     assert code == 2
     assert_one_line(err, needle, value)
     assert not out.exists()  # refused before anything was created
+
+
+def test_a_run_refused_after_taking_its_folder_leaves_no_folder(capsys, tmp_path, video, prompts):
+    # The device is checked while the engine is built, after the output folder was taken.
+    out = tmp_path / "run"
+    args = ["--device", "cuda:99", "--out", str(out)]
+    code, err = run_cli(capsys, "track", video, "--prompts", prompts, *args)
+    assert code == 2
+    assert_one_line(err, "cuda:99")
+    assert not out.exists()
+    out.mkdir()  # a folder that was there before stays
+    code, _ = run_cli(capsys, "track", video, "--prompts", prompts, *args)
+    assert code == 2 and out.is_dir() and list(out.iterdir()) == []
 
 
 def test_model_path_that_is_a_folder(capsys, tmp_path, video, prompts):
@@ -362,10 +410,17 @@ def test_prompts_path_is_a_folder(capsys, tmp_path, video):
     assert_one_line(err, "--prompts", str(tmp_path), "is a folder")
 
 
-def test_mask_path_is_a_folder(capsys, tmp_path, video):
-    code, err = run_cli(capsys, "track", video, "--mask", str(tmp_path))
+@pytest.mark.parametrize(
+    ("name", "problem"), [(".", "is a folder"), ("gone.png", "does not exist")]
+)
+def test_mask_path_that_is_no_file(capfd, tmp_path, video, name, problem):
+    # capfd: OpenCV warns about unreadable files on file descriptor 2, past sys.stderr.
+    mask = (tmp_path / name).resolve()
+    out = tmp_path / "run"
+    code, err = run_cli(capfd, "track", video, "--mask", f"{mask}@0", "--out", str(out))
     assert code == 2
-    assert_one_line(err, "object 1", str(tmp_path))
+    assert_one_line(err, "--mask", str(mask), problem)
+    assert not out.exists()
 
 
 def test_prompts_file_with_invalid_json_names_file_and_line(capsys, tmp_path, video):
@@ -401,15 +456,16 @@ def test_config_file_with_invalid_yaml_is_one_line(capsys, tmp_path, video, prom
 # ------------------------------------------------------------------------------ pipes
 
 
-def mpeg_ts(clip) -> bytes:
-    """The clip's frames as an H.264 MPEG-TS stream (a format that can be piped)."""
+def mpeg_ts(clip, repeat: int = 1) -> bytes:
+    """The clip's frames (``repeat`` times over) as an H.264 MPEG-TS stream, which can be piped."""
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mpegts") as container:
         stream = container.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
         stream.width, stream.height, stream.pix_fmt = clip.width, clip.height, "yuv420p"
-        for image in clip.frames():
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            container.mux(stream.encode(frame))
+        for _ in range(repeat):
+            for image in clip.frames():
+                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                container.mux(stream.encode(frame))
         container.mux(stream.encode())
     return buffer.getvalue()
 
@@ -464,6 +520,12 @@ def test_info_counts_a_pipe_in_one_pass(clip):
     assert rows["decoded"].startswith(f"{FRAMES} frames")
 
 
+def test_api_run_without_formats_is_refused(tmp_path, video, prompts):
+    with pytest.raises(ConfigError, match="no output formats"):
+        VideoSegmenter().run(video, prompts, tmp_path / "run", formats=[])
+    assert not (tmp_path / "run").exists()
+
+
 def test_an_open_source_is_used_as_given(tmp_path, video, prompts):
     """The API reads an open source once and leaves it open (what the CLI relies on)."""
     from segany_video.readers.reader import open_video
@@ -510,34 +572,56 @@ def test_second_run_into_a_busy_folder_is_refused(capsys, tmp_path, video, promp
 
 
 @pytest.mark.slow
-def test_two_real_runs_into_one_folder(tmp_path):
-    """The first of two concurrent runs finishes; the second is refused at once, naming it."""
-    _, paths = tiny_clip(tmp_path / "long", num_frames=150)
+def test_two_real_runs_into_one_folder(tmp_path, clip, video, prompts):
+    """The first of two concurrent runs finishes; the second is refused at once, naming it.
+
+    The first run reads a pipe that the test fills in two halves, so it is certainly still
+    running (waiting for the second half) when the second run starts.
+    """
+    synthetic = clip[0]
+    box = ",".join(str(int(v)) for v in synthetic.first_frame_boxes()[1])
+    stream = mpeg_ts(synthetic, repeat=5)  # 60 frames
     out = tmp_path / "run"
-    args = ["track", str(paths.video), "--prompts", str(paths.prompts), "--out", str(out)]
     code = "import sys; from segany_video.cli import main; sys.exit(main())"
     first = subprocess.Popen(
-        [sys.executable, "-c", code, *args, "--formats", "json"],
+        [
+            sys.executable,
+            "-c",
+            code,
+            "track",
+            "-",
+            "--box",
+            box,
+            "--out",
+            str(out),
+            "--formats",
+            "json",
+        ],
+        stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=checkout_env(),
     )
     try:
+        assert first.stdin is not None
+        first.stdin.write(stream[: len(stream) * 2 // 3])
+        first.stdin.flush()
         lock = out / LOCK_NAME
         deadline = time.monotonic() + 120
         while f'"pid": {first.pid}' not in (lock.read_text() if lock.exists() else ""):
             assert first.poll() is None and time.monotonic() < deadline, "first run never locked"
             time.sleep(0.02)
-        second = script(*args, "--formats", "masks")
-        assert first.poll() is None, "the first run ended before the second one started"
+        second = script("track", video, "--prompts", prompts, "--out", str(out), "--formats", "png")
         assert second.returncode == 2
         assert_one_line(second.stderr.decode(), "in use by another run", f"pid {first.pid}")
+        first.stdin.write(stream[len(stream) * 2 // 3 :])
+        first.stdin.close()
         assert first.wait(timeout=300) == 0, first.stderr.read().decode()
     finally:
         first.kill()
         first.wait()
-    assert json.loads((out / "run.json").read_text())["frames"] == 150
-    assert not (out / "masks").exists()  # nothing from the refused run
+    assert json.loads((out / "run.json").read_text())["frames"] == 5 * FRAMES
+    assert not (out / "png").exists()  # nothing from the refused run
 
 
 def test_a_killed_run_leaves_no_stuck_lock(capsys, tmp_path, video, prompts):

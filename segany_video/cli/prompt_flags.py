@@ -107,7 +107,11 @@ def object_from_flag(kind: str, text: str, object_id: int) -> dict[str, Any]:
             raise PromptError(f"{flag} {text!r}: a box is X0,Y0,X1,Y1, got {len(values)} numbers")
         keyframe["box"] = values
     else:
-        keyframe["mask"] = str(Path(body).resolve())
+        mask = Path(body).resolve()
+        if not mask.is_file():
+            problem = "is a folder" if mask.is_dir() else "does not exist"
+            raise PromptError(f"{flag} {text!r}: {mask} {problem}; give a mask image file")
+        keyframe["mask"] = str(mask)
     return {"id": object_id, "keyframes": [keyframe]}
 
 

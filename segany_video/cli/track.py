@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     """
     from segany_video.config import load_config
     from segany_video.readers.reader import open_video
-    from segany_video.segmenter import VideoSegmenter
+    from segany_video.segmenter import VideoSegmenter, require_formats
     from segany_video.writers.run_lock import RunLock
 
     config = load_config(args.config, args.preset, config_overrides(args))
@@ -128,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
     start = None if args.start is None else parse_position(args.start, "--start")
     end = None if args.end is None else parse_position(args.end, "--end")
     out = Path(args.out) if args.out else Path.cwd() / f"{Path(args.input).stem}_segany"
+    require_formats(config.writers.formats, out)
     with open_video(args.input, settings=config.reader) as video:
         prompts.resolve(video.info)
         with RunLock(out) as lock:

@@ -44,6 +44,9 @@ class RunLock:
     """
 
     def __init__(self, out_dir: str | os.PathLike[str]) -> None:
+        # A folder made here and still empty at release goes again: a run refused before it
+        # wrote anything (bad model, busy device) leaves no trace.
+        self._made_folder = not os.path.lexists(out_dir)
         self.folder = make_output_dir(Path(out_dir))
         self.path = self.folder / LOCK_NAME
         self._fd: int | None = None
@@ -65,6 +68,7 @@ class RunLock:
             if not _try_lock(fd):
                 holder = _read_holder(fd)
                 os.close(fd)
+                self._made_folder = False  # the holder's folder, whoever made it
                 raise OutputError(
                     f"output folder {self.folder} is in use by another run ({holder}); wait for "
                     "it to finish, stop it, or choose another --out folder"
@@ -84,13 +88,20 @@ class RunLock:
             raise writer_error(self.path, exc, "write", "run lock") from exc
 
     def release(self) -> None:
-        """Give the folder up (idempotent). The lock file is removed first, then unlocked."""
+        """Give the folder up (idempotent). The lock file is removed first, then unlocked.
+
+        The folder itself is removed too if this lock created it and nothing was written.
+        """
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
         with contextlib.suppress(OSError):
-            self.path.unlink()
-        os.close(fd)  # closing the descriptor drops the OS lock
+            self.path.unlink()  # Windows refuses while the file is open: it then stays, unlocked
+        _unlock(fd)
+        os.close(fd)
+        if self._made_folder:
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()  # only succeeds while empty
 
     def __enter__(self) -> RunLock:
         return self
@@ -125,6 +136,20 @@ def _try_lock(fd: int) -> bool:
     except BlockingIOError:
         return False
     return True
+
+
+def _unlock(fd: int) -> None:
+    """Drop the lock before closing (POSIX would on close; Windows asks for it explicitly)."""
+    with contextlib.suppress(OSError):
+        if os.name == "nt":
+            import msvcrt
+
+            os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _write_holder(fd: int) -> None:
