@@ -168,6 +168,14 @@ def test_click_track_scrub_export_in_chromium(served, tmp_path, monkeypatch):
             page.wait_for_function("window.studio.playing === false")
             _settle(page)
             assert 18 <= page.evaluate("window.studio.frame") < 149
+
+            page.reload()  # a reloaded page shows what the server holds: objects and results
+            page.wait_for_function("window.studio && window.studio.ready")
+            _settle(page)
+            assert page.locator("#strips .strip").count() == 3
+            layer = _mask_layer(page)
+            assert iou(_object_mask(page, layer, 2), truth(0, 2)) > 0.8
+            assert "studio_export/prompts.json" in page.text_content("#command")
         finally:
             browser.close()
     assert errors == []

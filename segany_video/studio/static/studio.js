@@ -83,6 +83,7 @@ async function openVideo(path) {
   say(`opening ${path}…`);
   const state = await api("POST", "/api/open", { path });
   applyState(state);
+  await refreshStrips();
   await seek(0);
   say(`opened ${path}`);
 }
@@ -708,8 +709,21 @@ async function start() {
   const state = await api("GET", "/api/state");
   await loadFiles("");
   applyState(state);
-  if (state.video) await seek(0);
+  if (state.video) {
+    await refreshStrips(); // a reloaded page shows what the server already tracked
+    await seek(0);
+  }
+  if (state.export) showExport(state.export);
   S.ready = true;
+  if (state.progress.state === "running") {
+    await guarded(async () => {
+      const done = await followJob();
+      if (done.export) showExport(done.export);
+      S.results.clear();
+      await refreshStrips();
+      await seek(S.frame);
+    });
+  }
 }
 
 guarded(start);
