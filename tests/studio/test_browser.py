@@ -21,6 +21,10 @@ import pytest
 from PIL import Image
 from studio_support import SAMPLE, TOKEN, centre, iou, truth
 
+pytest.importorskip(
+    "starlette", reason="the studio extra is not installed: pip install -e '.[studio]'"
+)
+pytest.importorskip("httpx", reason="httpx (Starlette's test client) is not installed")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip(
     "playwright.sync_api",
