@@ -106,12 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(_summary("click -> mask (2nd click, 1 cand.)", second))
     print(_summary("engine decode alone (2 clicks)", decode_only))
     if in_page:
-        print(
-            _summary("in the page: click -> mask drawn", [(t, 0.0) for t in in_page]).split(
-                "  cpu"
-            )[0]
-            + f"  (n={len(in_page)}, Chromium)"
-        )
+        print(_summary("in Chromium: click -> mask drawn", [(t, None) for t in in_page]))
     return 0
 
 
