@@ -245,8 +245,7 @@ function drawMarks(result, previews) {
     }
   }
   for (const preview of previews) {
-    const mask = preview.candidates[preview.chosen].mask;
-    const box = maskBox(mask, v.width, v.height);
+    const box = preview.candidates[preview.chosen].box;
     if (box) {
       ctx.strokeStyle = ctx.fillStyle = colourOf(preview.object);
       ctx.lineWidth = (preview.object === S.selected ? 3 : 1.5) * scale;
@@ -293,17 +292,6 @@ function drawPrompt(ctx, kf, scale) {
     ctx.fill();
     ctx.stroke();
   }
-}
-
-function maskBox(mask, width, height) {
-  let x0 = width, y0 = height, x1 = -1, y1 = -1;
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = 0; x < width; x++) {
-      if (mask[row + x]) { if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; y1 = y; }
-    }
-  }
-  return x1 < 0 ? null : [x0, y0, x1 + 1, y1 + 1];
 }
 
 // ------------------------------------------------------------------------------ objects
@@ -381,9 +369,9 @@ async function afterEdit(preview) {
   }
   renderObjects();
   refreshKeyframes();
-  await refreshStrips();
   draw();
   renderCandidates();
+  guarded(refreshStrips); // the mask is on screen first; the strips' stale part follows
 }
 
 // ------------------------------------------------------------------------------ prompting
