@@ -120,7 +120,9 @@ def _page_clicks(session, chromium: str, boxes: list, repeats: int) -> list[floa
     width, height = session.video.info.width, session.video.info.height
     times = []
     with BackgroundServer(create_app(session, "t")) as server, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = p.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         try:
             # bypass_csp: Playwright's waits evaluate code, which the page's policy forbids.
             context = browser.new_context(viewport={"width": 1400, "height": 900},

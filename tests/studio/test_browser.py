@@ -96,7 +96,9 @@ def test_click_track_scrub_export_in_chromium(served, tmp_path, monkeypatch):
     root, session, url = served
     errors: list[str] = []
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         try:
             # bypass_csp: Playwright's own waits evaluate code, which the page's CSP forbids.
             context = browser.new_context(viewport={"width": 1280, "height": 800},
