@@ -46,7 +46,9 @@ def _timed(fn, *args, **kwargs) -> tuple[float, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="segany-video bench studio", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--size", type=_size, default=(854, 480), help="WIDTHxHEIGHT")
     parser.add_argument("--model", default=None, help="engine (default: classic)")
     parser.add_argument("--device", default=None)
