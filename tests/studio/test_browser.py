@@ -133,6 +133,31 @@ def test_click_track_scrub_export_in_chromium(served, tmp_path, monkeypatch):
             page.click("#objects li[data-id='1']")  # selecting shows object 1's candidates
             _settle(page)
             assert page.locator("#candidates button").count() >= 3
+
+            def prompts_1() -> dict:
+                return page.evaluate("window.studio.objects[0].prompts['0']")
+
+            # A right click is a "not this" click; Ctrl+Z takes it back.
+            page.mouse.click(box["x"] + 300 * box["width"] / 640,
+                             box["y"] + 60 * box["height"] / 360, button="right")  # fmt: skip
+            _settle(page)
+            assert [p[2] for p in prompts_1()["points"]] == [1, 0]
+            page.keyboard.press("Control+z")
+            _settle(page)
+            assert [p[2] for p in prompts_1()["points"]] == [1]
+            # A drag draws a box; undone as well.
+            x0, y0, x1, y1 = 395, 135, 525, 270
+            page.mouse.move(box["x"] + x0 * box["width"] / 640, box["y"] + y0 * box["height"] / 360)
+            page.mouse.down()
+            page.mouse.move(box["x"] + x1 * box["width"] / 640, box["y"] + y1 * box["height"] / 360,
+                            steps=5)  # fmt: skip
+            page.mouse.up()
+            _settle(page)
+            drawn = prompts_1()["box"]
+            assert drawn is not None and abs(drawn[0] - x0) < 2 and abs(drawn[3] - y1) < 2
+            page.keyboard.press("Control+z")
+            _settle(page)
+            assert prompts_1()["box"] is None
             _shot(page, tmp_path, "studio_preview.png")
 
             page.fill("#rangeEnd", str(END))
