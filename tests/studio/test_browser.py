@@ -133,6 +133,7 @@ def test_click_track_scrub_export_in_chromium(served, tmp_path, monkeypatch):
             page.click("#objects li[data-id='1']")  # selecting shows object 1's candidates
             _settle(page)
             assert page.locator("#candidates button").count() >= 3
+            _shot(page, tmp_path, "studio_preview.png")
 
             def prompts_1() -> dict:
                 return page.evaluate("window.studio.objects[0].prompts['0']")
@@ -158,7 +159,6 @@ def test_click_track_scrub_export_in_chromium(served, tmp_path, monkeypatch):
             page.keyboard.press("Control+z")
             _settle(page)
             assert prompts_1()["box"] is None
-            _shot(page, tmp_path, "studio_preview.png")
 
             page.fill("#rangeEnd", str(END))
             page.click("#track")
