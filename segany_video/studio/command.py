@@ -79,8 +79,12 @@ def _serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise UserInputError(f"--port {args.port} must be 0..65535")
     root = RootFolder(studio_root(args.root, args.input))
-    session = StudioSession(root, VideoSegmenter(model=args.model, device=args.device),
-                            args.model, args.device)  # fmt: skip
+    # A checkpoint path is shown absolute in the equivalent command, which runs from the root.
+    model_flag = args.model
+    if model_flag is not None and Path(model_flag).exists():
+        model_flag = str(Path(model_flag).resolve())
+    segmenter = VideoSegmenter(model=args.model, device=args.device)
+    session = StudioSession(root, segmenter, model_flag, args.device)
     if args.input is not None:
         video = Path(args.input).resolve()
         if root.path not in video.parents:

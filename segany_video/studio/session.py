@@ -19,6 +19,7 @@ import numpy as np
 
 from segany_video.errors import FrameIndexError, PromptError, UserInputError
 from segany_video.readers.reader import VideoSource, open_video
+from segany_video.results import mask_box
 from segany_video.segmenter import VideoSegmenter
 from segany_video.studio.export import ExportRequest, export_results
 from segany_video.studio.files import RootFolder
@@ -273,7 +274,12 @@ class StudioSession:
             "frame": int(frame),
             "chosen": preview.chosen,
             "candidates": [
-                {"score": round(c.score, 4), "area": int(c.mask.sum()), "mask": c.mask}
+                {
+                    "score": round(c.score, 4),
+                    "area": int(c.mask.sum()),
+                    "box": _box_list(c.mask),
+                    "mask": c.mask,
+                }
                 for c in preview.candidates
             ],
             "objects": self._board().describe(),
@@ -419,3 +425,9 @@ class StudioSession:
         limit = count if count is not None else math.inf
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < limit:
             raise FrameIndexError(f"frame {index!r} is outside the video (0..{limit - 1})")
+
+
+def _box_list(mask: np.ndarray) -> list[float] | None:
+    """A mask's tight ``XYXY`` box as plain numbers, None when empty."""
+    box = mask_box(mask)
+    return None if box is None else [float(v) for v in box]

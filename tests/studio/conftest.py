@@ -9,9 +9,6 @@ from pathlib import Path
 import pytest
 from studio_support import SAMPLE, TOKEN
 
-pytest.importorskip("starlette", reason="the studio extra (starlette) is not installed")
-pytest.importorskip("httpx", reason="httpx (the in-process test client) is not installed")
-
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:

@@ -17,6 +17,11 @@ from studio_support import centre, iou, truth, unpack, wait_job
 
 from segany_video.readers.reader import open_video
 
+pytest.importorskip(
+    "starlette", reason="the studio extra is not installed: pip install -e '.[studio]'"
+)
+pytest.importorskip("httpx", reason="httpx (Starlette's test client) is not installed")
+
 H, W = 360, 640
 
 

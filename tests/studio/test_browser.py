@@ -21,6 +21,10 @@ import pytest
 from PIL import Image
 from studio_support import SAMPLE, TOKEN, centre, iou, truth
 
+pytest.importorskip(
+    "starlette", reason="the studio extra is not installed: pip install -e '.[studio]'"
+)
+pytest.importorskip("httpx", reason="httpx (Starlette's test client) is not installed")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip(
     "playwright.sync_api",
@@ -92,7 +96,9 @@ def test_click_track_scrub_export_in_chromium(served, tmp_path, monkeypatch):
     root, session, url = served
     errors: list[str] = []
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         try:
             # bypass_csp: Playwright's own waits evaluate code, which the page's CSP forbids.
             context = browser.new_context(viewport={"width": 1280, "height": 800},
@@ -128,6 +134,31 @@ def test_click_track_scrub_export_in_chromium(served, tmp_path, monkeypatch):
             _settle(page)
             assert page.locator("#candidates button").count() >= 3
             _shot(page, tmp_path, "studio_preview.png")
+
+            def prompts_1() -> dict:
+                return page.evaluate("window.studio.objects[0].prompts['0']")
+
+            # A right click is a "not this" click; Ctrl+Z takes it back.
+            page.mouse.click(box["x"] + 300 * box["width"] / 640,
+                             box["y"] + 60 * box["height"] / 360, button="right")  # fmt: skip
+            _settle(page)
+            assert [p[2] for p in prompts_1()["points"]] == [1, 0]
+            page.keyboard.press("Control+z")
+            _settle(page)
+            assert [p[2] for p in prompts_1()["points"]] == [1]
+            # A drag draws a box; undone as well.
+            x0, y0, x1, y1 = 395, 135, 525, 270
+            page.mouse.move(box["x"] + x0 * box["width"] / 640, box["y"] + y0 * box["height"] / 360)
+            page.mouse.down()
+            page.mouse.move(box["x"] + x1 * box["width"] / 640, box["y"] + y1 * box["height"] / 360,
+                            steps=5)  # fmt: skip
+            page.mouse.up()
+            _settle(page)
+            drawn = prompts_1()["box"]
+            assert drawn is not None and abs(drawn[0] - x0) < 2 and abs(drawn[3] - y1) < 2
+            page.keyboard.press("Control+z")
+            _settle(page)
+            assert prompts_1()["box"] is None
 
             page.fill("#rangeEnd", str(END))
             page.click("#track")
@@ -168,6 +199,14 @@ def test_click_track_scrub_export_in_chromium(served, tmp_path, monkeypatch):
             page.wait_for_function("window.studio.playing === false")
             _settle(page)
             assert 18 <= page.evaluate("window.studio.frame") < 149
+
+            page.reload()  # a reloaded page shows what the server holds: objects and results
+            page.wait_for_function("window.studio && window.studio.ready")
+            _settle(page)
+            assert page.locator("#strips .strip").count() == 3
+            layer = _mask_layer(page)
+            assert iou(_object_mask(page, layer, 2), truth(0, 2)) > 0.8
+            assert "studio_export/prompts.json" in page.text_content("#command")
         finally:
             browser.close()
     assert errors == []

@@ -15,10 +15,15 @@ import pytest
 from segany_video.studio.command import main, studio_root
 from segany_video.studio.server import missing_dependencies
 
+needs_extra = pytest.mark.skipif(
+    missing_dependencies() is not None,
+    reason="the studio extra is missing: pip install -e '.[studio]'",
+)
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
+@needs_extra
 def test_the_command_serves_the_printed_url_and_stops_on_ctrl_c(root):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     process = subprocess.Popen(
@@ -43,6 +48,7 @@ def test_the_command_serves_the_printed_url_and_stops_on_ctrl_c(root):
     assert process.returncode == 0
 
 
+@needs_extra
 def test_input_outside_the_root_is_refused(root, tmp_path, capsys):
     other = tmp_path / "elsewhere.mp4"
     other.write_bytes(b"")

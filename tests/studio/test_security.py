@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
+
+pytest.importorskip(
+    "starlette", reason="the studio extra is not installed: pip install -e '.[studio]'"
+)
+pytest.importorskip("httpx", reason="httpx (Starlette's test client) is not installed")
+
 from starlette.testclient import TestClient
 from studio_support import TOKEN
 
