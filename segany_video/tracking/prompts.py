@@ -299,6 +299,9 @@ def _load_mask(mask: np.ndarray | str | Path, where: str) -> np.ndarray:
     if isinstance(mask, np.ndarray):
         arr = mask
     else:
+        # Checked first: OpenCV would print its own warning line for a missing file.
+        if not Path(mask).is_file():
+            raise PromptError(f"{where}: mask image {mask} does not exist or is not a file")
         arr = cv2.imread(str(mask), cv2.IMREAD_UNCHANGED)
         if arr is None:
             raise PromptError(f"{where}: cannot read mask image {mask}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from fractions import Fraction
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -162,17 +163,23 @@ def test_invalid_against_the_video(data, words):
     [
         (np.ones((240, 300), bool), ["object 1", "frame 0", "300x240", "320x240"]),
         (np.zeros((240, 320), bool), ["object 1", "frame 0", "empty"]),
-        ("missing.png", ["object 1", "frame 0", "cannot read"]),
+        ("missing.png", ["object 1", "frame 0", "missing.png", "does not exist"]),
+        ("folder.png/", ["object 1", "frame 0", "folder.png", "not a file"]),
+        ("garbage.png", ["object 1", "frame 0", "cannot read"]),
     ],
 )
-def test_bad_masks(mask, words, tmp_path):
+def test_bad_masks(mask, words, tmp_path, capfd):
     if isinstance(mask, str):
+        (tmp_path / "folder.png").mkdir()
+        (tmp_path / "garbage.png").write_bytes(b"not an image")
         mask = tmp_path / mask
     prompts = PromptSet([ObjectSpec(1, None, [KeyframeSpec(frame=0, mask=mask)])])
     with pytest.raises(PromptError) as info:
         prompts.resolve(INFO)
     for word in words:
         assert word in str(info.value)
+    if isinstance(mask, Path) and "garbage" not in mask.name:
+        assert capfd.readouterr().err == ""  # our one line only, no OpenCV warning before it
 
 
 def test_unknown_frame_count_skips_the_range_check():
