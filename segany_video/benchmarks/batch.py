@@ -15,7 +15,7 @@ Overhead per job: the time each worker slot spent on a job outside ``VideoSegmen
 CPU seconds (batch minus one by one, workers included), which a busy machine does not inflate.
 CPU time over wall time shows the share of the cores the run actually got. Run::
 
-    python -m segany_video.benchmarks.batch --clips 8 --frames 40 --size 256x144 --workers 2
+    segany-video bench batch --clips 8 --frames 40 --size 256x144 --workers 2
 """
 
 from __future__ import annotations
