@@ -135,7 +135,7 @@ def _submit_and_wait(
     stopping = False
     try:
         while refs:
-            ready, _ = ray.wait(list(refs), num_returns=1, timeout=_POLL_S)
+            ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=_POLL_S)
             _drain(ray, inbox, progress)
             for ref in ready:
                 job = refs.pop(ref)
@@ -158,8 +158,7 @@ def _outcome(ray: Any, ref: Any, job: Job, most_attempts: int, stopping: bool) -
     try:
         return ray.get(ref)
     except ray.exceptions.RayError as exc:
-        cancelled = stopping or isinstance(exc, ray.exceptions.TaskCancelledError)
-        if cancelled:
+        if stopping or isinstance(exc, ray.exceptions.TaskCancelledError):
             return JobResult(
                 job.index,
                 job.input,
@@ -168,16 +167,19 @@ def _outcome(ray: Any, ref: Any, job: Job, most_attempts: int, stopping: bool) -
                 attempts=0,
                 error="--fail-fast stopped the batch after a failed job",
             )
-        # Retries used up: the worker kept dying (or its node was lost).
-        detail = error_line(exc).splitlines()[0][:200]
+        detail = error_line(exc).splitlines()[0][:300]
+        died = tuple(
+            getattr(ray.exceptions, name)
+            for name in ("WorkerCrashedError", "NodeDiedError", "OutOfMemoryError")
+            if hasattr(ray.exceptions, name)
+        )
+        if isinstance(exc, died):  # Ray's retries are used up: the worker kept dying
+            detail = (
+                f"its Ray worker died {most_attempts} times; the journal in the output folder "
+                f"lets --resume continue ({detail})"
+            )
         return JobResult(
-            job.index,
-            job.input,
-            job.out,
-            "failed",
-            attempts=most_attempts,
-            error=f"its Ray worker died {most_attempts} times; the journal in the output folder "
-            f"lets --resume continue ({detail})",
+            job.index, job.input, job.out, "failed", attempts=most_attempts, error=detail
         )
 
 

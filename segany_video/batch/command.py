@@ -12,7 +12,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from segany_video.errors import UserInputError
+from segany_video.errors import ConfigError, SegAnyVideoError, UserInputError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,12 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
         "HOST:PORT, or ray://HOST:10001 (Ray Client)",
     )
     parser.add_argument(
-        "--cpus-per-job", type=float, default=1.0, metavar="F", help="Ray CPUs per job (default 1)"
+        "--cpus-per-job", type=float, metavar="F", help="Ray CPUs per job (default 1)"
     )
     parser.add_argument(
         "--gpus-per-job",
         type=float,
-        default=0.0,
         metavar="F",
         help="Ray GPUs per job, fractions allowed (e.g. 0.25 = four jobs per GPU; default 0)",
     )
@@ -71,12 +70,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from segany_video.batch.run import run_batch
 
     try:
+        if args.ray is None and (args.cpus_per_job is not None or args.gpus_per_job is not None):
+            raise ConfigError(
+                "--cpus-per-job and --gpus-per-job are Ray resources and need --ray; "
+                "local runs use --workers N"
+            )
         report = run_batch(
             args.manifest,
             workers=args.workers,
             ray_address=args.ray,
-            cpus_per_job=args.cpus_per_job,
-            gpus_per_job=args.gpus_per_job,
+            cpus_per_job=1.0 if args.cpus_per_job is None else args.cpus_per_job,
+            gpus_per_job=0.0 if args.gpus_per_job is None else args.gpus_per_job,
             resume=args.resume,
             fail_fast=args.fail_fast,
             max_retries=args.max_retries,
@@ -94,6 +98,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"segany-video batch: error: {exc}", file=sys.stderr)
         return 2
+    except SegAnyVideoError as exc:  # e.g. the report folder cannot be written
+        if args.debug:
+            traceback.print_exc()
+        print(f"segany-video batch: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"segany-video batch: internal error: {type(exc).__name__}: {exc} "
+            "(run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
     if report.ok:
         return 0
     print(f"segany-video batch: {describe(report.jobs)}", file=sys.stderr)

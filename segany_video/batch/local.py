@@ -28,6 +28,11 @@ from segany_video.runtime.device import usable_cpu_count
 
 _POLL_S = 0.2  # how often the parent drains progress while waiting for jobs
 _REPORT_EVERY_S = 0.25  # least time between two progress reports of one worker
+_BARREN_POOLS = 3
+_NO_WORKERS = (
+    "the worker processes died before running any job, 3 times (see the errors above); a "
+    "script that calls run_batch must do so under if __name__ == '__main__':"
+)
 
 
 class _Worker:
@@ -88,9 +93,11 @@ def run_local(
         workers: worker processes; each gets ``cores // workers`` torch/OpenCV threads.
         resume: continue interrupted runs of earlier batches from their journals.
         fail_fast: after the first failed job, start no other (running ones finish).
-
-    Ctrl-C interrupts the running jobs (they keep their journals) and starts no other.
         max_retries: times a job whose worker died is run again.
+
+    Ctrl-C interrupts the running jobs (they keep their journals) and starts no other. When
+    worker processes die before running any job, three pools in a row, the remaining jobs fail
+    with a message saying so (rather than respawning forever).
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -103,7 +110,16 @@ def run_local(
     pids: dict[int, int] = {}  # job index -> pid of the worker that started it last
     results: dict[int, JobResult] = {}
     stopping = False
+    barren = 0  # pools in a row that broke before any job started on them
     while todo and not stopping:
+        if barren >= _BARREN_POOLS:
+            for job in todo:
+                results[job.index] = JobResult(
+                    job.index, job.input, job.out, "failed", attempts=0, error=_NO_WORKERS
+                )
+                progress.finished(results[job.index])
+            todo.clear()
+            break
         started: set[int] = set()
         with ProcessPoolExecutor(
             max_workers=min(workers, len(todo)),
@@ -137,6 +153,7 @@ def run_local(
                 pool.shutdown(wait=False, cancel_futures=True)
                 _interrupt(started, pids)
                 raise
+        barren = barren + 1 if todo and not started else 0
     _drain(channel, progress, set(), attempts, pids)
     for job in todo:  # --fail-fast stopped the batch before these could run again
         results[job.index] = _cancelled(job, attempts[job.index])

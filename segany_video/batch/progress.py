@@ -95,9 +95,14 @@ class BatchProgress:
         if self._bar is None:
             return
         self._bar.total = max(self.estimated_total(), self.frames_done)
-        self._bar.n = self.frames_done
         self._bar.set_postfix_str(f"jobs {self.jobs_done}/{self.total_jobs}", refresh=False)
-        self._bar.refresh()
+        delta = self.frames_done - self._bar.n
+        if delta > 0:
+            self._bar.update(delta)  # through update(), so tqdm's rate and ETA follow
+        else:
+            # A retried job counts its frames again from its journal: the count may step back.
+            self._bar.n = self.frames_done
+            self._bar.refresh()
 
     def _line(self, result: JobResult) -> str:
         head = f"[{self.jobs_done}/{self.total_jobs}] job {result.index} {result.status}"

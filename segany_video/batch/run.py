@@ -63,6 +63,8 @@ def run_batch(
         manifest = load_manifest(manifest)
     if ray_address is None and workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
+    if max_retries < 0:
+        raise ConfigError(f"--max-retries must be 0 or more, got {max_retries}")
     if cpus_per_job <= 0 or gpus_per_job < 0:
         raise ConfigError(
             f"--cpus-per-job must be > 0 and --gpus-per-job >= 0, got {cpus_per_job} and "

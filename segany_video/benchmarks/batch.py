@@ -11,7 +11,9 @@ All sides run in one invocation on the same generated clips (classic engine):
 
 Overhead per job: the time each worker slot spent on a job outside ``VideoSegmenter.run``
 (process start, imports, engine load, scheduling, progress, report), i.e.
-``(batch wall time * slots - sum of the jobs' run times) / jobs``. Run::
+``(batch wall time * slots - sum of the jobs' run times) / jobs``; for the local path also in
+CPU seconds (batch minus one by one, workers included), which a busy machine does not inflate.
+CPU time over wall time shows the share of the cores the run actually got. Run::
 
     segany-video bench batch --clips 8 --frames 40 --size 256x144 --workers 2
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import resource
 import shutil
 import statistics
 import sys
@@ -54,6 +57,13 @@ def write_manifest(root: Path, name: str) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the local workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def one_by_one(videos: Sequence[Path], out: Path) -> tuple[float, float]:
@@ -98,18 +108,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{args.clips} clips of {args.frames} frames at {width}x{height}, classic engine")
         ratios, local_overheads = [], []
         for round_number in range(1, args.rounds + 1):
+            cpu0 = cpu_seconds()
             seq_wall, _ = one_by_one(videos, root / "out_one_by_one")
+            cpu1 = cpu_seconds()
             local = run_batch(
                 write_manifest(root, "local"), workers=args.workers, out=io.StringIO()
             )
+            cpu2 = cpu_seconds()
             _check(local)
             ratios.append(seq_wall / local.wall_time_s)
             local_overheads.append(overhead_per_job(local, args.workers))
             print(
                 f"round {round_number}: one by one {seq_wall:6.2f} s ({frames / seq_wall:.2f} "
-                f"frames/s); {args.workers} workers {local.wall_time_s:6.2f} s "
-                f"({frames / local.wall_time_s:.2f} frames/s); speed-up {ratios[-1]:.2f}x; "
-                f"overhead per job {local_overheads[-1]:.2f} s"
+                f"frames/s, CPU {cpu1 - cpu0:.1f} s); {args.workers} workers "
+                f"{local.wall_time_s:6.2f} s ({frames / local.wall_time_s:.2f} frames/s, CPU "
+                f"{cpu2 - cpu1:.1f} s); speed-up {ratios[-1]:.2f}x; overhead per job "
+                f"{local_overheads[-1]:.2f} s wall, {(cpu2 - cpu1 - cpu1 + cpu0) / args.clips:.2f} "
+                "s CPU"
             )
         print(
             f"speed-up of {args.workers} workers over one by one: median "

@@ -97,3 +97,11 @@ def test_missing_ray_gives_one_line_how_to_install(tmp_path, monkeypatch, capsys
         "segany-video batch: error: Ray is not installed; install it with: "
         'pip install "segany-video[cluster]"'
     ]
+
+
+def test_ray_resources_without_ray_are_refused(tmp_path, capsys):
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text("jobs:\n  - {input: a.mp4, prompts: p.json, out: o}\n")
+    assert batch_main([str(manifest), "--gpus-per-job", "0.5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--gpus-per-job are Ray resources and need --ray" in err[0]
