@@ -4,9 +4,10 @@ Each sequence is tracked by a separate command, exactly as a user would type it:
 
     segany-video track SEQ/JPEGImages --mask SEQ/Annotations/00000.png@0 --formats davis
 
-timed from process start to exit (Python start, imports and engine build included), and its
-``davis/`` output is then scored against the ground truth (J, F, J&F), so the speed goes with
-the quality of the same run. Also reported: the run's own frames/s from ``run.json`` (tracking
+timed from process start to exit (Python start, imports and engine build included), in wall
+time and in the process's CPU time (which other jobs on a shared machine hardly inflate), and
+its ``davis/`` output is then scored against the ground truth (J, F, J&F), so the speed goes
+with the quality of the same run. Also reported: the run's own frames/s from ``run.json`` (tracking
 and writing only). The total frames/s is all frames over all wall time.
 
 Usage::
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shlex
 import subprocess
 import sys
@@ -49,6 +51,7 @@ class TrackRun:
     name: str
     frames: int
     wall_s: float
+    cpu_s: float
     run_frames_per_s: float
     scores: SequenceScores
 
@@ -75,9 +78,11 @@ def run_track(sequence: DavisSequence, extra: Sequence[str] = ()) -> TrackRun:
     with tempfile.TemporaryDirectory(prefix="segany-davis-track-") as tmp:
         out = Path(tmp) / "out"
         command = track_command(sequence, out, extra)
+        cpu_before = _children_cpu_s()
         started = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
         wall = time.perf_counter() - started
+        cpu = _children_cpu_s() - cpu_before
         if done.returncode != 0:
             tail = "\n".join((done.stdout + done.stderr).splitlines()[-5:])
             raise PipelineError(f"track failed on {sequence.name} (exit {done.returncode}): {tail}")
@@ -92,20 +97,27 @@ def run_track(sequence: DavisSequence, extra: Sequence[str] = ()) -> TrackRun:
         sequence.name,
         len(sequence),
         wall,
+        cpu,
         float(run["frames_per_s"]),
         sequence_scores(j, f, name=sequence.name),
     )
 
 
+def _children_cpu_s() -> float:
+    """CPU seconds (user + system) of this process's finished children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def table(runs: Sequence[TrackRun]) -> str:
     lines = [
-        f"{'sequence':16s} {'frames':>6s} {'wall s':>7s} {'fps':>6s} {'run fps':>7s} "
+        f"{'sequence':16s} {'frames':>6s} {'wall s':>7s} {'cpu s':>7s} {'fps':>6s} {'run fps':>7s} "
         f"{'J':>6s} {'F':>6s} {'J&F':>6s}"
     ]
     for r in runs:
         s = r.scores
         lines.append(
-            f"{r.name:16s} {r.frames:6d} {r.wall_s:7.1f} {r.frames_per_s:6.2f} "
+            f"{r.name:16s} {r.frames:6d} {r.wall_s:7.1f} {r.cpu_s:7.1f} {r.frames_per_s:6.2f} "
             f"{r.run_frames_per_s:7.2f} {s.j_mean:6.3f} {s.f_mean:6.3f} {s.jf_mean:6.3f}"
         )
     return "\n".join(lines)
@@ -114,10 +126,11 @@ def table(runs: Sequence[TrackRun]) -> str:
 def summary(runs: Sequence[TrackRun]) -> dict:
     frames = sum(r.frames for r in runs)
     wall = sum(r.wall_s for r in runs)
+    cpu = sum(r.cpu_s for r in runs)
     j = sum(r.scores.j_mean for r in runs) / len(runs)
     f = sum(r.scores.f_mean for r in runs) / len(runs)
-    return {"frames": frames, "wall_s": wall, "frames_per_s": frames / wall, "J": j, "F": f,
-            "JF": (j + f) / 2}  # fmt: skip
+    return {"frames": frames, "wall_s": wall, "frames_per_s": frames / wall, "cpu_s": cpu,
+            "frames_per_cpu_s": frames / cpu, "J": j, "F": f, "JF": (j + f) / 2}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -147,7 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(runs))
     print(
         f"total: {total['frames']} frames in {total['wall_s']:.1f} s = "
-        f"{total['frames_per_s']:.2f} frames/s end to end (process start included); "
+        f"{total['frames_per_s']:.2f} frames/s end to end (process start included), "
+        f"{total['frames_per_cpu_s']:.2f} frames per CPU-second; "
         f"J&F {total['JF']:.3f} (J {total['J']:.3f}, F {total['F']:.3f})"
     )
     if args.json is not None:
@@ -158,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 r.name: {
                     "frames": r.frames,
                     "wall_s": r.wall_s,
+                    "cpu_s": r.cpu_s,
                     "frames_per_s": r.frames_per_s,
                     "run_frames_per_s": r.run_frames_per_s,
                     "J": r.scores.j_mean,

@@ -86,6 +86,7 @@ def association_cost(
     lost: np.ndarray,
     settings: TrackerSettings,
     rank: np.ndarray | None = None,
+    size_ratio: np.ndarray | None = None,
 ) -> np.ndarray:
     """Combine the cues into a cost matrix.
 
@@ -98,6 +99,9 @@ def association_cost(
         settings: weights and gates.
         rank: ``(R, C)`` or ``(C,)``, each candidate's place in its prompt's list scaled to
             ``[0, 1]`` (0 = the engine's first choice), per track; None treats all alike.
+        size_ratio: ``(R, C)`` each candidate's area over each track's reference area; a lost
+            track is not handed a candidate more than ``refind_area_ratio`` times larger or
+            smaller than itself (None: sizes are not checked).
 
     Returns:
         ``(R, C)`` float64 costs, ``inf`` where a pair is ruled out.
@@ -112,6 +116,10 @@ def association_cost(
         cost = cost + settings.rank_weight * np.broadcast_to(rank, cost.shape)
     ruled_out = iou < settings.min_iou
     ruled_out |= lost[:, None] & (colour_distance > settings.appearance_gate)
+    if size_ratio is not None:
+        # Colour alone re-finds look-alikes of any size; the object itself keeps its size.
+        limit = np.log(settings.refind_area_ratio)
+        ruled_out |= lost[:, None] & (np.abs(np.log(np.maximum(size_ratio, 1e-9))) > limit)
     # A followed object may change colour gradually, but a mask that has slid onto something
     # else entirely (background, another object) is refused even when it overlaps.
     ruled_out |= ~lost[:, None] & (colour_distance > settings.follow_appearance_gate)

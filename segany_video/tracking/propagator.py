@@ -230,12 +230,24 @@ class Propagator:
             # It will come out somewhere around its cover's outline.
             predicted = cover.motion.box
         window = search_window(
-            predicted, track.lost_frames, s.search_start, s.search_growth, colours.frame_size
+            predicted,
+            track.lost_frames,
+            s.search_start,
+            s.search_growth,
+            colours.frame_size,
+            s.search_speed * track.lost_speed,
         )
         if window is None:
             return None
+        centre = ((predicted[0] + predicted[2]) / 2.0, (predicted[1] + predicted[3]) / 2.0)
         return find_lost_object(
-            colours, track.appearance, window, track.reference_area, s.min_area_fraction, taken
+            colours,
+            track.appearance,
+            window,
+            track.reference_area,
+            s.min_area_fraction,
+            taken,
+            centre,
         )
 
     def _associate(
@@ -272,7 +284,12 @@ class Propagator:
         )
         steady = np.full(len(proposals.rows), settled)
         rank = steady[:, None] * np.tile(np.arange(k) / max(k - 1, 1), n)[None, :]
-        cost = association_cost(iou, quality, distance, lost, self.settings, rank)
+        areas = np.array([_box_area(m, b) for m, b in zip(masks_np, boxes, strict=True)])
+        references = np.array([self.tracks[slot].reference_area for slot in proposals.rows])
+        size_ratio = areas[None, :] / np.maximum(references[:, None], 1.0)
+        cost = association_cost(
+            iou, quality, distance, lost, self.settings, rank, size_ratio=size_ratio
+        )
         matching = match_candidates(cost, self.settings.gate)
         outcomes = {}
         for row, col in matching.matches:
@@ -359,7 +376,12 @@ class Propagator:
                         track.anchor_odds, fine, mask, box
                     )
                 track.follow(
-                    mask, outcome.score, appearance, s.appearance_rate, s.appearance_gate, box
+                    mask,
+                    outcome.score,
+                    appearance,
+                    s.appearance_rate,
+                    s.appearance_gate,
+                    box,
                 )
                 track.low_res_logits = outcome.low_res
             elif track.state is not TrackState.INACTIVE:
@@ -430,6 +452,12 @@ def _over_half(soft: np.ndarray, within: Box | None) -> tuple[np.ndarray, Box | 
         mask = np.zeros(soft.shape, dtype=bool)
         mask[y0:y1, x0:x1] = soft[y0:y1, x0:x1] > 0.5
     return mask, tight_box(mask, within)
+
+
+def _box_area(mask: np.ndarray, box: Box | None) -> float:
+    if box is None:
+        return 0.0
+    return float(np.count_nonzero(mask[box[1] : box[3], box[0] : box[2]]))
 
 
 def _low_res(candidates: MaskCandidates, n: int, k: int) -> torch.Tensor | None:

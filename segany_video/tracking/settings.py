@@ -16,8 +16,7 @@ class TrackerSettings:
 
     Attributes:
         flow_scale: frames are downscaled by this factor before DIS optical flow (0.5 = half
-            size); smaller is faster and coarser. 0.35 with the "medium" preset costs half of
-            0.5 for the same DAVIS J&F; the "fast" preset loses fast motion (motocross).
+            size); smaller is faster and coarser (the "fast" preset loses fast motion).
         flow_min_side: ...but the downscaled frame keeps at least this many pixels on its
             shorter side (never more than the source): small videos keep their detail.
         flow_preset: OpenCV DIS preset, "ultrafast", "fast" or "medium".
@@ -55,6 +54,11 @@ class TrackerSettings:
         search_start: the search window of a lost object starts at this multiple of its last
             box size, and grows by ``search_growth`` per lost frame.
         search_growth: widening of the search window per lost frame (in box sizes).
+        search_speed: ...and per lost frame by this many times the object's speed when it was
+            lost, on each side (a hidden object keeps moving, in any direction).
+        refind_area_ratio: a lost object is handed back only to a candidate within this factor
+            of its reference area, larger or smaller (colour alone finds look-alikes of any
+            size; the object keeps its own).
         velocity_damping: a lost object's predicted velocity is multiplied by this per frame.
         max_lost_frames: after this many lost frames the object is no longer searched for
             (None = search until the end of the video).
@@ -95,6 +99,8 @@ class TrackerSettings:
     appearance_rate: float = 0.1
     search_start: float = 1.5
     search_growth: float = 0.25
+    search_speed: float = 1.0
+    refind_area_ratio: float = 4.0
     velocity_damping: float = 0.9
     max_lost_frames: int | None = None
     prior_bins: int = 16
@@ -134,6 +140,8 @@ class TrackerSettings:
         _check_range("appearance_rate", self.appearance_rate, 0.0, 1.0)
         _check_range("search_start", self.search_start, 0.5, 20.0)
         _check_range("search_growth", self.search_growth, 0.0, 5.0)
+        _check_range("search_speed", self.search_speed, 0.0, 10.0)
+        _check_range("refind_area_ratio", self.refind_area_ratio, 1.0, 1000.0)
         _check_range("velocity_damping", self.velocity_damping, 0.0, 1.0)
         if self.max_lost_frames is not None:
             _check_range("max_lost_frames", self.max_lost_frames, 0, 10**9)

@@ -32,6 +32,8 @@ class Track:
         occluder: id of the object this one disappeared behind (it moves with it while lost),
             or None.
         prompted_streak: the current run of followed frames began with a keyframe prompt.
+        lost_speed: the object's speed (pixels per frame) when it was last lost; how fast the
+            region where it may be widens while it stays lost.
         anchor_odds: ``(D,)`` float32 P(object | colour bin) measured on the latest keyframe
             (object versus a wide band around it); fixed between keyframes so it cannot drift.
     """
@@ -52,6 +54,7 @@ class Track:
         self.anchor_odds: np.ndarray | None = None
         self.occluder: int | str | None = None
         self.prompted_streak = False
+        self.lost_speed = 0.0
 
     @property
     def is_followed(self) -> bool:
@@ -125,6 +128,8 @@ class Track:
 
     def lose(self) -> None:
         """Mark the object lost on this frame (the propagator moves its box on)."""
+        if self.state is not TrackState.LOST and self.motion is not None:
+            self.lost_speed = float(np.hypot(*self.motion.velocity))
         self.state = TrackState.LOST
         self.score = 0.0
         self.lost_frames += 1
@@ -167,6 +172,7 @@ class Track:
             "anchor_odds": None if self.anchor_odds is None else self.anchor_odds.copy(),
             "occluder": self.occluder,
             "prompted_streak": self.prompted_streak,
+            "lost_speed": self.lost_speed,
         }
 
     @classmethod
@@ -192,6 +198,7 @@ class Track:
         track.occluder = data["occluder"]
         # Snapshots from before this field: a followed track then counts as found again.
         track.prompted_streak = bool(data.get("prompted_streak", False))
+        track.lost_speed = float(data.get("lost_speed", 0.0))
         if data["anchor_odds"] is not None:
             track.anchor_odds = data["anchor_odds"].copy()
         return track

@@ -113,6 +113,6 @@ def test_track_output_scores_as_the_evaluation(
     argv = [str(root), "--sequences", "red", "--json", str(out), "--track-args=--device cpu"]
     assert davis_track.main(argv) == 0
     run = json.loads(out.read_text())["sequences"]["red"]
-    assert run["frames"] == FRAMES and run["frames_per_s"] > 0
+    assert run["frames"] == FRAMES and run["frames_per_s"] > 0 and run["cpu_s"] > 0
     report = evaluate_davis(root, segmenter, sequences=["red"])
     assert run["JF"] == pytest.approx(report.sequences[0].jf_mean, abs=1e-12)

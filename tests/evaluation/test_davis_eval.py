@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from segany_video.config import Config
-from segany_video.errors import VideoOpenError
+from segany_video.errors import ConfigError, VideoOpenError
 from segany_video.evaluation import davis_eval
 from segany_video.evaluation.davis_eval import evaluate_davis
 from segany_video.models.classic import build_classic
@@ -130,3 +130,11 @@ def test_a_frame_folder_with_other_images_is_refused(
     cv2.imwrite(str(copy / "block" / "JPEGImages" / "thumb.bmp"), np.zeros((H, W, 3), np.uint8))
     with pytest.raises(VideoOpenError, match="holds images other than its frames"):
         evaluate_davis(copy, segmenter, sequences=["block"])
+
+
+def test_main_refuses_too_few_frames_and_two_selections(root: Path) -> None:
+    with pytest.raises(ConfigError, match="--max-frames must be at least 3"):
+        davis_eval.main([str(root), "--sequences", "block", "--max-frames", "2"])
+    with pytest.raises(SystemExit) as exit_info:
+        davis_eval.main([str(root), "--split", "tuning", "--sequences", "block"])
+    assert exit_info.value.code == 2

@@ -54,3 +54,21 @@ def test_rank_may_differ_per_track():
 def test_settings_reject_out_of_range(values, name):
     with pytest.raises(ConfigError, match=name):
         TrackerSettings.from_dict(values)
+
+
+def test_a_lost_track_is_not_handed_a_look_alike_of_another_size():
+    settings = TrackerSettings(refind_area_ratio=4.0)
+    iou = np.array([[0.9, 0.9, 0.9]])
+    sizes = np.array([[0.2, 1.3, 5.0]])  # candidate area / the object's reference area
+    cost = association_cost(iou, QUALITY, DISTANCE, np.array([True]), settings, size_ratio=sizes)
+    assert np.isinf(cost[0, 0]) and np.isinf(cost[0, 2])
+    assert np.isfinite(cost[0, 1])
+
+
+def test_a_followed_track_may_change_size():
+    settings = TrackerSettings(refind_area_ratio=4.0)
+    sizes = np.array([[0.2, 1.3, 5.0]])
+    cost = association_cost(
+        np.array([[0.9, 0.9, 0.9]]), QUALITY, DISTANCE, FOLLOWED, settings, size_ratio=sizes
+    )
+    assert np.isfinite(cost).all()

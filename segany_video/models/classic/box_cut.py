@@ -2,10 +2,10 @@
 
 GrabCut starts its object colour model from everything inside the box. For people, animals and
 vehicles the object fills only a quarter to a half of its tight box, so that first model is
-mostly background; its iterations then settle on whatever separates best (on DAVIS 2016 the
-first model decides most failures: the same cut given the true object's colours scores mean J
-0.80 instead of 0.70). This cut estimates the object's colours from pixels it can trust and
-keeps the background model where the evidence is, at the box's sides:
+mostly background; its iterations then settle on whatever separates best, so that first
+model decides most failures (figures in BENCHMARKS.md). This cut estimates the object's colours
+from pixels it can trust and keeps the background model where the evidence is, at the box's
+sides:
 
 1. the background colours are modelled from the ring outside the box (one mixture for the
    whole ring, and one per side, see :mod:`ring_model`);

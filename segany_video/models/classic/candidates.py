@@ -43,10 +43,9 @@ _RNG_SEED = 12345
 _MIN_PART = 0.1
 # Holes smaller than this fraction of the object are filled by the cleaning.
 _MAX_HOLE = 0.02
-# A first cut crossing fewer than this fraction of a tight box's lines has failed outright (on
-# DAVIS only the boat's, at ~0.1: the white hull went to the background with the white wake;
-# every other sequence's first cuts cross >= 0.69). Such a cut gets a second attempt with
-# the whole frame as colour context.
+# A first cut crossing fewer than this fraction of a tight box's lines has failed outright (the
+# object went to the background with a look-alike surrounding, like a white hull with its
+# white wake). Such a cut gets a second attempt with the whole frame as colour context.
 _FAILED_CROSSING = 0.5
 # Context of that second attempt, as a fraction of the box's longer side: enough for any frame.
 _WIDE_MARGIN = 2.0
@@ -148,9 +147,9 @@ def _wider_attempt(
 def preferred(prompt: ObjectPrompt, candidates: list[Candidate]) -> Candidate:
     """The single candidate to return when one mask is asked for.
 
-    With a box or mask prior the cut itself (candidate 0) is the engine's answer (on DAVIS it
-    beats picking by score); with clicks alone the right granularity is unknown, so the
-    best-scored one.
+    With a box or mask prior the cut itself (candidate 0) is the engine's answer: its boundary
+    follows the image, while the score only ranks granularities; with clicks alone the right
+    granularity is unknown, so the best-scored one.
     """
     if prompt.box is None and prompt.mask is None:
         return max(candidates, key=lambda c: c.score)

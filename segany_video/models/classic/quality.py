@@ -82,9 +82,9 @@ def prompt_agreement(
         prior_crop = prior[y0 : y0 + h, x0 : x0 + w]
         union = int((mask | prior_crop).sum()) + int(prior.sum()) - int(prior_crop.sum())
         iou = int((mask & prior_crop).sum()) / union if union else 0.0
-        # A mask prior is a guess (the previous mask carried by motion): on DAVIS, a mask's
-        # overlap with it beyond this much says nothing about the mask's quality, and rewarding
-        # it would rank the prior echoed back above a cut that corrects it.
+        # A mask prior is a guess (the previous mask carried by motion): a mask's overlap with
+        # it beyond this much says nothing about the mask's quality, and rewarding it would
+        # rank the prior echoed back above a cut that corrects it.
         parts.append(min(iou / _PRIOR_AGREEMENT, 1.0))
     if prompt.box is not None:
         parts.append(_box_iou(mask, offset, prompt.box))

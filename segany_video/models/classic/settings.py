@@ -21,14 +21,13 @@ class ClassicSettings:
             cut from a mask prior or clicks.
         box_iterations: grabCut iterations of a tight box's cut when the engine falls back to
             grabCut there; fewer than ``iterations`` because the tight-box rounds re-fit the
-            models again where the cut misses part of the box (on DAVIS 2 and 4 score the same).
+            models again where the cut misses part of the box.
         box_smoothness: weight of the contrast-sensitive smoothness in the tight-box cut
             (grabCut's gamma, which grabCut fixes at 50 for full-resolution images; the cut runs
             at reduced resolution, where boundaries are shorter relative to areas).
         prior_smoothness: the same weight in the cut from a mask prior. Lower values follow
-            a single frame more closely (DAVIS prior J 0.822 at 15, 0.803 at 50) but let a
-            track slide onto look-alike background while its object disappears behind another
-            (the bundled sample's object 2 at 15 and 25); at 50 it is lost as it should be.
+            a single frame more closely but let a track slide onto look-alike background while
+            its object disappears behind another.
         box_margin: background context around a box or mask prior, as a fraction of the
             object's longer side (plus ``context_px`` pixels).
         context_px: fixed extra context in source pixels around the prompt region.
