@@ -56,13 +56,34 @@ class FrameResult:
         return labels
 
 
-def mask_box(mask: np.ndarray) -> np.ndarray | None:
-    """Tight ``XYXY`` box (pixel edges, so a single pixel at (x, y) gives (x, y, x+1, y+1))."""
-    ys = np.flatnonzero(mask.any(axis=1))
-    if len(ys) == 0:
+Box = tuple[int, int, int, int]  # XYXY pixel edges: the pixels mask[y0:y1, x0:x1]
+
+
+def tight_box(mask: np.ndarray, within: Box | None = None) -> Box | None:
+    """The smallest box holding every True pixel of ``mask``, or None when there is none.
+
+    Args:
+        mask: ``(H, W)`` bool.
+        within: a box known to hold every True pixel (only it is scanned); None for the frame.
+
+    Returns:
+        ``(x0, y0, x1, y1)`` ints in frame pixels, ``XYXY`` edges (a single pixel at (x, y)
+        gives ``(x, y, x+1, y+1)``).
+    """
+    x0, y0 = (0, 0) if within is None else within[:2]
+    crop = mask if within is None else mask[within[1] : within[3], within[0] : within[2]]
+    rows = np.flatnonzero(crop.any(axis=1))
+    if len(rows) == 0:
         return None
-    xs = np.flatnonzero(mask.any(axis=0))
-    return np.array([xs[0], ys[0], xs[-1] + 1, ys[-1] + 1], dtype=np.float32)
+    # Columns need scanning only in the rows the mask occupies.
+    cols = np.flatnonzero(crop[rows[0] : rows[-1] + 1].any(axis=0))
+    return x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1
+
+
+def mask_box(mask: np.ndarray) -> np.ndarray | None:
+    """:func:`tight_box` as ``(4,)`` float32 ``XYXY``, the form prompts and outputs carry."""
+    box = tight_box(mask)
+    return None if box is None else np.array(box, dtype=np.float32)
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

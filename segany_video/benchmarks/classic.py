@@ -34,6 +34,7 @@ import torch
 from segany_video.evaluation.metrics import region_similarity
 from segany_video.models.base import ObjectPrompt
 from segany_video.models.classic import ClassicEngine, ClassicFeatures, ClassicSettings
+from segany_video.results import mask_box
 
 _BASELINE_ITERATIONS = 5
 
@@ -73,12 +74,6 @@ def load_frame(sequence: Path, index: int) -> tuple[np.ndarray, np.ndarray]:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), gt > 127
 
 
-def tight_box(mask: np.ndarray) -> np.ndarray:
-    """``(4,)`` float32 ``XYXY`` box (exclusive ends) of a non-empty bool mask."""
-    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-    return np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], dtype=np.float32)
-
-
 def plain_grabcut(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     """The reference: OpenCV grabCut on the full frame, initialised with the box."""
     labels = np.zeros(image.shape[:2], dtype=np.uint8)
@@ -111,7 +106,7 @@ def evaluate_sequence(
         features = engine.embed(torch.from_numpy(image)[None])[0]
         report.embed_s.append(time.perf_counter() - start)
 
-        box = tight_box(gt)
+        box = mask_box(gt)
         if "box" in protocols:
             _box_protocol(engine, features, box, gt, report)
         if "prior" in protocols:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -48,7 +47,7 @@ from segany_video.segmenter import VideoSegmenter
 from segany_video.tracking.prompt_builder import interior_points
 from segany_video.tracking.prompts import KeyframeSpec, ObjectSpec, PromptSet
 from segany_video.tracking.settings import TrackerSettings
-from segany_video.writers.atomic import write_text_atomically
+from segany_video.writers.atomic import atomic_file, write_text_atomically
 
 PROMPT_KINDS = ("mask", "box", "clicks")
 
@@ -192,10 +191,11 @@ class _MaskWriter:
 
     def write(self, index: int, mask: np.ndarray) -> None:
         final = self.folder / f"{self.sequence.frame_paths[index].stem}.png"
-        partial = final.with_name(f".{final.stem}.partial.png")
-        if not cv2.imwrite(str(partial), mask.astype(np.uint8) * 255):
-            raise WriterError(f"cannot write {partial}: check the folder is writable")
-        os.replace(partial, final)
+        ok, data = cv2.imencode(".png", mask.astype(np.uint8) * 255)
+        if not ok:
+            raise WriterError(f"cannot encode the mask of {final} as PNG")
+        with atomic_file(final) as f:
+            f.write(data.tobytes())
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:

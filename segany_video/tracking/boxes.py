@@ -10,27 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-Box = tuple[int, int, int, int]
+from segany_video.results import Box, tight_box
 
-
-def tight_box(mask: np.ndarray, within: Box | None = None) -> Box | None:
-    """The smallest box holding every True pixel of ``mask``, or None when there is none.
-
-    Args:
-        mask: ``(H, W)`` bool.
-        within: a box known to hold every True pixel (only it is scanned); None for the frame.
-
-    Returns:
-        ``(x0, y0, x1, y1)`` ints in frame pixels.
-    """
-    x0, y0 = (0, 0) if within is None else within[:2]
-    crop = mask if within is None else mask[within[1] : within[3], within[0] : within[2]]
-    rows = np.flatnonzero(crop.any(axis=1))
-    if len(rows) == 0:
-        return None
-    # Columns need scanning only in the rows the mask occupies.
-    cols = np.flatnonzero(crop[rows[0] : rows[-1] + 1].any(axis=0))
-    return x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1
+__all__ = ["Box", "as_xyxy", "intersection", "on_grid", "tight_box"]
 
 
 def intersection(a: Box | None, b: Box | None) -> Box | None:

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from segany_video.models.base import ObjectPrompt
+from segany_video.results import tight_box
 
 _WEIGHTS = {"colour": 0.3, "edges": 0.3, "prompt": 0.4}
 # IoU with a mask prior at which prompt agreement is full.
@@ -104,11 +105,11 @@ def prompt_agreement(
 
 
 def _box_iou(mask: np.ndarray, offset: tuple[int, int], box: np.ndarray) -> float:
-    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-    if rows.size == 0:
+    own = tight_box(mask)
+    if own is None:
         return 0.0
-    mx0, my0 = cols[0] + offset[0], rows[0] + offset[1]
-    mx1, my1 = cols[-1] + 1 + offset[0], rows[-1] + 1 + offset[1]
+    mx0, my0 = own[0] + offset[0], own[1] + offset[1]
+    mx1, my1 = own[2] + offset[0], own[3] + offset[1]
     ix = max(0.0, min(mx1, box[2]) - max(mx0, box[0]))
     iy = max(0.0, min(my1, box[3]) - max(my0, box[1]))
     inter = ix * iy

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from segany_video.models.classic.trimap import WorkRegion
+from segany_video.results import tight_box
 
 
 def _box(image: np.ndarray, radius: int) -> np.ndarray:
@@ -64,12 +65,12 @@ def upsample_mask(
     """
     size = (region.x1 - region.x0, region.y1 - region.y0)
     soft = cv2.resize(work_mask.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
-    rows, cols = np.nonzero(work_mask.any(axis=1))[0], np.nonzero(work_mask.any(axis=0))[0]
-    if radius == 0 or rows.size == 0:
+    box = tight_box(work_mask)
+    if radius == 0 or box is None:
         return soft
     # A window much wider than the object would average a small object away in a flat area:
     # keep it within a quarter of the object's shorter side.
-    shorter_side = min(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) / region.scale
+    shorter_side = min(box[3] - box[1], box[2] - box[0]) / region.scale
     window = min(radius + round(1.0 / region.scale), max(1, round(0.25 * shorter_side)))
     crop = np.ascontiguousarray(guide[region.y0 : region.y1, region.x0 : region.x1])
     refined = guided_filter(crop, soft, window, eps)

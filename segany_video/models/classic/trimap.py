@@ -22,6 +22,7 @@ import numpy as np
 from segany_video.errors import PromptError
 from segany_video.models.base import ObjectPrompt
 from segany_video.models.classic.settings import ClassicSettings
+from segany_video.results import mask_box
 
 GC_BGD, GC_FGD, GC_PR_BGD, GC_PR_FGD = cv2.GC_BGD, cv2.GC_FGD, cv2.GC_PR_BGD, cv2.GC_PR_FGD
 
@@ -139,8 +140,7 @@ def plan_region(
         spans.append(np.clip(prompt.box, 0, [width, height, width, height]))
     fg = prior_foreground(prompt)
     if fg is not None and fg.any():
-        ys, xs = np.nonzero(fg.any(axis=1))[0], np.nonzero(fg.any(axis=0))[0]
-        spans.append(np.array([xs[0], ys[0], xs[-1] + 1, ys[-1] + 1], dtype=np.float32))
+        spans.append(mask_box(fg))
     if not spans:
         return None
     positives = _points(prompt, 1)
