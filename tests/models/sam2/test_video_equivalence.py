@@ -124,9 +124,20 @@ def _compare(ours: dict[int, tuple[torch.Tensor, float]], theirs: dict[int, Meta
         assert score == pytest.approx(expected.object_score, abs=1e-4), f"frame {frame}"
 
 
-@pytest.mark.parametrize("version", ["2.1", "2"])
 @pytest.mark.parametrize(
-    "as_conditioning", [True, False], ids=["cond-correction", "mem-correction"]
+    ("version", "as_conditioning"),
+    [
+        ("2.1", True),
+        pytest.param("2.1", False, marks=pytest.mark.slow),
+        pytest.param("2", True, marks=pytest.mark.slow),
+        pytest.param("2", False, marks=pytest.mark.slow),
+    ],
+    ids=[
+        "sam2.1-cond-correction",
+        "sam2.1-memory-correction",
+        "sam2-cond-correction",
+        "sam2-memory-correction",
+    ],
 )
 def test_video_mode_equals_meta_predictor(version: str, as_conditioning: bool) -> None:
     setup = _setup(version)
