@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segany_video.models.sam.fused_cpu import linear
+
 
 def axial_rotation(
     head_dim: int, height: int, width: int, theta: float, device: torch.device
@@ -106,9 +108,10 @@ class RoPEAttention(nn.Module):
         Returns:
             ``(B, Nq, C)``.
         """
-        q = self._split_heads(F.linear(q, self.q_proj.weight, self.q_proj.bias))
-        k = self._split_heads(F.linear(k, self.k_proj.weight, self.k_proj.bias))
-        v = self._split_heads(F.linear(v, self.v_proj.weight, self.v_proj.bias))
+        # oneDNN matmuls with the bias inside on the CPU (plain Linear elsewhere)
+        q = self._split_heads(linear(q, self.q_proj))
+        k = self._split_heads(linear(k, self.k_proj))
+        v = self._split_heads(linear(v, self.v_proj))
         height, width = feat_size
         rotation = self.rotation(height, width, q.device)
         q = rotate_pairs(q, rotation)
@@ -123,4 +126,4 @@ class RoPEAttention(nn.Module):
             k = torch.cat((k_grid, k[:, :, num_rope:]), dim=-2) if num_k_exclude_rope else k_grid
         out = F.scaled_dot_product_attention(q, k, v)
         out = out.transpose(1, 2).flatten(-2)  # (B, heads, Nq, c) -> (B, Nq, C)
-        return self.out_proj(out)
+        return linear(out, self.out_proj)
