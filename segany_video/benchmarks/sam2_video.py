@@ -143,14 +143,18 @@ def run_meta(
 ) -> Iterator[np.ndarray]:
     """Meta's predictor on the same frames; yields ``(N, H, W)`` bool masks per frame.
 
-    Its own loader reads and resizes JPEGs into one ``(N, 3, S, S)`` tensor; here the same
-    tensor is built from our decoded, preprocessed frames. ``track`` limits propagation to
-    that many frames after the first (None: the whole clip).
+    Its own loader reads JPEGs and resizes them with Pillow's bicubic filter into one
+    ``(N, 3, S, S)`` tensor; here the same tensor (Pillow-exact resizing) is built from our
+    decoded frames, so the JPEG round trip does not change the pixels. ``track`` limits
+    propagation to that many frames after the first (None: the whole clip).
     """
     frames = decode(video)
     height, width = frames.shape[1:3]
     images = torch.cat(
-        [model.preprocess(torch.from_numpy(frames[i : i + 16])) for i in range(0, len(frames), 16)]
+        [
+            model.preprocess(torch.from_numpy(frames[i : i + 16]), "pil_bicubic")
+            for i in range(0, len(frames), 16)
+        ]
     )
     del frames
     original = module.load_video_frames
