@@ -138,16 +138,23 @@ def run_ours(model: Sam2ImageSegmenter, video: Path, clicks: list) -> Iterator[n
         yield np.stack([o.mask for o in result.objects.values()])
 
 
-def run_meta(predictor, module, model, video: Path, clicks: list) -> Iterator[np.ndarray]:
+def run_meta(
+    predictor, module, model, video: Path, clicks: list, track: int | None = None
+) -> Iterator[np.ndarray]:
     """Meta's predictor on the same frames; yields ``(N, H, W)`` bool masks per frame.
 
-    Its own loader reads and resizes JPEGs into one ``(N, 3, S, S)`` tensor; here the same
-    tensor is built from our decoded, preprocessed frames.
+    Its own loader reads JPEGs and resizes them with Pillow's bicubic filter into one
+    ``(N, 3, S, S)`` tensor; here the same tensor (Pillow-exact resizing) is built from our
+    decoded frames, so the JPEG round trip does not change the pixels. ``track`` limits
+    propagation to that many frames after the first (None: the whole clip).
     """
     frames = decode(video)
     height, width = frames.shape[1:3]
     images = torch.cat(
-        [model.preprocess(torch.from_numpy(frames[i : i + 16])) for i in range(0, len(frames), 16)]
+        [
+            model.preprocess(torch.from_numpy(frames[i : i + 16]), "pil_bicubic")
+            for i in range(0, len(frames), 16)
+        ]
     )
     del frames
     original = module.load_video_frames
@@ -160,7 +167,7 @@ def run_meta(predictor, module, model, video: Path, clicks: list) -> Iterator[np
                 predictor.add_new_points_or_box(
                     state, 0, int(oid), points=[[x, y]], labels=np.array([1], np.int32)
                 )
-            for _, _, masks in predictor.propagate_in_video(state):
+            for _, _, masks in predictor.propagate_in_video(state, max_frame_num_to_track=track):
                 yield (masks[:, 0] > 0).numpy()
     finally:
         module.load_video_frames = original
@@ -229,7 +236,8 @@ def _peak_rss_child(args: argparse.Namespace) -> int:
             frames = sum(1 for _ in run_ours(ours, Path(args.video), clicks))
         else:
             predictor, module = build_meta(args.image_size, ours.state_dict())
-            frames = sum(1 for _ in run_meta(predictor, module, ours, Path(args.video), clicks))
+            run = run_meta(predictor, module, ours, Path(args.video), clicks, args.meta_track)
+            frames = sum(1 for _ in run)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"side": args.side, "frames": frames, "peak_rss_mb": round(peak_mb, 1)}))
     return 0
@@ -245,6 +253,7 @@ def memory(args: argparse.Namespace) -> int:
                 sys.executable, "-m", __name__, "_peak", side, str(video), json.dumps(clicks),
                 "--image-size", str(args.image_size), "--threads", str(args.threads),
                 "--seed", str(args.seed),
+                *(["--meta-track", str(args.meta_track)] if args.meta_track else []),
             ]  # fmt: skip
             t0 = time.perf_counter()
             done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -281,6 +290,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--seed", type=int, default=0)
         if name == "memory":
             p.add_argument("--sides", default="ours,meta", help="ours, meta or both")
+            p.add_argument(
+                "--meta-track",
+                type=int,
+                default=None,
+                help="Meta: propagate only this many frames after frame 0 (it still loads all "
+                "frames first); for clips too long to run it through on a CPU",
+            )
     peak = sub.add_parser("_peak")
     peak.add_argument("side", choices=("ours", "meta"))
     peak.add_argument("video")
@@ -288,6 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     peak.add_argument("--image-size", type=int, required=True)
     peak.add_argument("--threads", type=int, default=2)
     peak.add_argument("--seed", type=int, default=0)
+    peak.add_argument("--meta-track", type=int, default=None)
     args = parser.parse_args(argv)
     return {"speed": speed, "memory": memory, "_peak": _peak_rss_child}[args.what](args)
 

@@ -206,6 +206,12 @@ def detect_variant(state: Mapping[str, torch.Tensor], source: str = "checkpoint"
         return name
     if any(k.startswith("image_encoder.trunk.") for k in state):
         return _detect_sam2(state, source)
+    if any(k.startswith("vision_encoder.") for k in state):
+        raise CheckpointError(
+            f"{source} looks like a Hugging Face transformers export (its keys start with "
+            "'vision_encoder.'); segany-video loads Meta's original checkpoints "
+            "(sam_vit_*.pth, sam2_hiera_*.pt, sam2.1_hiera_*.pt; see `segany-video weights list`)."
+        )
     if any(k.startswith(("patch_embed.", "blocks.0.", "layers.0.")) for k in state):
         raise CheckpointError(
             f"{source} looks like an image encoder alone (its keys lack the 'image_encoder.' "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from segany_video.errors import ConfigError
 from segany_video.models.base import PromptableSegmenter
+from segany_video.models.sam2.image_engine import Sam2ImageSegmenter
 from segany_video.models.sam2.model import Sam2Model
 from segany_video.models.sam2.video_settings import VideoSettings
 from segany_video.tracking.memory_tracker import MemoryTracker
@@ -46,11 +47,19 @@ def make_tracker(
 ) -> Tracker | MemoryTracker:
     """The tracker for ``model``: :class:`MemoryTracker` in video mode, else :class:`Tracker`.
 
+    A SAM 2 engine's frame resizing follows the mode, so the runtime's ``embed`` prepares frames
+    as the matching Meta predictor does: Pillow's bicubic filter in video mode (the video
+    predictor's JPEG loader), antialiased bilinear in image mode (``SAM2ImagePredictor``).
+    Call it before streaming frames.
+
     Args:
         num_frames: The video's frame count when known (used by video mode).
     """
     settings = settings or TrackerSettings()
-    if tracking_mode(model, settings) == "video":
+    mode = tracking_mode(model, settings)
+    if isinstance(model, Sam2ImageSegmenter):
+        model.frame_resize = "pil_bicubic" if mode == "video" else "bilinear"
+    if mode == "video":
         assert isinstance(model, Sam2Model)
         return MemoryTracker(model, prompts, video_settings(settings), num_frames)
     return Tracker(model, prompts, settings)

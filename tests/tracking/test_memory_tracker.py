@@ -59,6 +59,7 @@ def _expected(model, frames: np.ndarray, prompts: dict) -> dict[int, dict[int, n
     session = VideoSession(Sam2Video(model, VideoSettings(), num_frames=FRAMES), keyframes)
     size = frames.shape[1:3]
     out: dict[int, dict[int, np.ndarray]] = {i: {} for i in keyframes}
+    model.frame_resize = "pil_bicubic"  # what video mode sets (see make_tracker)
     with torch.inference_mode():
         features = model.embed(torch.from_numpy(frames))
 
@@ -132,8 +133,10 @@ def test_mode_selection_and_run_json(clip, model, tmp_path) -> None:
     _, paths, prompts = clip
     with open_video(paths.video) as video:
         resolved = PromptSet.from_dict(prompts).resolve(video.info)
-    assert isinstance(make_tracker(model, resolved, TrackerSettings()), MemoryTracker)
     assert isinstance(make_tracker(model, resolved, TrackerSettings(mode="image")), Tracker)
+    assert model.frame_resize == "bilinear"
+    assert isinstance(make_tracker(model, resolved, TrackerSettings()), MemoryTracker)
+    assert model.frame_resize == "pil_bicubic"
     config = load_config(overrides={"runtime": {"device": "cpu"}, "writers": {"formats": ["json"]}})
     summary = VideoSegmenter(model, config=config).run(
         paths.video, prompts, tmp_path / "out", end=8

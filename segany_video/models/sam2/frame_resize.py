@@ -104,6 +104,8 @@ def resize_like_pil(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor
     Returns:
         ``(B, h, w, 3)`` uint8, equal to Pillow's result pixel for pixel.
     """
+    if frames.device.type == "mps":  # no float64 there: resample on the CPU
+        return resize_like_pil(frames.cpu(), size).to(frames.device)
     height, width = size
     in_height, in_width = int(frames.shape[1]), int(frames.shape[2])
     if (in_height, in_width) == (height, width):

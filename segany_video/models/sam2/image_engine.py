@@ -1,8 +1,11 @@
-"""SAM 2 as a per-frame promptable segmenter (image mode), like Meta's ``SAM2ImagePredictor``.
+"""The engine SAM 2 weights build, a :class:`~segany_video.models.base.PromptableSegmenter`.
 
-Every frame is encoded on its own and decoded from its own prompts, with no memory of other
-frames; the tracker supplies the prompts (clicks, boxes, the previous mask). Outputs equal the
-predictor's as ``build_sam2`` builds it (dynamic multimask on), for N objects in one decoder call.
+:meth:`Sam2ImageSegmenter.embed` encodes batches of frames for both ways of running SAM 2 (the
+video mode's memory loop reads the same :class:`Sam2Features`). :meth:`Sam2ImageSegmenter.decode`
+is image mode, like Meta's ``SAM2ImagePredictor``: every frame is decoded from its own prompts,
+with no memory of other frames; the per-frame tracker supplies the prompts (clicks, boxes, the
+previous mask). Outputs equal the predictor's as ``build_sam2`` builds it (dynamic multimask on),
+for N objects in one decoder call.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ class Sam2ImageSegmenter(Sam2Model):
     methods. Its ``state_dict`` is the official checkpoint's.
     """
 
-    info: EngineInfo = EngineInfo(name="sam2", description="SAM 2 (image mode)")
+    info: EngineInfo = EngineInfo(name="sam2", description="SAM 2")
     #: How :meth:`embed` resizes frames: ``"bilinear"`` as ``SAM2ImagePredictor``, or
     #: ``"pil_bicubic"`` as ``SAM2VideoPredictor`` reading a JPEG folder (see
     #: :meth:`~segany_video.models.sam2.model.Sam2Model.preprocess`).

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segany_video.models.sam.fused_cpu import linear
 from segany_video.models.sam2.rope_attention import RoPEAttention
 
 
@@ -59,7 +60,7 @@ class MemoryAttentionLayer(nn.Module):
             normed, memory + memory_pos, memory, feat_size, num_k_exclude_rope=num_obj_ptr_tokens
         )
         normed = self.norm3(tgt)
-        return tgt + self.linear2(F.relu(self.linear1(normed)))
+        return tgt + linear(F.relu(linear(normed, self.linear1)), self.linear2)
 
 
 class MemoryAttention(nn.Module):

@@ -12,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from segany_video.models.sam.fused_cpu import linear, linear_gelu
 from segany_video.models.sam.layers import LayerNorm2d
 from segany_video.models.sam2.position_encoding import SinePositionEncoding
 
@@ -61,14 +62,13 @@ class CXBlock(nn.Module):
         self.dwconv = nn.Conv2d(dim, dim, kernel_size, padding=padding, groups=dim)
         self.norm = LayerNorm2d(dim, eps=1e-6)
         self.pwconv1 = nn.Linear(dim, 4 * dim)
-        self.act = nn.GELU()
         self.pwconv2 = nn.Linear(4 * dim, dim)
         self.gamma = nn.Parameter(torch.full((dim,), 1e-6))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, H, W)`` -> ``(B, C, H, W)``."""
         y = self.norm(self.dwconv(x)).permute(0, 2, 3, 1)  # (B, C, H, W) -> (B, H, W, C)
-        y = self.gamma * self.pwconv2(self.act(self.pwconv1(y)))
+        y = self.gamma * linear(linear_gelu(y, self.pwconv1), self.pwconv2)
         return x + y.permute(0, 3, 1, 2)
 
 

@@ -144,8 +144,8 @@ class Sam2Model(nn.Module):
         - ``"bilinear"``: ``SAM2ImagePredictor``: scaled to ``[0, 1]``, resized to ``S x S``
           (bilinear, antialiased, as torchvision's tensor ``Resize``), normalised.
         - ``"pil_bicubic"``: ``SAM2VideoPredictor`` on a JPEG folder: resized to ``S x S`` as
-          Pillow's bicubic ``resize`` does (uint8, bit for bit), scaled to ``[0, 1]`` in
-          float64, then normalised in float32.
+          Pillow's bicubic ``resize`` does (uint8, bit for bit), scaled to ``[0, 1]`` and
+          normalised in float32.
 
         Either way the aspect ratio is not kept (SAM 2 works on the stretched square).
 
@@ -164,8 +164,8 @@ class Sam2Model(nn.Module):
         mean = torch.tensor(self.config.pixel_mean, device=frames.device).view(1, 3, 1, 1)
         std = torch.tensor(self.config.pixel_std, device=frames.device).view(1, 3, 1, 1)
         if resize == "pil_bicubic":
-            square = resize_like_pil(frames, (size, size)).permute(0, 3, 1, 2)
-            x = (square.to(torch.float64) / 255.0).to(torch.float32)
+            # Meta divides in float64 and casts; for uint8 values that equals float32 division.
+            x = resize_like_pil(frames, (size, size)).permute(0, 3, 1, 2).to(torch.float32) / 255.0
         elif resize == "bilinear":
             x = frames.permute(0, 3, 1, 2).to(torch.float32) / 255.0
             if tuple(x.shape[-2:]) != (size, size):

@@ -20,7 +20,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from segany_video.models.sam2.hiera import Hiera
-from segany_video.models.sam2.position_encoding import SinePositionEncoding
 
 
 class LateralConv(nn.Module):
@@ -68,19 +67,16 @@ class FpnNeck(nn.Module):
         Returns:
             ``keep`` maps ``(B, d_model, H_s, W_s)``, finest first.
         """
-        last = len(stages) - 1
-        levels: list[torch.Tensor | None] = [None] * len(stages)
-        coarser = None
-        for i in range(last, -1, -1):
-            lateral = self.convs[last - i](stages[i])
-            if coarser is not None and i in self.top_down_levels:
+        coarse_first: list[torch.Tensor] = []
+        for conv, stage in zip(self.convs, reversed(stages), strict=True):
+            lateral = conv(stage)
+            level = len(stages) - 1 - len(coarse_first)
+            if coarse_first and level in self.top_down_levels:
                 # Upsampled in float32 as the reference does, so bf16 runs round alike.
-                top_down = F.interpolate(coarser.float(), scale_factor=2.0, mode="nearest")
-                coarser = lateral + top_down
-            else:
-                coarser = lateral
-            levels[i] = coarser
-        return [level for level in levels[:keep] if level is not None]
+                top_down = F.interpolate(coarse_first[-1].float(), scale_factor=2.0, mode="nearest")
+                lateral = lateral + top_down
+            coarse_first.append(lateral)
+        return coarse_first[::-1][:keep]
 
 
 @dataclass(frozen=True)
@@ -124,8 +120,3 @@ class ImageEncoder(nn.Module):
         top = levels[-1]
         pos = self.neck.position_encoding(top[:1]).to(top.dtype)
         return EncodedImages(levels=tuple(levels), top_pos=pos)
-
-
-def build_position_encoding(d_model: int) -> SinePositionEncoding:
-    """The neck's position encoding: ``d_model`` channels, half for ``y`` and half for ``x``."""
-    return SinePositionEncoding(d_model)

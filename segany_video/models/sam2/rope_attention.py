@@ -15,14 +15,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segany_video.models.sam.fused_cpu import linear
+
 
 def axial_rotation(
     head_dim: int, height: int, width: int, theta: float, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cosines and sines of the rotation of every grid token.
+) -> torch.Tensor:
+    """The rotation of every grid token as unit complex numbers.
 
     Returns:
-        ``(cos, sin)``, each ``(H * W, head_dim // 2)`` float32, tokens in row-major order.
+        ``(H * W, head_dim // 2)`` complex64, tokens in row-major order.
     """
     if head_dim % 4:
         raise ValueError(f"RoPE needs a head dimension divisible by 4, got {head_dim}")
@@ -32,18 +34,16 @@ def axial_rotation(
     xs = token % width
     ys = torch.div(token, width, rounding_mode="floor")
     angles = torch.cat((torch.outer(xs, freqs), torch.outer(ys, freqs)), dim=-1)
-    return angles.cos(), angles.sin()
+    return torch.polar(torch.ones_like(angles), angles)
 
 
-def rotate_pairs(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate adjacent channel pairs ``(x[2i], x[2i+1])`` of ``x`` ``(..., N, D)`` by the angles.
+def rotate_pairs(x: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
+    """Rotate adjacent channel pairs ``(x[2i], x[2i+1])`` of ``x`` ``(..., N, D)``.
 
-    ``cos``/``sin`` are ``(N, D/2)``; the result has ``x``'s shape and dtype.
+    ``rotation`` is ``(N, D/2)`` complex; the result has ``x``'s shape and dtype.
     """
-    pairs = x.float().unflatten(-1, (-1, 2))  # (..., N, D) -> (..., N, D/2, 2)
-    real, imag = pairs[..., 0], pairs[..., 1]
-    rotated = torch.stack((real * cos - imag * sin, real * sin + imag * cos), dim=-1)
-    return rotated.flatten(-2).to(x.dtype)
+    pairs = torch.view_as_complex(x.float().unflatten(-1, (-1, 2)))  # (..., N, D/2)
+    return torch.view_as_real(pairs * rotation).flatten(-2).to(x.dtype)
 
 
 class RoPEAttention(nn.Module):
@@ -77,12 +77,10 @@ class RoPEAttention(nn.Module):
         self.out_proj = nn.Linear(embedding_dim, embedding_dim)
         self.rope_theta = rope_theta
         self.repeat_keys = repeat_keys
-        self._rotation: dict[tuple[int, int, str], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._rotation: dict[tuple[int, int, str], torch.Tensor] = {}
 
-    def rotation(
-        self, height: int, width: int, device: torch.device
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The cached ``(cos, sin)`` of an ``height x width`` grid (see ``axial_rotation``)."""
+    def rotation(self, height: int, width: int, device: torch.device) -> torch.Tensor:
+        """The cached rotation of an ``height x width`` grid (see ``axial_rotation``)."""
         key = (height, width, str(device))
         if key not in self._rotation:
             head_dim = self.q_proj.out_features // self.num_heads
@@ -110,20 +108,22 @@ class RoPEAttention(nn.Module):
         Returns:
             ``(B, Nq, C)``.
         """
-        q = self._split_heads(F.linear(q, self.q_proj.weight, self.q_proj.bias))
-        k = self._split_heads(F.linear(k, self.k_proj.weight, self.k_proj.bias))
-        v = self._split_heads(F.linear(v, self.v_proj.weight, self.v_proj.bias))
-        cos, sin = self.rotation(feat_size[0], feat_size[1], q.device)
-        q = rotate_pairs(q, cos, sin)
+        # oneDNN matmuls with the bias inside on the CPU (plain Linear elsewhere)
+        q = self._split_heads(linear(q, self.q_proj))
+        k = self._split_heads(linear(k, self.k_proj))
+        v = self._split_heads(linear(v, self.v_proj))
+        height, width = feat_size
+        rotation = self.rotation(height, width, q.device)
+        q = rotate_pairs(q, rotation)
         num_rope = k.shape[-2] - num_k_exclude_rope
         if num_rope > 0:
-            copies = num_rope // cos.shape[0]
-            if num_rope != copies * cos.shape[0] or (copies > 1 and not self.repeat_keys):
-                raise ValueError(
-                    f"{num_rope} rotated keys do not fit a {feat_size[0]}x{feat_size[1]} grid"
-                )
-            k_grid = rotate_pairs(k[:, :, :num_rope], cos.repeat(copies, 1), sin.repeat(copies, 1))
+            copies = num_rope // (height * width)
+            if num_rope != copies * height * width or (copies > 1 and not self.repeat_keys):
+                raise ValueError(f"{num_rope} rotated keys do not fit a {height}x{width} grid")
+            # (B, heads, copies * h*w, c) -> (B, heads, copies, h*w, c): one rotation per grid
+            grids = k[:, :, :num_rope].unflatten(-2, (copies, height * width))
+            k_grid = rotate_pairs(grids, rotation).flatten(-3, -2)
             k = torch.cat((k_grid, k[:, :, num_rope:]), dim=-2) if num_k_exclude_rope else k_grid
         out = F.scaled_dot_product_attention(q, k, v)
         out = out.transpose(1, 2).flatten(-2)  # (B, heads, Nq, c) -> (B, Nq, C)
-        return self.out_proj(out)
+        return linear(out, self.out_proj)

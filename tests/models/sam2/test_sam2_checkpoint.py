@@ -170,6 +170,15 @@ def test_unknown_sam2_checkpoints_are_named(meta_shapes, edit, message) -> None:
         detect_variant(edit(meta_shapes["sam2.1_hiera_tiny"][0]), source="x.pt")
 
 
+def test_a_transformers_export_is_named() -> None:
+    state = {
+        "vision_encoder.backbone.patch_embed.projection.weight": torch.zeros(96, 3, 7, 7),
+        "mask_decoder.iou_token.weight": torch.zeros(1, 256),
+    }
+    with pytest.raises(CheckpointError, match="Hugging Face transformers export"):
+        detect_variant(state, source="model.safetensors")
+
+
 def test_strict_load_lists_what_does_not_fit(meta_shapes) -> None:
     with torch.device("meta"):
         model = build_sam2("sam2.1_hiera_tiny")

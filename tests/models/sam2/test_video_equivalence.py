@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import functools
 import types
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from meta_build import build_meta_sam2, import_meta, random_state_dict
 from oracle import import_sam2
-from video_oracle import MetaFrame, run_meta, scipy_components
+from video_oracle import MetaFrame, add_prompt, frames_given, run_meta, scipy_components
 
 from segany_video.models.base import ObjectPrompt
 from segany_video.models.sam2.image_engine import Sam2ImageSegmenter
@@ -123,9 +124,20 @@ def _compare(ours: dict[int, tuple[torch.Tensor, float]], theirs: dict[int, Meta
         assert score == pytest.approx(expected.object_score, abs=1e-4), f"frame {frame}"
 
 
-@pytest.mark.parametrize("version", ["2.1", "2"])
 @pytest.mark.parametrize(
-    "as_conditioning", [True, False], ids=["cond-correction", "mem-correction"]
+    ("version", "as_conditioning"),
+    [
+        ("2.1", True),
+        pytest.param("2.1", False, marks=pytest.mark.slow),
+        pytest.param("2", True, marks=pytest.mark.slow),
+        pytest.param("2", False, marks=pytest.mark.slow),
+    ],
+    ids=[
+        "sam2.1-cond-correction",
+        "sam2.1-memory-correction",
+        "sam2-cond-correction",
+        "sam2-memory-correction",
+    ],
 )
 def test_video_mode_equals_meta_predictor(version: str, as_conditioning: bool) -> None:
     setup = _setup(version)
@@ -166,3 +178,41 @@ def test_hole_filling_equals_meta_with_its_kernel(monkeypatch: pytest.MonkeyPatc
             filled[object_id],
             run_meta(setup.meta, setup.module, setup.images, FRAME_SIZE, keyframes),
         )
+
+
+@pytest.mark.slow
+def test_non_overlap_equals_meta_with_all_objects_in_one_state() -> None:
+    """Meta's ``non_overlap_masks`` keeps each pixel for its highest-scoring object among all
+    objects of the state; three objects prompted on frame 0, tracked forward together."""
+    setup = _setup("2.1")
+    keyframes = {i: {0: setup.keyframes[i][0]} for i in (1, 2, 3)}
+    three = types.SimpleNamespace(**{**vars(setup), "keyframes": keyframes})
+    ours = _run_ours(three, VideoSettings(fill_hole_area=0, non_overlap=True))
+    free = _run_ours(three, VideoSettings(fill_hole_area=0))
+    predictor, module = setup.meta, setup.module
+    predictor.non_overlap_masks = True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with frames_given(module, setup.images, FRAME_SIZE):
+                state = predictor.init_state("unused")
+            for object_id, per_frame in keyframes.items():
+                add_prompt(predictor, state, 0, per_frame[0], object_id)
+            theirs = {f: masks[:, 0] for f, _, masks in predictor.propagate_in_video(state)}
+    finally:
+        predictor.non_overlap_masks = False
+    overlaps = contested = 0
+    for frame, logits in theirs.items():
+        # Where two objects' logits tie within float noise (the random weights make objects
+        # look alike, and absent objects all sit at -1024), either may win: left out.
+        before = torch.stack([free[i][frame][0] for i in keyframes])
+        top2 = before.topk(2, dim=0).values
+        decided = (top2[0] - top2[1]) > 1e-3
+        contested += int((decided & ((before > 0).sum(0) > 1)).sum())
+        for row, object_id in enumerate(keyframes):
+            mine = ours[object_id][frame][0]
+            torch.testing.assert_close(mine[decided], logits[row][decided], atol=1e-4, rtol=1e-4)
+            assert torch.equal(mine[decided] > 0, logits[row][decided] > 0), (frame, object_id)
+        overlaps += int(((logits > 0).sum(0) > 1).sum())
+    assert overlaps == 0
+    assert contested > 0, "no pixel was claimed by two objects: the constraint was not exercised"

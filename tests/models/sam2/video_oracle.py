@@ -46,7 +46,7 @@ def scipy_components(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @contextlib.contextmanager
-def _frames_given(module: object, images: torch.Tensor, size: tuple[int, int]) -> Iterator[None]:
+def frames_given(module: object, images: torch.Tensor, size: tuple[int, int]) -> Iterator[None]:
     original = module.load_video_frames
 
     def load(**_: object) -> tuple[torch.Tensor, int, int]:
@@ -69,19 +69,22 @@ def _stored(state: dict, frame: int) -> dict:
     raise KeyError(f"Meta's predictor has no output on frame {frame}")
 
 
-def _add(predictor: object, state: dict, frame: int, prompt: ObjectPrompt) -> torch.Tensor:
+def add_prompt(
+    predictor: object, state: dict, frame: int, prompt: ObjectPrompt, object_id: int = 1
+) -> torch.Tensor:
+    """Add one object's keyframe; returns the masks of every object of the state on it."""
     if prompt.mask is not None:
-        _, _, masks = predictor.add_new_mask(state, frame, 1, prompt.mask >= 0.5)
+        _, _, masks = predictor.add_new_mask(state, frame, object_id, prompt.mask >= 0.5)
     else:
         _, _, masks = predictor.add_new_points_or_box(
             state,
             frame,
-            1,
+            object_id,
             points=None if prompt.points is None else prompt.points,
             labels=None if prompt.point_labels is None else prompt.point_labels.astype(np.int32),
             box=None if prompt.box is None else prompt.box,
         )
-    return masks[0, 0]
+    return masks
 
 
 def run_meta(
@@ -100,7 +103,7 @@ def run_meta(
     out: dict[int, MetaFrame] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the skipped hole filling (no compiled extension)
-        with _frames_given(module, images, frame_size):
+        with frames_given(module, images, frame_size):
             state = predictor.init_state("unused")
 
         def record(frame: int, logits: torch.Tensor) -> None:
@@ -108,7 +111,7 @@ def run_meta(
             out[frame] = MetaFrame(logits.clone(), score)
 
         first = frames[0]
-        record(first, _add(predictor, state, first, keyframes[first]))
+        record(first, add_prompt(predictor, state, first, keyframes[first])[0, 0])
         if first > 0:
             for frame, _, masks in predictor.propagate_in_video(
                 state, start_frame_idx=first, reverse=True
@@ -117,7 +120,7 @@ def run_meta(
         for current, following in zip(frames, [*frames[1:], None], strict=True):
             start = current
             if current != first:
-                record(current, _add(predictor, state, current, keyframes[current]))
+                record(current, add_prompt(predictor, state, current, keyframes[current])[0, 0])
                 if not corrections_as_conditioning:
                     start = current + 1  # the correction is not re-run as a tracked frame
             stop = (following if following is not None else num_frames - 1) - start
