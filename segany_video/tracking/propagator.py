@@ -321,6 +321,7 @@ class Propagator:
         """Resolve overlaps, update every track, and report this frame."""
         s = self.settings
         seeded_slots = {slot for slot, _ in seeded}
+        drawn = {slot: keyframe.mask is not None for slot, keyframe in seeded}
         ordered = [outcomes.get(slot) for slot in range(len(self.tracks))]
         odds = [
             None
@@ -359,7 +360,7 @@ class Propagator:
                     )
                 anchor = Appearance.anchor_odds(fine, mask, box)
                 appearance = Appearance.measure(colours, mask, box)
-                track.seed(mask, outcome.score, appearance, anchor, box)
+                track.seed(mask, outcome.score, appearance, anchor, box, drawn[slot])
                 track.low_res_logits = outcome.low_res
             elif outcome is not None and mask is not None and self._visible(track, mask, box):
                 appearance = Appearance.measure(colours, mask, box)
@@ -382,6 +383,7 @@ class Propagator:
                     s.appearance_rate,
                     s.appearance_gate,
                     box,
+                    s.score_colour_power,
                 )
                 track.low_res_logits = outcome.low_res
             elif track.state is not TrackState.INACTIVE:

@@ -59,6 +59,10 @@ class TrackerSettings:
         refind_area_ratio: a lost object is handed back only to a candidate within this factor
             of its reference area, larger or smaller (colour alone finds look-alikes of any
             size; the object keeps its own).
+        score_colour_power: a followed object's score is the engine's quality times its colour
+            agreement with its keyframe, ``(1 - Hellinger distance) ** score_colour_power``,
+            when the user drew that keyframe's mask (0 = quality alone): a mask that slid onto
+            something else admits it.
         velocity_damping: a lost object's predicted velocity is multiplied by this per frame.
         max_lost_frames: after this many lost frames the object is no longer searched for
             (None = search until the end of the video).
@@ -101,6 +105,7 @@ class TrackerSettings:
     search_growth: float = 0.25
     search_speed: float = 1.0
     refind_area_ratio: float = 4.0
+    score_colour_power: float = 2.0
     velocity_damping: float = 0.9
     max_lost_frames: int | None = None
     prior_bins: int = 16
@@ -142,6 +147,7 @@ class TrackerSettings:
         _check_range("search_growth", self.search_growth, 0.0, 5.0)
         _check_range("search_speed", self.search_speed, 0.0, 10.0)
         _check_range("refind_area_ratio", self.refind_area_ratio, 1.0, 1000.0)
+        _check_range("score_colour_power", self.score_colour_power, 0.0, 10.0)
         _check_range("velocity_damping", self.velocity_damping, 0.0, 1.0)
         if self.max_lost_frames is not None:
             _check_range("max_lost_frames", self.max_lost_frames, 0, 10**9)

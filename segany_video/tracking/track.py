@@ -32,6 +32,8 @@ class Track:
         occluder: id of the object this one disappeared behind (it moves with it while lost),
             or None.
         prompted_streak: the current run of followed frames began with a keyframe prompt.
+        drawn_keyframe: the latest keyframe mask was drawn by the user (its colours are the
+            object's for sure), not cut by the engine from a box or clicks.
         lost_speed: the object's speed (pixels per frame) when it was last lost; how fast the
             region where it may be widens while it stays lost.
         anchor_odds: ``(D,)`` float32 P(object | colour bin) measured on the latest keyframe
@@ -55,6 +57,7 @@ class Track:
         self.occluder: int | str | None = None
         self.prompted_streak = False
         self.lost_speed = 0.0
+        self.drawn_keyframe = False
 
     @property
     def is_followed(self) -> bool:
@@ -76,10 +79,13 @@ class Track:
         appearance: Appearance,
         anchor_odds: np.ndarray,
         within: Box | None = None,
+        drawn: bool = False,
     ) -> None:
         """Start or correct the track from a keyframe prompt (``within``: a box holding every
-        pixel of ``mask``, None for the whole frame)."""
+        pixel of ``mask``, None for the whole frame; ``drawn``: the mask is the user's own, not
+        the engine's cut from a box or clicks)."""
         self.anchor_odds = anchor_odds
+        self.drawn_keyframe = drawn
         self.prompted_streak = True
         self.state = TrackState.PROMPTED
         self._found(mask, score, within)
@@ -97,17 +103,26 @@ class Track:
         rate: float,
         colour_gate: float,
         within: Box | None = None,
+        colour_power: float = 0.0,
     ) -> None:
         """Accept the frame's matched mask; confident frames refresh the colour model.
 
+        The object's score on this frame is the mask's quality times its colour agreement with
+        the keyframe, ``(1 - Hellinger distance) ** colour_power``, when the user drew that
+        keyframe's mask: a mask the engine finds well cut but whose colours are no longer the
+        object's has most likely slid onto something else, and says so. A keyframe the engine
+        cut from a box or clicks may itself hold background, so agreeing with its colours
+        proves nothing; the quality alone is the score then.
+
         Args:
             mask: ``(H, W)`` bool.
-            score: its quality in ``[0, 1]``.
+            score: its quality in ``[0, 1]`` (the engine's own estimate).
             appearance: the colours measured under it.
             rate: update rate of the colour model.
             colour_gate: a mask whose colours are further than this (Hellinger) from the
                 object's keyframe colours teaches the colour model nothing.
             within: as in :meth:`seed`.
+            colour_power: weight of the colour agreement in the score (0 = quality alone).
         """
         self._found(mask, score, within)
         assert self.box is not None and self.motion is not None and self.appearance is not None
@@ -118,9 +133,11 @@ class Track:
         # instead of the object coming back. So only a mask that would pass as the object if it
         # were found anew (``colour_gate``, against the fixed keyframe colours, not the model
         # being taught) updates the model.
-        looks_like_it = hellinger(appearance.foreground, self.appearance.keyframe) <= colour_gate
-        if self.area >= 0.7 * self.reference_area and score >= 0.5 and looks_like_it:
+        distance = hellinger(appearance.foreground, self.appearance.keyframe)
+        if self.area >= 0.7 * self.reference_area and score >= 0.5 and distance <= colour_gate:
             self.appearance.update(appearance, rate)
+        if self.drawn_keyframe:
+            self.score = score * (1.0 - distance) ** colour_power
         # Grows at once, shrinks slowly: a steady decline (moving away) is followed, a sudden
         # one (occlusion, leaving the frame) is measured against the old size.
         self.reference_area = max(self.area, 0.95 * self.reference_area + 0.05 * self.area)
@@ -173,6 +190,7 @@ class Track:
             "occluder": self.occluder,
             "prompted_streak": self.prompted_streak,
             "lost_speed": self.lost_speed,
+            "drawn_keyframe": self.drawn_keyframe,
         }
 
     @classmethod
@@ -199,6 +217,7 @@ class Track:
         # Snapshots from before this field: a followed track then counts as found again.
         track.prompted_streak = bool(data.get("prompted_streak", False))
         track.lost_speed = float(data.get("lost_speed", 0.0))
+        track.drawn_keyframe = bool(data.get("drawn_keyframe", False))
         if data["anchor_odds"] is not None:
             track.anchor_odds = data["anchor_odds"].copy()
         return track
