@@ -77,22 +77,10 @@ def test_bundled_sample_small_object_is_followed_again_after_hiding():
 
 
 @pytest.mark.real_data
-def test_davis_regression_floor(classic, davis_root):
-    """Two sequences, first 15 frames, tracked from the frame-0 mask; floors just under the
-    measured J&F (0.813 and 0.814; the full 11-sequence figures are in the tracker report)."""
-    report = evaluate_davis(davis_root, classic, sequences=["car-turn", "hockey"], max_frames=15)
-    scores = {s.name: s.jf_mean for s in report.sequences}
-    assert scores["car-turn"] >= FLOORS["car-turn"]
-    assert scores["hockey"] >= FLOORS["hockey"]
-
-
-@pytest.mark.real_data
 def test_davis_look_alike_background_stays_out(classic, davis_root):
-    """Tennis: a red banner far above the player shares his colours; before colour alone was
-    kept from adding far pixels it joined the mask within 3 frames (J&F 0.591 on these 20
-    frames, measured 0.723 since)."""
+    """Tennis: a red banner far above the player shares his colours; colour alone must not add
+    such far pixels to the mask (it did within 3 frames, scoring J&F under 0.6 here). The
+    quality floors themselves are on the confirmation split (tests/models/test_classic_davis.py);
+    this one guards a failure mode."""
     report = evaluate_davis(davis_root, classic, sequences=["tennis"], max_frames=20)
-    assert report.sequences[0].jf_mean >= FLOORS["tennis"]
-
-
-FLOORS = {"car-turn": 0.79, "hockey": 0.79, "tennis": 0.69}
+    assert report.sequences[0].jf_mean >= 0.69
