@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 import torch
 
-from segany_video.benchmarks.classic import load_frame, tight_box
+from segany_video.benchmarks.classic import load_frame
 from segany_video.evaluation.davis_eval import evaluate_davis
 from segany_video.evaluation.davis_split import load_split
 from segany_video.evaluation.metrics import region_similarity
 from segany_video.models.base import ObjectPrompt
 from segany_video.models.classic import build_classic
+from segany_video.results import mask_box
 from segany_video.tracking.prompt_builder import interior_points
 
 CONFIRMATION = load_split("confirmation")
@@ -58,7 +59,7 @@ def frame_scores(engine, davis_root: Path) -> dict[str, dict[str, float]]:
             image, gt = load_frame(davis_root / name, index)
             _, previous = load_frame(davis_root / name, index - 1)
             features = engine.embed(torch.from_numpy(image)[None])[0]
-            box = engine.decode(features, [ObjectPrompt(box=tight_box(gt))], multimask=False)
+            box = engine.decode(features, [ObjectPrompt(box=mask_box(gt))], multimask=False)
             out["box"][key] = region_similarity(box.masks[0, 0].numpy(), gt)
             prior = engine.decode(
                 features, [ObjectPrompt(mask=previous.astype(np.float32))], multimask=False
