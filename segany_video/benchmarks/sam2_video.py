@@ -110,11 +110,6 @@ def write_video(path: Path, frames: int, size: tuple[int, int], seed: int) -> li
     return clicks
 
 
-def decode(path: Path) -> np.ndarray:
-    with av.open(str(path)) as container:
-        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
-
-
 def prompts_dict(clicks: list[list[float]]) -> dict:
     return {
         "objects": [
@@ -145,18 +140,24 @@ def run_meta(
 
     Its own loader reads JPEGs and resizes them with Pillow's bicubic filter into one
     ``(N, 3, S, S)`` tensor; here the same tensor (Pillow-exact resizing) is built from our
-    decoded frames, so the JPEG round trip does not change the pixels. ``track`` limits
+    decoded frames (16 at a time, so the harness holds no more than Meta's loader would), so the
+    JPEG round trip does not change the pixels. ``track`` limits
     propagation to that many frames after the first (None: the whole clip).
     """
-    frames = decode(video)
-    height, width = frames.shape[1:3]
-    images = torch.cat(
-        [
-            model.preprocess(torch.from_numpy(frames[i : i + 16]), "pil_bicubic")
-            for i in range(0, len(frames), 16)
-        ]
-    )
-    del frames
+    chunks, size = [], (0, 0)
+    with av.open(str(video)) as container:
+        batch: list[np.ndarray] = []
+        for frame in container.decode(video=0):
+            batch.append(frame.to_ndarray(format="rgb24"))
+            if len(batch) == 16:
+                chunks.append(model.preprocess(torch.from_numpy(np.stack(batch)), "pil_bicubic"))
+                size, batch = batch[0].shape[:2], []
+        if batch:
+            chunks.append(model.preprocess(torch.from_numpy(np.stack(batch)), "pil_bicubic"))
+            size = batch[0].shape[:2]
+    images = torch.cat(chunks)  # what Meta's loader holds: every frame at the model's input
+    del chunks
+    height, width = size
     original = module.load_video_frames
     module.load_video_frames = lambda **_: (images, height, width)
     try:
