@@ -32,7 +32,7 @@ from segany_video.results import FrameResult, ObjectResult, TrackState, mask_box
 from segany_video.runtime.encoded import EncodedFrame
 from segany_video.tracking.backward import BackwardResults
 from segany_video.tracking.prompts import ResolvedKeyframe, ResolvedPrompts
-from segany_video.tracking.tracker import Rewind
+from segany_video.tracking.tracker import Rewind, check_snapshot
 
 SNAPSHOT_VERSION = 1
 
@@ -167,16 +167,7 @@ class MemoryTracker:
         Raises:
             PromptError: when the snapshot belongs to another tracker kind, prompt set or version.
         """
-        if snapshot.get("version") != SNAPSHOT_VERSION or snapshot.get("kind") != "sam2-video":
-            raise PromptError(
-                f"tracker snapshot {snapshot.get('kind')!r} version {snapshot.get('version')!r} "
-                f"is not a SAM 2 video-mode snapshot version {SNAPSHOT_VERSION}"
-            )
-        if list(snapshot["object_ids"]) != list(self._order):
-            raise PromptError(
-                f"tracker snapshot is for objects {snapshot['object_ids']}, "
-                f"but these prompts have {self._order}"
-            )
+        check_snapshot(snapshot, SNAPSHOT_VERSION, "sam2-video", self._order)
         self._last_index = snapshot["last_index"]
         self._backward_done = bool(snapshot["backward_done"])
         self._session.restore(snapshot["session"])

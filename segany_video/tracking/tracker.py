@@ -123,15 +123,7 @@ class Tracker:
         Raises:
             PromptError: when the snapshot belongs to another prompt set or version.
         """
-        if snapshot.get("version") != SNAPSHOT_VERSION:
-            raise PromptError(
-                f"tracker snapshot version {snapshot.get('version')!r}, expected {SNAPSHOT_VERSION}"
-            )
-        if list(snapshot["object_ids"]) != list(self._order):
-            raise PromptError(
-                f"tracker snapshot is for objects {snapshot['object_ids']}, "
-                f"but these prompts have {self._order}"
-            )
+        check_snapshot(snapshot, SNAPSHOT_VERSION, None, self._order)
         self._last_index = snapshot["last_index"]
         self._backward_done = bool(snapshot["backward_done"])
         self._forward.restore(snapshot["forward"])
@@ -141,3 +133,23 @@ class Tracker:
     def last_index(self) -> int | None:
         """Index of the last frame processed (None before the first)."""
         return self._last_index
+
+
+def check_snapshot(
+    snapshot: dict, version: int, kind: str | None, object_ids: Sequence[int | str]
+) -> None:
+    """Refuse a tracker snapshot of another version, tracker kind or prompt set.
+
+    Raises:
+        PromptError: naming what the snapshot holds and what was expected.
+    """
+    if snapshot.get("version") != version or snapshot.get("kind") != kind:
+        raise PromptError(
+            f"tracker snapshot {snapshot.get('kind') or 'classic'!r} version "
+            f"{snapshot.get('version')!r}, expected {kind or 'classic'!r} version {version}"
+        )
+    if list(snapshot["object_ids"]) != list(object_ids):
+        raise PromptError(
+            f"tracker snapshot is for objects {snapshot['object_ids']}, "
+            f"but these prompts have {list(object_ids)}"
+        )
