@@ -16,9 +16,6 @@ Same surface as :class:`~segany_video.tracking.tracker.Tracker`: ``track``, ``sn
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from itertools import chain
-
 import numpy as np
 import torch
 
@@ -32,7 +29,7 @@ from segany_video.results import FrameResult, ObjectResult, TrackState, mask_box
 from segany_video.runtime.encoded import EncodedFrame
 from segany_video.tracking.backward import BackwardResults
 from segany_video.tracking.prompts import ResolvedKeyframe, ResolvedPrompts
-from segany_video.tracking.tracker import Rewind, check_snapshot
+from segany_video.tracking.tracker import BackwardFirstLoop, Rewind, check_snapshot
 
 SNAPSHOT_VERSION = 1
 
@@ -44,7 +41,7 @@ def _object_prompt(keyframe: ResolvedKeyframe) -> ObjectPrompt:
     )
 
 
-class MemoryTracker:
+class MemoryTracker(BackwardFirstLoop):
     """Tracks the prompted objects of one video with SAM 2's memory.
 
     Args:
@@ -79,30 +76,6 @@ class MemoryTracker:
         self._backward = BackwardResults(prompts.frame_size)
         self._backward_done = False
         self._last_index: int | None = None
-
-    @property
-    def last_index(self) -> int | None:
-        """Index of the last frame processed (None before the first)."""
-        return self._last_index
-
-    def track(
-        self, frames: Iterable[EncodedFrame], rewind: Rewind | None = None
-    ) -> Iterator[FrameResult]:
-        """Yield one result per input frame, in order, with every object present.
-
-        Args:
-            frames: Consecutive encoded frames, from the first to process.
-            rewind: Encoded frames for given indices, in the order given; None skips the
-                backward pass (late objects are INACTIVE before their first keyframe).
-        """
-        iterator = iter(frames)
-        first = next(iterator, None)
-        if first is None:
-            return
-        if not self._backward_done:
-            self._run_backward(first.index, rewind)
-        for frame in chain([first], iterator):
-            yield self.step(frame)
 
     def step(self, frame: EncodedFrame) -> FrameResult:
         """Track one frame forward and merge in any held backward results for it."""

@@ -31,7 +31,52 @@ Rewind = Callable[[Sequence[int]], Iterator[EncodedFrame]]
 SNAPSHOT_VERSION = 1
 
 
-class Tracker:
+class BackwardFirstLoop:
+    """The frame loop both trackers share: late objects' backward pass first, then each frame.
+
+    Subclasses set ``_backward_done`` and ``_last_index`` and implement :meth:`step` and
+    ``_run_backward(start, rewind)``.
+    """
+
+    _backward_done: bool
+    _last_index: int | None
+
+    def step(self, frame: EncodedFrame) -> FrameResult:
+        raise NotImplementedError
+
+    def _run_backward(self, start: int, rewind: Rewind | None) -> None:
+        raise NotImplementedError
+
+    def track(
+        self, frames: Iterable[EncodedFrame], rewind: Rewind | None = None
+    ) -> Iterator[FrameResult]:
+        """Yield one result per input frame, in order, with every object present.
+
+        Args:
+            frames: consecutive encoded frames, from the first to process.
+            rewind: returns encoded frames for given indices, in the order given (descending for
+                the backward pass); None to skip backward tracking.
+
+        Yields:
+            One :class:`FrameResult` per frame; objects in prompt order with states
+            PROMPTED / TRACKED / LOST / INACTIVE.
+        """
+        iterator = iter(frames)
+        first = next(iterator, None)
+        if first is None:
+            return
+        if not self._backward_done:
+            self._run_backward(first.index, rewind)
+        for frame in chain([first], iterator):
+            yield self.step(frame)
+
+    @property
+    def last_index(self) -> int | None:
+        """Index of the last frame processed (None before the first)."""
+        return self._last_index
+
+
+class Tracker(BackwardFirstLoop):
     """Tracks the prompted objects of one video.
 
     Args:
@@ -58,29 +103,6 @@ class Tracker:
         self._backward = BackwardResults(prompts.frame_size)
         self._backward_done = False
         self._last_index: int | None = None
-
-    def track(
-        self, frames: Iterable[EncodedFrame], rewind: Rewind | None = None
-    ) -> Iterator[FrameResult]:
-        """Yield one result per input frame, in order, with every object present.
-
-        Args:
-            frames: consecutive encoded frames, from the first to process.
-            rewind: returns encoded frames for given indices, in the order given (descending for
-                the backward pass); None to skip backward tracking.
-
-        Yields:
-            One :class:`FrameResult` per frame; objects in prompt order with states
-            PROMPTED / TRACKED / LOST / INACTIVE.
-        """
-        iterator = iter(frames)
-        first = next(iterator, None)
-        if first is None:
-            return
-        if not self._backward_done:
-            self._run_backward(first.index, rewind)
-        for frame in chain([first], iterator):
-            yield self.step(frame)
 
     def step(self, frame: EncodedFrame) -> FrameResult:
         """Track one frame forward and merge in any held backward results for it."""
@@ -128,11 +150,6 @@ class Tracker:
         self._backward_done = bool(snapshot["backward_done"])
         self._forward.restore(snapshot["forward"])
         self._backward = BackwardResults.restore(snapshot["backward"])
-
-    @property
-    def last_index(self) -> int | None:
-        """Index of the last frame processed (None before the first)."""
-        return self._last_index
 
 
 def check_snapshot(
