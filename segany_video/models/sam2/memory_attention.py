@@ -40,6 +40,31 @@ class MemoryAttentionLayer(nn.Module):
         self.norm2 = nn.LayerNorm(d_model)
         self.norm3 = nn.LayerNorm(d_model)
 
+    def attend_self(self, tgt: torch.Tensor, feat_size: tuple[int, int]) -> torch.Tensor:
+        """The self-attention block: ``(B, HW, C) -> (B, HW, C)``."""
+        normed = self.norm1(tgt)
+        return tgt + self.self_attn(normed, normed, normed, feat_size)
+
+    def attend_memory(
+        self,
+        tgt: torch.Tensor,
+        memory: torch.Tensor,
+        memory_pos: torch.Tensor,
+        feat_size: tuple[int, int],
+        num_obj_ptr_tokens: int,
+    ) -> torch.Tensor:
+        """The cross-attention and MLP blocks: ``(B, HW, C) -> (B, HW, C)``.
+
+        Only the memory keys get their position encoding added here (the frame's enters once,
+        before the first layer).
+        """
+        normed = self.norm2(tgt)
+        tgt = tgt + self.cross_attn_image(
+            normed, memory + memory_pos, memory, feat_size, num_k_exclude_rope=num_obj_ptr_tokens
+        )
+        normed = self.norm3(tgt)
+        return tgt + linear(F.relu(linear(normed, self.linear1)), self.linear2)
+
     def forward(
         self,
         tgt: torch.Tensor,
@@ -48,19 +73,13 @@ class MemoryAttentionLayer(nn.Module):
         feat_size: tuple[int, int],
         num_obj_ptr_tokens: int,
     ) -> torch.Tensor:
-        """``tgt`` ``(B, HW, C)``, ``memory``/``memory_pos`` ``(B, M, mem_dim)`` -> ``(B, HW, C)``.
+        """``tgt`` ``(B, HW, C)``; ``memory``, ``memory_pos`` ``(B, M, mem_dim)``.
 
-        The frame's position encoding enters once, before the first layer; only the memory
-        keys get theirs added here.
+        Returns:
+            ``(B, HW, C)``.
         """
-        normed = self.norm1(tgt)
-        tgt = tgt + self.self_attn(normed, normed, normed, feat_size)
-        normed = self.norm2(tgt)
-        tgt = tgt + self.cross_attn_image(
-            normed, memory + memory_pos, memory, feat_size, num_k_exclude_rope=num_obj_ptr_tokens
-        )
-        normed = self.norm3(tgt)
-        return tgt + linear(F.relu(linear(normed, self.linear1)), self.linear2)
+        tgt = self.attend_self(tgt, feat_size)
+        return self.attend_memory(tgt, memory, memory_pos, feat_size, num_obj_ptr_tokens)
 
 
 class MemoryAttention(nn.Module):
@@ -90,20 +109,36 @@ class MemoryAttention(nn.Module):
         )
         self.norm = nn.LayerNorm(d_model)
 
-    def forward(
+    def frame_queries(
+        self, curr: torch.Tensor, curr_pos: torch.Tensor, feat_size: tuple[int, int]
+    ) -> torch.Tensor:
+        """The frame's tokens through the first layer's self-attention, before any memory.
+
+        They depend on the frame alone, so one computation serves every object tracked on it.
+
+        Args:
+            curr: Frame tokens ``(B, H*W, d_model)`` in row-major grid order.
+            curr_pos: Their position encoding, same shape.
+            feat_size: ``(H, W)`` of the frame's grid.
+
+        Returns:
+            ``(B, H*W, d_model)``.
+        """
+        return self.layers[0].attend_self(curr + 0.1 * curr_pos, feat_size)
+
+    def read_memory(
         self,
-        curr: torch.Tensor,
-        curr_pos: torch.Tensor,
+        queries: torch.Tensor,
         memory: torch.Tensor,
         memory_pos: torch.Tensor,
         feat_size: tuple[int, int],
         num_obj_ptr_tokens: int = 0,
     ) -> torch.Tensor:
-        """Condition the frame's tokens on the memory.
+        """Condition :meth:`frame_queries` on one memory: the rest of the stack.
 
         Args:
-            curr: Frame tokens ``(B, H*W, d_model)`` in row-major grid order.
-            curr_pos: Their position encoding, same shape.
+            queries: ``(B, H*W, d_model)`` from :meth:`frame_queries`; a batch of one is
+                broadcast over the memory's batch.
             memory: Memory tokens ``(B, M, mem_dim)``: spatial memories first, then
                 ``num_obj_ptr_tokens`` object-pointer tokens.
             memory_pos: Position encodings of the memory tokens, same shape.
@@ -113,11 +148,31 @@ class MemoryAttention(nn.Module):
         Returns:
             ``(B, H*W, d_model)`` memory-conditioned frame tokens.
         """
+        if queries.shape[0] not in (1, memory.shape[0]):
+            raise ValueError(
+                f"frame batch {queries.shape[0]} differs from memory batch {memory.shape[0]}"
+            )
+        queries = queries.expand(memory.shape[0], -1, -1)
+        first, *rest = self.layers
+        output = first.attend_memory(queries, memory, memory_pos, feat_size, num_obj_ptr_tokens)
+        for layer in rest:
+            output = layer(output, memory, memory_pos, feat_size, num_obj_ptr_tokens)
+        return self.norm(output)
+
+    def forward(
+        self,
+        curr: torch.Tensor,
+        curr_pos: torch.Tensor,
+        memory: torch.Tensor,
+        memory_pos: torch.Tensor,
+        feat_size: tuple[int, int],
+        num_obj_ptr_tokens: int = 0,
+    ) -> torch.Tensor:
+        """Condition the frame's tokens on the memory (:meth:`frame_queries` then
+        :meth:`read_memory`); shapes as there, ``curr`` and ``memory`` of one batch size."""
         if curr.shape[0] != memory.shape[0]:
             raise ValueError(
                 f"frame batch {curr.shape[0]} differs from memory batch {memory.shape[0]}"
             )
-        output = curr + 0.1 * curr_pos
-        for layer in self.layers:
-            output = layer(output, memory, memory_pos, feat_size, num_obj_ptr_tokens)
-        return self.norm(output)
+        queries = self.frame_queries(curr, curr_pos, feat_size)
+        return self.read_memory(queries, memory, memory_pos, feat_size, num_obj_ptr_tokens)

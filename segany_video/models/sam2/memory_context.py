@@ -29,6 +29,41 @@ def first_frame_features(model: Sam2Model, frame: Sam2Features) -> torch.Tensor:
     return frame.top[None] + model.no_mem_embed.reshape(1, -1, 1, 1)
 
 
+class FrameQueries:
+    """A frame's memory-attention queries, computed on first use and shared by its objects.
+
+    The frame's tokens pass the first layer's self-attention before any memory is read
+    (:meth:`~segany_video.models.sam2.memory_attention.MemoryAttention.frame_queries`), so
+    every object tracked on the frame can start from one computation of it.
+
+    Args:
+        model: The SAM 2 model.
+        features: The frame's image features.
+    """
+
+    def __init__(self, model: Sam2Model, features: Sam2Features) -> None:
+        self.model = model
+        self.features = features
+        self._tokens: torch.Tensor | None = None
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """``(h, w)`` of the frame's stride-16 grid."""
+        _, h, w = self.features.top.shape
+        return h, w
+
+    def tokens(self) -> torch.Tensor:
+        """``(1, h*w, C)`` queries."""
+        if self._tokens is None:
+            h, w = self.grid
+            top = self.features.top
+            top_pos = self.model.image_encoder.neck.position_encoding.grid(h, w, top.device)
+            curr = top.flatten(1).transpose(0, 1)[None]  # (C, h, w) -> (1, h*w, C)
+            curr_pos = top_pos.flatten(1).transpose(0, 1)[None].to(curr.dtype)
+            self._tokens = self.model.memory_attention.frame_queries(curr, curr_pos, (h, w))
+        return self._tokens
+
+
 def _spatial_tokens(
     memory: ObjectMemory, frame: int, reverse: bool, rules: Sam2Config
 ) -> list[tuple[int, MemoryEntry]]:
@@ -73,7 +108,7 @@ def _pointers(
 def condition_on_memory(
     model: Sam2Model,
     memory: ObjectMemory,
-    frame_features: Sam2Features,
+    queries: FrameQueries,
     frame: int,
     *,
     reverse: bool,
@@ -83,7 +118,7 @@ def condition_on_memory(
 
     Args:
         memory: The object's memory; must hold at least one conditioning frame.
-        frame_features: The frame's image features (from the runtime's ``embed``).
+        queries: The frame's queries (shared by the objects on the frame).
         frame: The frame's index (distances to memories are in frames).
         reverse: Tracking backward in time.
         num_frames: The clip's length when known (Meta bounds pointer look-ups by it).
@@ -94,8 +129,8 @@ def condition_on_memory(
     if not memory.started:
         raise ValueError(f"frame {frame}: the object has no conditioning frame to attend to")
     rules = model.config
-    _, h, w = frame_features.top.shape
-    device = frame_features.top.device
+    h, w = queries.grid
+    device = queries.features.top.device
     spatial_pos = model.memory_encoder.position_encoding.grid(h, w, device)
     spatial_pos = spatial_pos.flatten(1).transpose(0, 1)  # (mem_dim, h, w) -> (h*w, mem_dim)
     tokens: list[torch.Tensor] = []
@@ -128,13 +163,8 @@ def condition_on_memory(
         tokens.append(stacked.reshape(-1, mem_dim))
         positions.append(ptr_pos.repeat_interleave(split, dim=0))
         num_pointer_tokens = len(ptrs) * split
-    top_pos = model.image_encoder.neck.position_encoding.grid(h, w, device)
-    # (C, h, w) -> (1, h*w, C)
-    curr = frame_features.top.flatten(1).transpose(0, 1)[None]
-    curr_pos = top_pos.flatten(1).transpose(0, 1)[None].to(curr.dtype)
-    conditioned = model.memory_attention(
-        curr,
-        curr_pos,
+    conditioned = model.memory_attention.read_memory(
+        queries.tokens(),
         torch.cat(tokens)[None],
         torch.cat(positions)[None],
         (h, w),

@@ -28,7 +28,11 @@ from segany_video.models.base import ObjectPrompt
 from segany_video.models.sam.prompt_encoder import BOX_BOTTOM_RIGHT, BOX_TOP_LEFT
 from segany_video.models.sam2.hole_filling import fill_small_holes
 from segany_video.models.sam2.image_engine import Sam2Features
-from segany_video.models.sam2.memory_context import condition_on_memory, first_frame_features
+from segany_video.models.sam2.memory_context import (
+    FrameQueries,
+    condition_on_memory,
+    first_frame_features,
+)
 from segany_video.models.sam2.model import Sam2Model, SamHeadsOutput
 from segany_video.models.sam2.object_memory import MemoryEntry, ObjectMemory
 from segany_video.models.sam2.video_settings import VideoSettings
@@ -114,12 +118,23 @@ class Sam2Video:
         return self._store_prompted(memory, frame, index, heads, conditioning=True)
 
     def track(
-        self, memory: ObjectMemory, frame: Sam2Features, index: int, *, reverse: bool = False
+        self,
+        memory: ObjectMemory,
+        frame: Sam2Features,
+        index: int,
+        *,
+        reverse: bool = False,
+        queries: FrameQueries | None = None,
     ) -> ObjectStep:
-        """Track the object onto a frame from its memory and remember the result."""
+        """Track the object onto a frame from its memory and remember the result.
+
+        Args:
+            queries: The frame's :class:`FrameQueries` when several objects share them.
+        """
         memory.evict(index, reverse)
+        queries = queries or FrameQueries(self.model, frame)
         features = condition_on_memory(
-            self.model, memory, frame, index, reverse=reverse, num_frames=self.num_frames
+            self.model, memory, queries, index, reverse=reverse, num_frames=self.num_frames
         )
         heads = self.model.sam_heads(
             features, _high_res(frame), multimask=self.model.use_multimask(False, 0)
@@ -138,11 +153,13 @@ class Sam2Video:
         tracked: ObjectStep,
         *,
         reverse: bool = False,
+        queries: FrameQueries | None = None,
     ) -> ObjectStep:
         """Apply a later keyframe to an object already tracked onto this frame.
 
         Args:
             tracked: The :meth:`track` result of this frame (its logits guide the decoder).
+            queries: The frame's :class:`FrameQueries` when several objects share them.
         """
         inputs = self._inputs(prompt, frame.frame_size, index)
         if inputs.mask is not None:
@@ -150,7 +167,12 @@ class Sam2Video:
         else:
             assert inputs.coords is not None and inputs.labels is not None
             features = condition_on_memory(
-                self.model, memory, frame, index, reverse=reverse, num_frames=self.num_frames
+                self.model,
+                memory,
+                queries or FrameQueries(self.model, frame),
+                index,
+                reverse=reverse,
+                num_frames=self.num_frames,
             )
             previous = tracked.low_res.clamp(-PREVIOUS_LOGITS_CLAMP, PREVIOUS_LOGITS_CLAMP)
             heads = self.model.sam_heads(

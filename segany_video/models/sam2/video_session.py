@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from segany_video.models.base import ObjectPrompt
 from segany_video.models.sam2.image_engine import Sam2Features
+from segany_video.models.sam2.memory_context import FrameQueries
 from segany_video.models.sam2.object_memory import ObjectMemory
 from segany_video.models.sam2.video import ObjectStep, Sam2Video
 
@@ -101,6 +102,7 @@ class VideoSession:
         """
         out = FrameSteps()
         engine = self.engine
+        queries = FrameQueries(engine.model, features)  # computed once, if any object tracks
         for object_id, track in self._tracks.items():
             if track.first <= start or track.backward_done or index > track.first:
                 continue
@@ -113,7 +115,9 @@ class VideoSession:
                 track.memory.pin(range(index - window, index))
                 track.pinned_until = index + window
                 continue
-            out.steps[object_id] = engine.track(track.memory, features, index, reverse=True)
+            out.steps[object_id] = engine.track(
+                track.memory, features, index, reverse=True, queries=queries
+            )
             if index == start:
                 track.backward_done = True
         return out
@@ -124,6 +128,7 @@ class VideoSession:
         """One frame of the forward pass (frames must come in ascending order)."""
         out = FrameSteps()
         engine = self.engine
+        queries = FrameQueries(engine.model, features)  # computed once, if any object tracks
         for object_id, track in self._tracks.items():
             if index < track.first:
                 continue
@@ -135,9 +140,11 @@ class VideoSession:
                 track.first_step = None
                 out.prompted.add(object_id)
             else:
-                step = engine.track(track.memory, features, index)
+                step = engine.track(track.memory, features, index, queries=queries)
                 if prompt is not None:
-                    step = engine.correct(track.memory, features, index, prompt, step)
+                    step = engine.correct(
+                        track.memory, features, index, prompt, step, queries=queries
+                    )
                     out.prompted.add(object_id)
             if track.pinned_until is not None and index >= track.pinned_until:
                 track.memory.unpin_all()

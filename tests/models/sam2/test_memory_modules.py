@@ -154,3 +154,25 @@ def test_sine_encodings_match_meta() -> None:
     torch.testing.assert_close(SinePositionEncoding(256)(x), theirs(x), atol=1e-6, rtol=1e-6)
     positions = torch.tensor([0.0, 1.0, 5.0, -3.0]) / 15
     torch.testing.assert_close(sine_1d(positions, 256), utils.get_1d_sine_pe(positions, 256))
+
+
+def test_shared_frame_queries_equal_the_whole_stack_per_object() -> None:
+    """Objects on one frame share the first self-attention: reading two memories from one
+    ``frame_queries`` equals running the full stack for each memory on its own."""
+    d_model, mem_dim, side = 64, 16, 8
+    ours = MemoryAttention(
+        d_model=d_model, num_layers=3, mem_dim=mem_dim, dim_feedforward=128, num_heads=2
+    ).eval()
+    _randomise(ours, seed=5)
+    generator = torch.Generator().manual_seed(6)
+    tokens, ptr_tokens = side * side, 4
+    curr = torch.randn(1, tokens, d_model, generator=generator)
+    curr_pos = torch.randn(1, tokens, d_model, generator=generator)
+    memory = torch.randn(2, 2 * tokens + ptr_tokens, mem_dim, generator=generator)
+    memory_pos = torch.randn(2, 2 * tokens + ptr_tokens, mem_dim, generator=generator)
+    with torch.no_grad():
+        queries = ours.frame_queries(curr, curr_pos, (side, side))
+        shared = ours.read_memory(queries, memory, memory_pos, (side, side), ptr_tokens)
+        for i in range(2):
+            alone = ours(curr, curr_pos, memory[i : i + 1], memory_pos[i : i + 1], (side, side), 4)
+            torch.testing.assert_close(shared[i : i + 1], alone, atol=1e-5, rtol=1e-5)
