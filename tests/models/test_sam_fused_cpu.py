@@ -8,7 +8,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from segany_video.models.sam import fused_cpu
-from segany_video.models.sam.fused_cpu import can_fuse, conv2d_gelu, linear, linear_gelu
+from segany_video.models.sam.fused_cpu import (
+    can_fuse,
+    conv2d_gelu,
+    linear,
+    linear_gelu,
+    linear_relu,
+)
 from segany_video.models.sam.tiny_vit import Attention, Conv2dBN
 
 TOL = {"atol": 1e-5, "rtol": 1e-5}
@@ -67,6 +73,7 @@ def test_linear_and_linear_gelu_match_unfused(shape) -> None:
     with torch.inference_mode():
         torch.testing.assert_close(linear(x, layer), layer(x), **TOL)
         torch.testing.assert_close(linear_gelu(x, layer), F.gelu(layer(x)), **TOL)
+        torch.testing.assert_close(linear_relu(x, layer), F.relu(layer(x)), **TOL)
 
 
 def test_non_plain_linear_runs_as_itself() -> None:
@@ -81,6 +88,9 @@ def test_non_plain_linear_runs_as_itself() -> None:
         torch.testing.assert_close(linear(x, layer), 2 * F.linear(x, layer.weight, layer.bias))
         torch.testing.assert_close(
             linear_gelu(x, layer), F.gelu(2 * F.linear(x, layer.weight, layer.bias))
+        )
+        torch.testing.assert_close(
+            linear_relu(x, layer), F.relu(2 * F.linear(x, layer.weight, layer.bias))
         )
 
 

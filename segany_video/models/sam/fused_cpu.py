@@ -104,6 +104,14 @@ def linear_gelu(x: torch.Tensor, linear: nn.Module) -> torch.Tensor:
     return F.gelu(linear(x))
 
 
+def linear_relu(x: torch.Tensor, linear: nn.Module) -> torch.Tensor:
+    """``relu(linear(x))`` for ``(..., C_in) -> (..., C_out)``, fused like :func:`linear_gelu`
+    (SAM 2's memory-attention MLP)."""
+    if _fusable_linear(x, linear):
+        return _LINEAR_POINTWISE(x, linear.weight, linear.bias, "relu", [], "")  # type: ignore[operator]
+    return F.relu(linear(x))
+
+
 def linear(x: torch.Tensor, module: nn.Module) -> torch.Tensor:
     """``module(x)`` for ``(..., C_in) -> (..., C_out)``, through oneDNN for a plain
     :class:`torch.nn.Linear` where :func:`can_fuse` allows (see the module docstring)."""

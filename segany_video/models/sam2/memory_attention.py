@@ -11,10 +11,9 @@ Parameter names follow the official checkpoint (``memory_attention.layers.{i}.*`
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from segany_video.models.sam.fused_cpu import linear
+from segany_video.models.sam.fused_cpu import linear, linear_relu
 from segany_video.models.sam2.rope_attention import RoPEAttention
 
 
@@ -63,7 +62,7 @@ class MemoryAttentionLayer(nn.Module):
             normed, memory + memory_pos, memory, feat_size, num_k_exclude_rope=num_obj_ptr_tokens
         )
         normed = self.norm3(tgt)
-        return tgt + linear(F.relu(linear(normed, self.linear1)), self.linear2)
+        return tgt + linear(linear_relu(normed, self.linear1), self.linear2)
 
     def forward(
         self,

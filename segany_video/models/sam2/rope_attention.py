@@ -46,6 +46,18 @@ def rotate_pairs(x: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
     return torch.view_as_real(pairs * rotation).flatten(-2).to(x.dtype)
 
 
+def rotate_pairs_(x: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
+    """:func:`rotate_pairs` in place where ``x`` is float32 (returned); otherwise a new tensor.
+
+    The projections' outputs are fresh, and rotating them where they lie saves a copy of every
+    (memory) key per layer.
+    """
+    if x.dtype != torch.float32:
+        return rotate_pairs(x, rotation)
+    torch.view_as_complex(x.unflatten(-1, (-1, 2))).mul_(rotation)
+    return x
+
+
 class RoPEAttention(nn.Module):
     """Multi-head attention whose queries and (grid) keys carry axial RoPE.
 
@@ -114,7 +126,7 @@ class RoPEAttention(nn.Module):
         v = self._split_heads(linear(v, self.v_proj))
         height, width = feat_size
         rotation = self.rotation(height, width, q.device)
-        q = rotate_pairs(q, rotation)
+        q = rotate_pairs_(q, rotation)
         num_rope = k.shape[-2] - num_k_exclude_rope
         if num_rope > 0:
             copies = num_rope // (height * width)
@@ -122,8 +134,9 @@ class RoPEAttention(nn.Module):
                 raise ValueError(f"{num_rope} rotated keys do not fit a {height}x{width} grid")
             # (B, heads, copies * h*w, c) -> (B, heads, copies, h*w, c): one rotation per grid
             grids = k[:, :, :num_rope].unflatten(-2, (copies, height * width))
-            k_grid = rotate_pairs(grids, rotation).flatten(-3, -2)
-            k = torch.cat((k_grid, k[:, :, num_rope:]), dim=-2) if num_k_exclude_rope else k_grid
+            rotated = rotate_pairs_(grids, rotation)
+            if rotated is not grids:  # not rotated in place: put the keys together again
+                k = torch.cat((rotated.flatten(-3, -2), k[:, :, num_rope:]), dim=-2)
         out = F.scaled_dot_product_attention(q, k, v)
         out = out.transpose(1, 2).flatten(-2)  # (B, heads, Nq, c) -> (B, Nq, C)
         return linear(out, self.out_proj)

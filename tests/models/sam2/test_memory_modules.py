@@ -9,7 +9,12 @@ from oracle import import_sam2
 from segany_video.models.sam2.memory_attention import MemoryAttention
 from segany_video.models.sam2.memory_encoder import MemoryEncoder
 from segany_video.models.sam2.position_encoding import SinePositionEncoding, sine_1d
-from segany_video.models.sam2.rope_attention import RoPEAttention
+from segany_video.models.sam2.rope_attention import (
+    RoPEAttention,
+    axial_rotation,
+    rotate_pairs,
+    rotate_pairs_,
+)
 
 
 def _randomise(module: torch.nn.Module, seed: int) -> None:
@@ -176,3 +181,19 @@ def test_shared_frame_queries_equal_the_whole_stack_per_object() -> None:
         for i in range(2):
             alone = ours(curr, curr_pos, memory[i : i + 1], memory_pos[i : i + 1], (side, side), 4)
             torch.testing.assert_close(shared[i : i + 1], alone, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_rotating_in_place_equals_the_rotated_copy(dtype: torch.dtype) -> None:
+    """float32 keys are rotated where they lie (the same tensor comes back); other dtypes get
+    a new tensor. Both equal ``rotate_pairs``, here applied to a strided per-grid view."""
+    rotation = axial_rotation(8, 3, 4, 10000.0, torch.device("cpu"))
+    generator = torch.Generator().manual_seed(7)
+    keys = torch.randn(2, 1, 2 * 12 + 3, 8, generator=generator).to(dtype)
+    grids = keys[:, :, :24].unflatten(-2, (2, 12))  # two copies of the 3x4 grid, then 3 more
+    expected = rotate_pairs(grids, rotation)
+    untouched = keys[:, :, 24:].clone()
+    rotated = rotate_pairs_(grids, rotation)
+    assert (rotated is grids) == (dtype == torch.float32)
+    torch.testing.assert_close(rotated, expected, atol=0, rtol=0)
+    torch.testing.assert_close(keys[:, :, 24:], untouched, atol=0, rtol=0)
