@@ -8,13 +8,18 @@ needs a CUDA extension and is skipped on CPU, so ours runs with ``fill_hole_area
 
 - ``speed``: one run of each, in this process, one after the other on the same clip: frames/s of
   our whole pipeline (decode, batched encoder thread, memory tracker) and of Meta's
-  ``init_state`` + ``add_new_points_or_box`` + ``propagate_in_video``; masks compared.
+  ``init_state`` + ``add_new_points_or_box`` + ``propagate_in_video``, over the whole clip and
+  from the frame on which the memory bank is full (``num_maskmem``, 7); masks compared. The
+  default 16 frames fill the bank, where memory attention rather than the image encoder
+  dominates. Each side's CPU time (all its threads) and the load average are printed too: on
+  a shared machine whose load changes between the two runs, the CPU-time ratio is the steadier
+  figure.
 - ``memory``: peak RSS of a fresh process running each side over an N-frame clip (run it for
   300 and 3000 frames); Meta's predictor holds every frame and every output, ours a window.
 
 Run::
 
-    segany-video bench sam2 speed --frames 6
+    segany-video bench sam2 speed --frames 16
     segany-video bench sam2 memory --frames 300 --image-size 256
 
 Needs Meta's ``sam2`` package (``pip install --no-deps sam2`` plus hydra-core, omegaconf, iopath).
@@ -27,6 +32,7 @@ import contextlib
 import dataclasses
 import importlib
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -193,20 +199,50 @@ def _quiet_tqdm() -> Iterator[None]:
         yield
 
 
+@dataclasses.dataclass(frozen=True)
+class _Timing:
+    """One side's run: per-frame arrival times (wall, s from start), CPU time of the whole
+    process over the run (every thread: ours includes its reader and encoder threads), and
+    the 1-minute load average at start and end."""
+
+    times: list[float]
+    cpu_s: float
+    load: tuple[float, float]
+
+    @property
+    def wall_s(self) -> float:
+        return self.times[-1]
+
+
+def _timed(frames: Iterator[np.ndarray]) -> tuple[list[np.ndarray], _Timing]:
+    """Drain a mask stream, timing it."""
+    masks, times = [], []
+    load = os.getloadavg()[0]
+    c0, t0 = time.process_time(), time.perf_counter()
+    for mask in frames:
+        masks.append(mask)
+        times.append(time.perf_counter() - t0)
+    return masks, _Timing(times, time.process_time() - c0, (load, os.getloadavg()[0]))
+
+
+def _full_memory_rate(times: list[float], first: int) -> str:
+    """Frames/s from frame ``first`` on (the memory bank full), or a note when too short."""
+    if len(times) <= first + 1:
+        return "clip too short to fill the memory"
+    return f"{(len(times) - 1 - first) / (times[-1] - times[first]):.3f} frames/s"
+
+
 def speed(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     size = _size(args.size)
+    full = bench_config(args.image_size).num_maskmem  # first frame with every memory slot used
     with tempfile.TemporaryDirectory() as tmp, _quiet_tqdm(), torch.inference_mode():
         video = Path(tmp) / "clip.mp4"
         clicks = write_video(video, args.frames, size, args.seed)[: args.objects]
         ours = build_ours(args.image_size, args.seed)
         predictor, module = build_meta(args.image_size, ours.state_dict())
-        t0 = time.perf_counter()
-        mine = list(run_ours(ours, video, clicks))
-        t_ours = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        theirs = list(run_meta(predictor, module, ours, video, clicks))
-        t_meta = time.perf_counter() - t0
+        mine, t_ours = _timed(run_ours(ours, video, clicks))
+        theirs, t_meta = _timed(run_meta(predictor, module, ours, video, clicks))
     if len(mine) != len(theirs):
         raise RuntimeError(f"ours gave {len(mine)} frames, Meta's predictor {len(theirs)}")
     differing = sum(int((a != b).sum()) for a, b in zip(mine, theirs, strict=True))
@@ -217,9 +253,18 @@ def speed(args: argparse.Namespace) -> int:
         f"sam2.1_hiera_tiny random weights at {args.image_size}x{args.image_size} input, "
         f"{args.threads} threads"
     )
-    print(f"ours: {t_ours:.1f} s, {args.frames / t_ours:.3f} frames/s")
-    print(f"meta: {t_meta:.1f} s, {args.frames / t_meta:.3f} frames/s")
-    print(f"speed ratio ours/meta: {t_meta / t_ours:.2f}x")
+    for name, t in (("ours", t_ours), ("meta", t_meta)):
+        print(
+            f"{name}: {t.wall_s:.1f} s, {args.frames / t.wall_s:.3f} frames/s "
+            f"(CPU {t.cpu_s:.1f} s; load average {t.load[0]:.1f} -> {t.load[1]:.1f}); "
+            f"from frame {full} (memory full): {_full_memory_rate(t.times, full)}"
+        )
+    print(f"speed ratio ours/meta: {t_meta.wall_s / t_ours.wall_s:.2f}x")
+    if len(t_ours.times) > full + 1:
+        steady_meta = t_meta.times[-1] - t_meta.times[full]
+        steady_ours = t_ours.times[-1] - t_ours.times[full]
+        print(f"speed ratio from frame {full} on: {steady_meta / steady_ours:.2f}x")
+    print(f"CPU-time ratio meta/ours (less sensitive to load): {t_meta.cpu_s / t_ours.cpu_s:.2f}x")
     print(
         f"masks: {differing} of {pixels} object-pixels differ ({differing / pixels:.2e}); "
         f"{found} non-empty object masks of {len(mine) * len(clicks)}"
@@ -283,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="what", required=True)
     for name in ("speed", "memory"):
         p = sub.add_parser(name)
-        p.add_argument("--frames", type=int, default=6 if name == "speed" else 300)
+        p.add_argument("--frames", type=int, default=16 if name == "speed" else 300)
         p.add_argument("--size", default="854x480", help="WIDTHxHEIGHT of the clip")
         p.add_argument("--objects", type=int, default=3, choices=(1, 2, 3))
         p.add_argument("--image-size", type=int, default=1024 if name == "speed" else 256)

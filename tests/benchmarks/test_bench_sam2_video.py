@@ -1,0 +1,39 @@
+"""Smoke checks of the SAM 2 video-mode benchmark (figures come from the command, not here)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+
+import pytest
+
+from segany_video.benchmarks import sam2_video
+
+
+@pytest.mark.parametrize(
+    ("times", "first", "expected"),
+    [
+        ([0.0, 1.0, 2.0, 4.0, 6.0], 2, "0.500 frames/s"),  # frames 3 and 4 took 2 s each
+        ([0.0, 1.0, 2.0], 2, "clip too short to fill the memory"),
+        ([0.0, 1.0], 7, "clip too short to fill the memory"),
+    ],
+)
+def test_full_memory_rate_counts_frames_after_the_bank_fills(times, first, expected) -> None:
+    assert sam2_video._full_memory_rate(times, first) == expected
+
+
+@pytest.mark.slow
+def test_speed_runs_both_sides_and_reports_agreeing_masks(capsys) -> None:
+    if importlib.util.find_spec("sam2") is None:
+        pytest.skip("Meta's sam2 package is not installed (pip install --no-deps sam2)")
+    argv = ["speed", "--frames", "9", "--image-size", "128", "--size", "160x96", "--objects", "2"]
+    argv += ["--threads", "1"]
+    assert sam2_video.main(argv) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^ours: .* from frame 7 \(memory full\): [0-9.]+ frames/s$", out, re.M)
+    assert re.search(r"^meta: .* from frame 7 \(memory full\): [0-9.]+ frames/s$", out, re.M)
+    assert re.search(r"^speed ratio from frame 7 on: [0-9.]+x$", out, re.M)
+    assert re.search(r"^CPU-time ratio meta/ours .*: [0-9.]+x$", out, re.M)
+    differing = re.search(r"^masks: (\d+) of (\d+) object-pixels differ", out, re.M)
+    assert differing is not None
+    assert int(differing.group(1)) <= 1e-4 * int(differing.group(2))
