@@ -27,7 +27,6 @@ import contextlib
 import dataclasses
 import importlib
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -40,12 +39,15 @@ import av
 import numpy as np
 import torch
 
+from segany_video.benchmarks.peak_memory import peak_rss_mib
 from segany_video.models.base import EngineInfo
 from segany_video.models.sam2.image_engine import Sam2ImageSegmenter
 from segany_video.models.sam2.variants import SAM2_CONFIGS, Sam2Config, build_sam2
 from segany_video.synthetic.clips import make_clip
 
 META_YAML = "configs/sam2.1/sam2.1_hiera_t.yaml"
+# Children run this module by name (``__name__`` is "__main__" when it is run with -m itself).
+CHILD_MODULE = "segany_video.benchmarks.sam2_video"
 
 
 def bench_config(image_size: int) -> Sam2Config:
@@ -239,7 +241,7 @@ def _peak_rss_child(args: argparse.Namespace) -> int:
             predictor, module = build_meta(args.image_size, ours.state_dict())
             run = run_meta(predictor, module, ours, Path(args.video), clicks, args.meta_track)
             frames = sum(1 for _ in run)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mib()
     print(json.dumps({"side": args.side, "frames": frames, "peak_rss_mb": round(peak_mb, 1)}))
     return 0
 
@@ -251,7 +253,7 @@ def memory(args: argparse.Namespace) -> int:
         clicks = write_video(video, args.frames, size, args.seed)[: args.objects]
         for side in args.sides.split(","):
             command = [
-                sys.executable, "-m", __name__, "_peak", side, str(video), json.dumps(clicks),
+                sys.executable, "-m", CHILD_MODULE, "_peak", side, str(video), json.dumps(clicks),
                 "--image-size", str(args.image_size), "--threads", str(args.threads),
                 "--seed", str(args.seed),
                 *(["--meta-track", str(args.meta_track)] if args.meta_track else []),
