@@ -31,7 +31,8 @@ from segany_video.tracking.backward import BackwardResults
 from segany_video.tracking.prompts import ResolvedKeyframe, ResolvedPrompts
 from segany_video.tracking.tracker import BackwardFirstLoop, Rewind, check_snapshot
 
-SNAPSHOT_VERSION = 1
+# 2: backward results hold run-length coded masks (1: bit-packed).
+SNAPSHOT_VERSION = 2
 
 
 def _object_prompt(keyframe: ResolvedKeyframe) -> ObjectPrompt:

@@ -28,7 +28,8 @@ from segany_video.tracking.settings import TrackerSettings
 
 Rewind = Callable[[Sequence[int]], Iterator[EncodedFrame]]
 
-SNAPSHOT_VERSION = 1
+# 2: backward results hold run-length coded masks (1: bit-packed).
+SNAPSHOT_VERSION = 2
 
 
 class BackwardFirstLoop:
