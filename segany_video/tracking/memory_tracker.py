@@ -4,7 +4,7 @@ The image features come from the runtime (batched, ahead of this loop); each fra
 are then tracked through SAM 2's memory (:mod:`segany_video.models.sam2.video_session`), which
 keeps only what the model can still attend to. Objects whose first keyframe comes after the
 first frame are tracked backward first (frames re-read with ``rewind``); their results are held
-bit-packed until the forward stream reaches those frames.
+run-length coded until the forward stream reaches those frames.
 
 States: PROMPTED on an object's keyframes, TRACKED where the object-score logit is > 0, LOST
 (empty mask) where it is not, INACTIVE before the first keyframe without a backward result.
