@@ -17,6 +17,7 @@ import torch
 from segany_video.models.base import ObjectPrompt
 from segany_video.tracking.appearance import ColourIndex
 from segany_video.tracking.boxes import Box, tight_box
+from segany_video.tracking.motion_cue import MotionCue
 
 # Least prior probability of the object anywhere near its warped mask (see colour_posterior):
 # for an object seen whole, colour alone cannot add a pixel motion does not support; for one
@@ -141,6 +142,7 @@ def colour_posterior(
     blur: float,
     floor: float = STEADY_FLOOR,
     within: Box | None = None,
+    motion: MotionCue | None = None,
 ) -> np.ndarray:
     """Combine where motion says the object is with what colour says it is (Bayes per pixel).
 
@@ -160,6 +162,7 @@ def colour_posterior(
             0.02 (:data:`REGROWING_FLOOR`: an object coming back into view may grow on its
             colours); :data:`STEADY_FLOOR` keeps look-alike background out.
         within: a box outside which ``warped`` is zero (None: the whole frame).
+        motion: a second likelihood, from how each pixel moves (None: colour alone).
 
     Returns:
         ``(H, W)`` float32 posterior in ``[0, 1]`` (zero far from the warped mask).
@@ -175,9 +178,15 @@ def colour_posterior(
     x1, y1 = min(width, wx0 + box[2] + 3 * radius), min(height, wy0 + box[3] + 3 * radius)
     prior = np.clip(_wide_blur(warped[y0:y1, x0:x1], radius), floor, 1.0 - floor)
     likelihood = colours.region(x0, y0, x1, y1, np.clip(odds, 0.02, 0.98))
-    joint = prior * likelihood
+    joint, against = prior * likelihood, (1.0 - prior) * (1.0 - likelihood)
+    cue = None if motion is None else motion.region(x0, y0, x1, y1, warped[y0:y1, x0:x1] > 0.5)
+    if cue is not None:
+        # Only where motion did not carry the object: parts of it at rest on the ground (a
+        # planted hand) move as the background does, yet motion brought them along.
+        cue = np.where(warped[y0:y1, x0:x1] > 0.5, np.float32(0.5), cue)
+        joint, against = joint * cue, against * (1.0 - cue)
     posterior = np.zeros(warped.shape, dtype=warped.dtype)
-    posterior[y0:y1, x0:x1] = joint / (joint + (1.0 - prior) * (1.0 - likelihood))
+    posterior[y0:y1, x0:x1] = joint / (joint + against)
     return posterior
 
 

@@ -24,6 +24,7 @@ from segany_video.tracking.association import association_cost, hellinger_matrix
 from segany_video.tracking.boxes import Box, as_xyxy, tight_box
 from segany_video.tracking.matching import match_candidates
 from segany_video.tracking.motion import FlowEstimator, FlowField
+from segany_video.tracking.motion_cue import MotionCue
 from segany_video.tracking.overlaps import resolve_overlaps
 from segany_video.tracking.prompt_builder import (
     REGROWING_FLOOR,
@@ -216,7 +217,12 @@ class Propagator:
         moved, moved_box = _over_half(soft, support)
         if s.colour_prior and track.anchor_odds is not None:
             floor = REGROWING_FLOOR if track.regrowing else STEADY_FLOOR
-            soft = colour_posterior(soft, track.anchor_odds, fine, s.prior_blur, floor, support)
+            cue = None
+            if flow is not None and s.motion_confidence > 0.5:
+                cue = MotionCue(flow, s.motion_confidence, s.motion_sigma)
+            soft = colour_posterior(
+                soft, track.anchor_odds, fine, s.prior_blur, floor, support, cue
+            )
             support = None  # the posterior reaches past where motion lands
         mask, box = _over_half(soft, support)
         return _Expectation(soft, mask, box, moved, moved_box)
@@ -384,8 +390,15 @@ class Propagator:
                     s.appearance_gate,
                     box,
                     s.score_colour_power,
+                    s.doubt_score,
+                    s.doubt_ratio,
                 )
                 track.low_res_logits = outcome.low_res
+                if track.doubtful_frames > s.doubt_frames:
+                    # Frame after frame the mask does not look like the object: it has most
+                    # likely slid onto something else. Missing beats wrong, and a lost object
+                    # is searched for.
+                    track.lose()
             elif track.state is not TrackState.INACTIVE:
                 track.lose()
             results.append(_result(track, frame.image.shape[:2]))

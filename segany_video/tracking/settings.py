@@ -28,6 +28,11 @@ class TrackerSettings:
             per-pixel Bayes posterior) before prompting; this stops flow drift onto background.
         prior_blur: motion uncertainty of that prior: blur radius as a fraction of the object's
             ``sqrt(area)``.
+        motion_confidence: weigh that prior by motion as well: around an object that moves
+            against its surroundings, pixels motion did not carry along and that move as the
+            surroundings do are background with at most this confidence (0.5 = off; see
+            :mod:`.motion_cue`).
+        motion_sigma: flow noise in source pixels below which two motions are not told apart.
         use_dense_prior: pass the warped previous mask (and low-res logits when the engine has
             them) as the dense prompt.
         max_growth: a followed object's new mask is cut to within this fraction of its
@@ -64,6 +69,12 @@ class TrackerSettings:
             when the user drew that keyframe's mask (0 = quality alone): a mask that slid onto
             something else admits it.
         velocity_damping: a lost object's predicted velocity is multiplied by this per frame.
+        doubt_score: a tracked object whose score stays below this, and below ``doubt_ratio``
+            x its usual score, for more than ``doubt_frames`` frames in a row is declared lost
+            (0 = never): its mask has most likely slid onto something else, and a missing mask
+            is better than a wrong one.
+        doubt_ratio: see ``doubt_score``; how far under its usual score an object must fall.
+        doubt_frames: how many such frames in a row are tolerated (a brief blur or occlusion).
         max_lost_frames: after this many lost frames the object is no longer searched for
             (None = search until the end of the video).
         prior_bins: bins per Lab channel of the keyframe colour model behind the prior (fine,
@@ -87,6 +98,8 @@ class TrackerSettings:
     box_padding: float = 0.1
     colour_prior: bool = True
     prior_blur: float = 0.2
+    motion_confidence: float = 0.9
+    motion_sigma: float = 1.5
     use_dense_prior: bool = True
     max_growth: float = 0.05
     max_gap: float = 0.1
@@ -108,6 +121,9 @@ class TrackerSettings:
     score_colour_power: float = 2.0
     velocity_damping: float = 0.9
     max_lost_frames: int | None = None
+    doubt_score: float = 0.15
+    doubt_ratio: float = 0.4
+    doubt_frames: int = 2
     prior_bins: int = 16
     appearance_bins: int = 8
     mode: str = "auto"
@@ -132,6 +148,8 @@ class TrackerSettings:
                     f"tracker {name}: expected true or false, got {getattr(self, name)!r}"
                 )
         _check_range("prior_blur", self.prior_blur, 0.0, 2.0)
+        _check_range("motion_confidence", self.motion_confidence, 0.5, 0.99)
+        _check_range("motion_sigma", self.motion_sigma, 0.1, 20.0)
         _check_range("max_growth", self.max_growth, 0.0, 10.0)
         _check_range("max_gap", self.max_gap, 0.0, 10.0)
         _check_range("gate", self.gate, 0.0, 10.0)
@@ -149,6 +167,9 @@ class TrackerSettings:
         _check_range("refind_area_ratio", self.refind_area_ratio, 1.0, 1000.0)
         _check_range("score_colour_power", self.score_colour_power, 0.0, 10.0)
         _check_range("velocity_damping", self.velocity_damping, 0.0, 1.0)
+        _check_range("doubt_score", self.doubt_score, 0.0, 1.0)
+        _check_range("doubt_ratio", self.doubt_ratio, 0.0, 1.0)
+        _check_range("doubt_frames", self.doubt_frames, 0, 10_000)
         if self.max_lost_frames is not None:
             _check_range("max_lost_frames", self.max_lost_frames, 0, 10**9)
         _check_range("prior_bins", self.prior_bins, 2, 32)

@@ -38,6 +38,11 @@ class Track:
             region where it may be widens while it stays lost.
         anchor_odds: ``(D,)`` float32 P(object | colour bin) measured on the latest keyframe
             (object versus a wide band around it); fixed between keyframes so it cannot drift.
+        doubtful_frames: consecutive tracked frames whose score fell into doubt (see
+            :meth:`follow`).
+        score_level: the object's usual score since its latest keyframe (a slow average of its
+            undoubted tracked frames; 0 before the first): footage and objects differ in how
+            well any mask of them scores, so doubt is judged against it.
     """
 
     def __init__(self, object_id: int | str) -> None:
@@ -58,6 +63,8 @@ class Track:
         self.prompted_streak = False
         self.lost_speed = 0.0
         self.drawn_keyframe = False
+        self.doubtful_frames = 0
+        self.score_level = 0.0
 
     @property
     def is_followed(self) -> bool:
@@ -86,6 +93,8 @@ class Track:
         the engine's cut from a box or clicks)."""
         self.anchor_odds = anchor_odds
         self.drawn_keyframe = drawn
+        self.doubtful_frames = 0
+        self.score_level = 0.0
         self.prompted_streak = True
         self.state = TrackState.PROMPTED
         self._found(mask, score, within)
@@ -104,6 +113,8 @@ class Track:
         colour_gate: float,
         within: Box | None = None,
         colour_power: float = 0.0,
+        doubt: float = 0.0,
+        doubt_ratio: float = 0.0,
     ) -> None:
         """Accept the frame's matched mask; confident frames refresh the colour model.
 
@@ -123,6 +134,9 @@ class Track:
                 object's keyframe colours teaches the colour model nothing.
             within: as in :meth:`seed`.
             colour_power: weight of the colour agreement in the score (0 = quality alone).
+            doubt: a score below this, and below ``doubt_ratio`` x :attr:`score_level`, counts
+                towards :attr:`doubtful_frames`.
+            doubt_ratio: see ``doubt``.
         """
         self._found(mask, score, within)
         assert self.box is not None and self.motion is not None and self.appearance is not None
@@ -142,6 +156,12 @@ class Track:
         # one (occlusion, leaving the frame) is measured against the old size.
         self.reference_area = max(self.area, 0.95 * self.reference_area + 0.05 * self.area)
         self.state = TrackState.TRACKED
+        if self.score < doubt and self.score < doubt_ratio * self.score_level:
+            self.doubtful_frames += 1
+        else:
+            self.doubtful_frames = 0
+            level = self.score_level
+            self.score_level = self.score if level == 0.0 else 0.9 * level + 0.1 * self.score
 
     def lose(self) -> None:
         """Mark the object lost on this frame (the propagator moves its box on)."""
@@ -153,6 +173,7 @@ class Track:
         self.followed_frames = 0
         self.prompted_streak = False
         self.low_res_logits = None
+        self.doubtful_frames = 0
 
     def _found(self, mask: np.ndarray, score: float, within: Box | None) -> None:
         self._set_mask(mask, within)
@@ -191,6 +212,8 @@ class Track:
             "prompted_streak": self.prompted_streak,
             "lost_speed": self.lost_speed,
             "drawn_keyframe": self.drawn_keyframe,
+            "doubtful_frames": self.doubtful_frames,
+            "score_level": self.score_level,
         }
 
     @classmethod
@@ -218,6 +241,8 @@ class Track:
         track.prompted_streak = bool(data.get("prompted_streak", False))
         track.lost_speed = float(data.get("lost_speed", 0.0))
         track.drawn_keyframe = bool(data.get("drawn_keyframe", False))
+        track.doubtful_frames = int(data.get("doubtful_frames", 0))
+        track.score_level = float(data.get("score_level", 0.0))
         if data["anchor_odds"] is not None:
             track.anchor_odds = data["anchor_odds"].copy()
         return track

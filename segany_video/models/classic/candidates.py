@@ -21,7 +21,7 @@ import numpy as np
 
 from segany_video.models.base import ObjectPrompt
 from segany_video.models.classic.box_cut import cut_box
-from segany_video.models.classic.colour_cut import cut_with_prior
+from segany_video.models.classic.colour_cut import cut_with_prior, prior_log_odds
 from segany_video.models.classic.features import ClassicFeatures
 from segany_video.models.classic.graph_cut import CutResult, cut_region
 from segany_video.models.classic.quality import QualityInputs, mask_quality
@@ -177,7 +177,9 @@ def _cut(
     pin_box = box_work if tight_box and prompt.mask is None else None
     cv2.setRNGSeed(_RNG_SEED)
     if prompt.mask is not None:
-        own = cut_with_prior(image, trimap, settings.prior_smoothness)
+        soft = region.crop(prompt.mask.astype(np.float32))
+        spatial = prior_log_odds(soft, settings.prior_weight)
+        own = cut_with_prior(image, trimap, settings.prior_smoothness, spatial)
     else:
         assert box_work is not None, "a prompt without a mask prior is cut within a box"
         own = cut_box(image, trimap, box_work, settings.box_smoothness, tight=pin_box is not None)

@@ -32,6 +32,8 @@ _OBJECT_COMPONENTS = 5
 _GAIN_CAP = 50.0
 # The ring must hold this many pixels for its colours to be modelled.
 MIN_RING = 200
+# A soft prior is trusted at most this far from 0 and 1 in the cut's unary terms.
+_PRIOR_CAP = 0.02
 
 
 @dataclass
@@ -55,6 +57,7 @@ def solve_colour_cut(
     seeds: np.ndarray,
     background: RingBackground,
     smoothness: float,
+    spatial: np.ndarray | None = None,
 ) -> ColourCut:
     """Fit the object model to ``seeds`` and solve the cut.
 
@@ -65,6 +68,8 @@ def solve_colour_cut(
         seeds: ``(h, w)`` bool pixels showing the object's colours.
         background: the ring's background model on the same crop.
         smoothness: weight of the contrast-sensitive smoothness (grabCut's gamma).
+        spatial: ``(h, w)`` float32 log-odds of where the object is expected, added to the
+            colour evidence in the cut (not to :attr:`ColourCut.gain`), or None.
     """
     pixels = image.reshape(-1, 3)
     object_model = ColourMixture.fit(pixels[seeds.ravel()], _OBJECT_COMPONENTS)
@@ -73,15 +78,23 @@ def solve_colour_cut(
     fixed = np.full(trimap.shape, FREE, dtype=np.int8)
     fixed[trimap == GC_BGD] = FIXED_BACKGROUND
     fixed[trimap == GC_FGD] = FIXED_OBJECT
-    return ColourCut(GridCut(gain, contrast_edges(image, smoothness), fixed), gain, fixed)
+    unary = gain if spatial is None else gain + spatial
+    return ColourCut(GridCut(unary, contrast_edges(image, smoothness), fixed), gain, fixed)
 
 
-def cut_with_prior(image: np.ndarray, trimap: np.ndarray, smoothness: float) -> CutResult | None:
+def cut_with_prior(
+    image: np.ndarray,
+    trimap: np.ndarray,
+    smoothness: float,
+    spatial: np.ndarray | None = None,
+) -> CutResult | None:
     """Segment from a mask prior's trimap (sure core, probable body and band, sure beyond).
 
     The object model is fitted to the sure core, which the prior vouches for; grabCut would fit
     it to the whole probable body, taking in the background a moving object uncovered. The
     ring is the sure background around the probable region, modelled per side of its box.
+    ``spatial`` (log-odds of the soft prior, see :func:`prior_log_odds`) keeps the cut near
+    where the prior puts the object: colour alone lets it spread over look-alike background.
 
     Returns:
         The cut, or None when the prior leaves no core or too thin a ring to model.
@@ -95,5 +108,16 @@ def cut_with_prior(image: np.ndarray, trimap: np.ndarray, smoothness: float) -> 
     background = RingBackground.fit(image, box, ring)
     if background is None:
         return None
-    solved = solve_colour_cut(image, trimap, core, background, smoothness)
+    solved = solve_colour_cut(image, trimap, core, background, smoothness, spatial)
     return CutResult(foreground=solved.cut.foreground, colour_ratio=solved.gain)
+
+
+def prior_log_odds(prior: np.ndarray, weight: float) -> np.ndarray | None:
+    """``weight`` x the log-odds of a soft prior ``(h, w)`` in ``[0, 1]``, capped at 2 %/98 %.
+
+    The cap bounds what the prior alone can decide; None when ``weight`` is 0.
+    """
+    if weight == 0.0:
+        return None
+    p = np.clip(prior.astype(np.float32), _PRIOR_CAP, 1.0 - _PRIOR_CAP)
+    return (weight * (np.log(p) - np.log1p(-p))).astype(np.float32)

@@ -28,6 +28,9 @@ class ClassicSettings:
         prior_smoothness: the same weight in the cut from a mask prior. Lower values follow
             a single frame more closely but let a track slide onto look-alike background while
             its object disappears behind another.
+        prior_weight: weight of a mask prior's log-odds in the cut from it, beside the colour
+            evidence (0 = the prior only shapes the trimap); a soft prior then keeps the cut
+            near where motion puts the object instead of letting it follow look-alike colours.
         box_margin: background context around a box or mask prior, as a fraction of the
             object's longer side (plus ``context_px`` pixels).
         context_px: fixed extra context in source pixels around the prompt region.
@@ -51,6 +54,7 @@ class ClassicSettings:
     box_iterations: int = 2
     box_smoothness: float = 25.0
     prior_smoothness: float = 50.0
+    prior_weight: float = 2.0
     box_margin: float = 0.1
     context_px: int = 8
     pin_rounds: int = 3
@@ -84,6 +88,8 @@ class ClassicSettings:
             # The cut's integer capacities hold weights up to a few thousand.
             if not 0 < getattr(self, name) <= 1000:
                 raise ConfigError(f"{name} must be in (0, 1000], got {getattr(self, name)}")
+        if not 0.0 <= self.prior_weight <= 10.0:
+            raise ConfigError(f"prior_weight must be in [0, 10], got {self.prior_weight}")
         if not self.refine_eps > 0:
             raise ConfigError(f"refine_eps must be > 0, got {self.refine_eps}")
 

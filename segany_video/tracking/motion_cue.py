@@ -1,0 +1,91 @@
+"""Motion as evidence of where an object is: pixels moving with it versus with its surroundings.
+
+Colour cannot tell an object from background that shares its colours (a horse in front of a
+wooden fence), but where the two move differently — a moving object before a still or panning
+camera — the optical flow can. Around a tracked object, the flow inside its warped mask gives
+the object's motion and the flow in the ring around it the background's. When the two differ
+clearly, a pixel whose own flow matches the background's is likely background. The cue is
+one-sided: limbs and spinning parts move in every other way, and the flow smears the object's
+motion over the background right around it, so moving otherwise proves nothing. Where the two
+motions are alike (a still object, a camera following it exactly) the cue says nothing.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from segany_video.tracking.motion import FlowField
+
+# The ring must hold this many low-res flow pixels for the background motion to be measured.
+_MIN_RING = 20
+# The object's own flow must come from at least this many low-res pixels.
+_MIN_OBJECT = 4
+
+
+class MotionCue:
+    """Per-pixel likelihood of being the object, from one frame's flow.
+
+    Args:
+        flow: backward flow of the current frame.
+        confidence: how sure a pixel moving exactly as the background does is background:
+            likelihoods stay within ``[1 - confidence, 0.5]`` (0.5 = the cue is off).
+        sigma: flow noise in source pixels; motions closer than about this are not told apart.
+    """
+
+    def __init__(self, flow: FlowField, confidence: float, sigma: float) -> None:
+        self.flow = flow
+        self.confidence = confidence
+        self.sigma = sigma
+
+    def region(self, x0: int, y0: int, x1: int, y1: int, inside: np.ndarray) -> np.ndarray | None:
+        """Likelihood over the crop ``[y0:y1, x0:x1]`` of source pixels.
+
+        Args:
+            inside: ``(y1 - y0, x1 - x0)`` bool, where the object is expected on this frame.
+
+        Returns:
+            ``(y1 - y0, x1 - x0)`` float32 in ``[1 - confidence, 0.5]``, or None when the crop
+            holds too little of the object or of its surroundings to compare motions, or the
+            object does not move clearly against its surroundings.
+        """
+        full_h, full_w = self.flow.frame_size
+        low_h, low_w = self.flow.flow.shape[:2]
+        sx, sy = low_w / full_w, low_h / full_h
+        lx0, ly0 = int(np.floor(x0 * sx)), int(np.floor(y0 * sy))
+        lx1 = max(lx0 + 1, min(low_w, int(np.ceil(x1 * sx))))
+        ly1 = max(ly0 + 1, min(low_h, int(np.ceil(y1 * sy))))
+        # Displacements in source pixels, so sigma means the same at any flow scale.
+        vectors = self.flow.flow[ly0:ly1, lx0:lx1] * np.array([1 / sx, 1 / sy], np.float32)
+        low_inside = cv2.resize(
+            inside.astype(np.uint8), (lx1 - lx0, ly1 - ly0), interpolation=cv2.INTER_AREA
+        )
+        # The flow blurs across the object's outline: the ring starts a few pixels out.
+        grown = cv2.dilate(low_inside, np.ones((5, 5), np.uint8))
+        object_flow = vectors[low_inside > 0]
+        ring_flow = vectors[grown == 0]
+        if len(object_flow) < _MIN_OBJECT or len(ring_flow) < _MIN_RING:
+            return None
+        moving = np.median(object_flow, axis=0)
+        still = np.median(ring_flow, axis=0)
+        separation = float(np.hypot(*(moving - still)))
+        # Only an object clearly moving against its surroundings lets motion speak; then a
+        # pixel moving as the surroundings do is likely surroundings. Parts of the object may
+        # move in any other way (limbs, spin), so moving otherwise is no evidence either way.
+        strength = float(np.clip(separation / (2.0 * self.sigma) - 1.0, 0.0, 1.0))
+        if strength == 0.0:
+            return None
+        spread = max(self.sigma, 0.25 * separation)
+        like_ring = np.exp(-np.square(vectors - still).sum(axis=-1) / (2.0 * spread * spread))
+        likelihood = (0.5 - (self.confidence - 0.5) * strength * like_ring).astype(np.float32)
+        # Back to source pixels of the crop (the low-res cells cover a slightly larger area).
+        up = cv2.resize(
+            likelihood,
+            (round((lx1 - lx0) / sx), round((ly1 - ly0) / sy)),
+            interpolation=cv2.INTER_LINEAR,
+        )
+        ox, oy = x0 - round(lx0 / sx), y0 - round(ly0 / sy)
+        out = np.full((y1 - y0, x1 - x0), 0.5, dtype=np.float32)
+        patch = up[oy : oy + (y1 - y0), ox : ox + (x1 - x0)]
+        out[: patch.shape[0], : patch.shape[1]] = patch
+        return out

@@ -1,0 +1,88 @@
+"""Motion as evidence: background-moving pixels around a moving object count against it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from segany_video.tracking.appearance import ColourIndex
+from segany_video.tracking.motion import FlowField
+from segany_video.tracking.motion_cue import MotionCue
+from segany_video.tracking.prompt_builder import colour_posterior
+
+SIZE = (80, 120)
+
+
+def _field(object_shift: float, ground_shift: float) -> tuple[FlowField, np.ndarray]:
+    """Full-resolution backward flow: a square moving by ``object_shift`` px in x over ground
+    moving by ``ground_shift``; returns the field and the square's mask."""
+    mask = np.zeros(SIZE, dtype=bool)
+    mask[30:50, 40:60] = True
+    flow = np.zeros((*SIZE, 2), dtype=np.float32)
+    flow[..., 0] = -ground_shift
+    flow[mask, 0] = -object_shift
+    return FlowField(flow, SIZE), mask
+
+
+def test_ground_moving_pixels_are_background_and_object_moving_ones_neutral():
+    field, mask = _field(object_shift=8.0, ground_shift=0.0)
+    cue = MotionCue(field, confidence=0.9, sigma=1.5).region(0, 0, SIZE[1], SIZE[0], mask)
+    assert cue is not None
+    # Separation 8 px >= 4 sigma: full strength; ground flow equals the ring's exactly.
+    assert cue[5, 5] == pytest.approx(0.1, abs=1e-4)
+    # The object's flow is 8 px from the ground's, with spread max(1.5, 8 / 4) = 2.
+    assert cue[40, 50] == pytest.approx(0.5 - 0.4 * np.exp(-64 / 8), abs=1e-5)
+    assert cue.min() >= 0.1 - 1e-6 and cue.max() <= 0.5 + 1e-6
+
+
+def test_a_panning_camera_is_the_background_motion():
+    # The camera follows the object: the object is still, the ground sweeps by.
+    field, mask = _field(object_shift=0.0, ground_shift=-10.0)
+    cue = MotionCue(field, confidence=0.9, sigma=1.5).region(0, 0, SIZE[1], SIZE[0], mask)
+    assert cue is not None
+    assert cue[5, 5] == pytest.approx(0.1, abs=1e-4)
+    assert cue[40, 50] == pytest.approx(0.5 - 0.4 * np.exp(-100 / 12.5), abs=1e-5)
+
+
+def test_no_evidence_when_object_and_surroundings_move_alike():
+    field, mask = _field(object_shift=2.0, ground_shift=0.0)  # under 2 sigma apart
+    assert MotionCue(field, 0.9, 1.5).region(0, 0, SIZE[1], SIZE[0], mask) is None
+    field, mask = _field(object_shift=5.0, ground_shift=5.0)
+    assert MotionCue(field, 0.9, 1.5).region(0, 0, SIZE[1], SIZE[0], mask) is None
+
+
+def test_strength_ramps_between_two_and_four_sigma():
+    field, mask = _field(object_shift=4.5, ground_shift=0.0)  # 3 sigma: half strength
+    cue = MotionCue(field, 0.9, 1.5).region(0, 0, SIZE[1], SIZE[0], mask)
+    assert cue is not None
+    assert cue[5, 5] == pytest.approx(0.5 - 0.4 * 0.5, abs=1e-4)
+
+
+def test_crop_coordinates_follow_the_frame():
+    field, mask = _field(object_shift=8.0, ground_shift=0.0)
+    full = MotionCue(field, 0.9, 1.5).region(0, 0, SIZE[1], SIZE[0], mask)
+    crop = MotionCue(field, 0.9, 1.5).region(20, 10, 100, 70, mask[10:70, 20:100])
+    assert full is not None and crop is not None
+    np.testing.assert_allclose(crop, full[10:70, 20:100], atol=1e-5)
+
+
+def test_posterior_uses_motion_only_where_motion_did_not_carry_the_object():
+    field, mask = _field(object_shift=8.0, ground_shift=0.0)
+    # A part of the object at rest on the ground (a planted hand) moves as the ground does.
+    field.flow[40:50, 40:44] = 0.0
+    image = np.full((*SIZE, 3), 120, dtype=np.uint8)
+    colours = ColourIndex(image, 8)
+    odds = np.full(8**3, 0.5, dtype=np.float32)  # colour says nothing
+    warped = mask.astype(np.float32)
+    plain = colour_posterior(warped, odds, colours, blur=0.2)
+    cue = MotionCue(field, 0.9, 1.5)
+    moved = colour_posterior(warped, odds, colours, blur=0.2, motion=cue)
+    inside = mask
+    np.testing.assert_allclose(moved[inside], plain[inside], rtol=1e-6)
+    # Just outside the square the blurred prior is uncertain; the ground's motion lowers it
+    # by the odds factor 0.1 / 0.9.
+    y, x = 40, 61
+    p = plain[y, x]
+    expected = p * 0.1 / (p * 0.1 + (1 - p) * 0.9)
+    assert 0.05 < p < 0.95
+    assert moved[y, x] == pytest.approx(expected, rel=1e-4)
