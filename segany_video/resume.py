@@ -17,6 +17,7 @@ Nothing is pickled: arrays go to ``.npz`` (loaded with ``allow_pickle=False``), 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -121,6 +122,49 @@ def _writing(path: Path) -> Iterator[None]:
         raise writer_error(path, exc, "write", "resume journal") from exc
 
 
+def _journal_lines(path: Path, limit: int | None = None) -> Iterator[tuple[str, dict]]:
+    """``(line, record)`` of the complete lines of a journal file, at most ``limit`` of them."""
+    if not path.is_file():
+        return
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f):
+            if limit is not None and number >= limit:
+                return
+            if not line.endswith("\n"):
+                return  # cut short by the kill
+            yield line, json.loads(line)
+
+
+class JournalReplay:
+    """The journaled results a resume replays, decoded from the journal one frame at a time.
+
+    A resumed run must pass every finished frame to fresh writers again; holding them all
+    (masks decoded) would cost about ``H * W`` bytes per object per frame, growing with how far
+    the killed run got. The journal file already holds them.
+
+    Args:
+        path: the journal file; its first ``count`` lines are the frames to replay.
+        count: how many frames to replay.
+        first, last: the first and last of their frame indices (None when ``count`` is 0).
+    """
+
+    def __init__(self, path: Path, count: int, first: int | None, last: int | None) -> None:
+        if (count == 0) != (first is None) or (first is None) != (last is None):
+            raise ValueError(f"replay of {count} frames needs first and last frame, or neither")
+        self.path = path
+        self.count = count
+        self.first = first
+        self.last = last
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[FrameResult]:
+        """The results in frame order, each decoded when reached."""
+        for _, record in _journal_lines(self.path, self.count):
+            yield result_from_record(record)
+
+
 class RunJournal:
     """The ``.resume`` folder of one output folder.
 
@@ -152,12 +196,13 @@ class RunJournal:
         _replace(self.folder / "run.json", lambda f: f.write(json.dumps(self.identity).encode()))
         self._journal = self._open_journal()
 
-    def load(self) -> tuple[dict | None, list[FrameResult]]:
+    def load(self) -> tuple[dict | None, JournalReplay]:
         """Open an existing journal to resume.
 
         Returns:
             The tracker snapshot (None when none was taken yet) and the journaled results up to
-            the snapshot's frame, in order. The journal is cut back to those frames.
+            the snapshot's frame, read back from the journal one frame at a time. The journal is
+            cut back to those frames.
 
         Raises:
             ConfigError: no resumable run in the folder, or one for another source, prompts,
@@ -178,38 +223,40 @@ class RunJournal:
                     "--resume"
                 )
         snapshot, last = self._read_snapshot()
-        results = []
-        if last is not None:
-            for record in self._records():
-                if record["index"] > last:
-                    break
-                results.append(result_from_record(record))
-            if not results or results[-1].index != last:
-                snapshot, results = None, []
-        self._journal = self._open_journal()
-        with _writing(self.folder / "journal.jsonl"):
-            for result in results:
-                self._journal.write(json.dumps(result_record(result)) + "\n")
-            self._journal.flush()
+        path = self.folder / "journal.jsonl"
+        # The records up to the snapshot's frame are copied line by line into a new journal,
+        # never all held: a long run's masks would not fit in memory.
+        cut = self.folder / "journal.cut.jsonl"
+        count, first, kept_last = 0, None, None
+        with _writing(cut), open(cut, "w", encoding="utf-8") as out:
+            if last is not None:
+                for line, record in self._records():
+                    if record["index"] > last:
+                        break
+                    out.write(line)
+                    count += 1
+                    first = record["index"] if first is None else first
+                    kept_last = record["index"]
+            if kept_last != last:
+                out.seek(0)
+                out.truncate()
+                snapshot, count, first, kept_last = None, 0, None, None
+        with _writing(path):
+            os.replace(cut, path)
+            self._journal = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
         if snapshot is None:
             for name in ("snapshot.json", "snapshot.npz"):
                 (self.folder / name).unlink(missing_ok=True)
-        return snapshot, results
+        return snapshot, JournalReplay(path, count, first, kept_last)
 
     def _open_journal(self) -> TextIO:
         path = self.folder / "journal.jsonl"
         with _writing(path):
             return open(path, "w", encoding="utf-8")
 
-    def _records(self) -> Iterator[dict]:
-        path = self.folder / "journal.jsonl"
-        if not path.is_file():
-            return
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                if not line.endswith("\n"):
-                    return  # cut short by the kill
-                yield json.loads(line)
+    def _records(self) -> Iterator[tuple[str, dict]]:
+        """``(line, record)`` of each complete line of the journal."""
+        yield from _journal_lines(self.folder / "journal.jsonl")
 
     def _read_snapshot(self) -> tuple[dict | None, int | None]:
         meta_path = self.folder / "snapshot.json"

@@ -27,7 +27,7 @@ from segany_video.models.base import PromptableSegmenter
 from segany_video.models.registry import build_model
 from segany_video.readers.reader import VideoSource, open_video
 from segany_video.results import FrameResult, TrackState
-from segany_video.resume import SNAPSHOT_EVERY, RunJournal
+from segany_video.resume import SNAPSHOT_EVERY, JournalReplay, RunJournal
 from segany_video.runtime.device import plan_device
 from segany_video.runtime.encoded import EncodedFrame
 from segany_video.runtime.runtime import Runtime
@@ -213,7 +213,7 @@ class VideoSegmenter:
             }
             journal = RunJournal(out, identity, snapshot_every)
             tracker = make_tracker(self.model, resolved, config.tracker, video.info.frame_count)
-            replay: list[FrameResult] = []
+            replay: JournalReplay | None = None
             if resume:
                 snapshot, replay = journal.load()
                 if snapshot is not None:
@@ -230,7 +230,7 @@ class VideoSegmenter:
                         outputs.write(result, image)
                         _count(counts, result)
                         done += 1
-                    resume_at = replay[-1].index + 1 if replay else first
+                    resume_at = replay.last + 1 if replay else first
                     images: dict[int, np.ndarray] = {}
                     with closing(self.runtime.stream(video, resume_at, last)) as frames:
                         stream = _remember_images(frames, images)
@@ -260,7 +260,7 @@ class VideoSegmenter:
                 wall_time_s=round(time.perf_counter() - t0, 3),
                 outputs=paths,
                 config=config.to_dict(),
-                resumed_at=replay[-1].index + 1 if replay else None,
+                resumed_at=replay.last + 1 if replay else None,
             )
             try:
                 write_text_atomically(
@@ -317,7 +317,7 @@ class VideoSegmenter:
         return resolved, first, last
 
     def _replayed(
-        self, video: VideoSource, replay: list[FrameResult], formats: Sequence[str]
+        self, video: VideoSource, replay: JournalReplay | None, formats: Sequence[str]
     ) -> Iterator[tuple[FrameResult, np.ndarray | None]]:
         """Journaled results with their frames re-read only when an output needs pixels."""
         if not replay:
@@ -328,7 +328,7 @@ class VideoSegmenter:
             return
         by_index = iter(replay)
         size = max(1, self.runtime.batch_size or 8)
-        for batch in video.batches(size, start=replay[0].index, end=replay[-1].index + 1):
+        for batch in video.batches(size, start=replay.first, end=replay.last + 1):
             for index, image in zip(batch.indices, batch.frames, strict=True):
                 result = next(by_index)
                 assert result.index == int(index), (result.index, index)

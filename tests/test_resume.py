@@ -15,7 +15,7 @@ import pytest
 from api_clips import decode_frames, tiny_clip
 
 from segany_video import cli
-from segany_video.results import FrameResult, ObjectResult, TrackState
+from segany_video.results import FrameResult, ObjectResult, TrackState, mask_box
 from segany_video.resume import RunJournal, result_from_record, result_record
 
 FRAMES = 40
@@ -231,4 +231,58 @@ def test_a_torn_snapshot_pair_falls_back_to_the_start(tmp_path):
     np.savez(tmp_path / ".resume" / "snapshot.npz", f1_a0=np.full(3, 1))
     (tmp_path / ".resume" / "snapshot.json").write_text(json.dumps(meta))
     snapshot, replay = RunJournal(tmp_path, identity).load()
-    assert snapshot is None and replay == []
+    assert snapshot is None and len(replay) == 0 and list(replay) == []
+
+
+def test_resume_replays_the_journal_up_to_the_snapshot_from_disk(tmp_path):
+    """The replay is read back from the cut journal, equal to what was recorded."""
+    identity = {"source": "x"}
+    journal = RunJournal(tmp_path, identity, every=3)
+    journal.start_fresh()
+    recorded = []
+    for index in range(8):
+        mask = np.zeros((4, 6), dtype=bool)
+        mask[index % 4, : index % 6 + 1] = True
+        result = FrameResult(
+            index,
+            index / 30,
+            {1: ObjectResult(1, mask, mask_box(mask), 0.5 + index / 100, "tracked")},
+        )
+        recorded.append(result)
+        journal.record(result, lambda i=index: {"frame": i})
+    journal.close()
+    resumed = RunJournal(tmp_path, identity, every=3)
+    snapshot, replay = resumed.load()
+    # Snapshots were taken after frames 2 and 5; frames 6 and 7 came after the last one.
+    assert snapshot["frame"] == 5
+    assert (len(replay), replay.first, replay.last) == (6, 0, 5)
+    for _ in range(2):  # each pass reads the journal again
+        replayed = list(replay)
+        assert [r.index for r in replayed] == list(range(6))
+        for got, want in zip(replayed, recorded, strict=False):
+            assert got.timestamp == want.timestamp
+            np.testing.assert_array_equal(got.objects[1].mask, want.objects[1].mask)
+            np.testing.assert_array_equal(got.objects[1].box, want.objects[1].box)
+            assert got.objects[1].score == want.objects[1].score
+    # The run goes on after the snapshot: new records follow the replayed ones.
+    resumed.record(recorded[6], lambda: {"frame": 6})
+    resumed.close()
+    lines = (tmp_path / ".resume" / "journal.jsonl").read_text().splitlines()
+    assert [json.loads(line)["index"] for line in lines] == list(range(7))
+    assert [r.index for r in replay] == list(range(6))
+
+
+def test_resume_without_a_snapshot_replays_nothing_and_empties_the_journal(tmp_path):
+    identity = {"source": "x"}
+    journal = RunJournal(tmp_path, identity, every=10)
+    journal.start_fresh()
+    for index in range(3):
+        mask = np.ones((2, 2), dtype=bool)
+        journal.record(
+            FrameResult(index, 0.0, {1: ObjectResult(1, mask, None, 1.0, "tracked")}), dict
+        )
+    journal.close()
+    snapshot, replay = RunJournal(tmp_path, identity).load()
+    assert snapshot is None
+    assert (len(replay), replay.first, replay.last, list(replay)) == (0, None, None, [])
+    assert (tmp_path / ".resume" / "journal.jsonl").read_text() == ""

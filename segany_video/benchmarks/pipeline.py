@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ import av
 import numpy as np
 import torch
 
+from segany_video.benchmarks.peak_memory import peak_rss_mib
 from segany_video.errors import ConfigError
 from segany_video.models.base import EngineInfo, ObjectPrompt
 from segany_video.readers.reader import open_video
@@ -491,7 +491,7 @@ def memory_child(clip: Path, device: str, batch_size: int | None) -> dict:
     result = {
         "frames": count,
         "seconds": time.perf_counter() - begin,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
         "batch_size": runtime.batch_size,
     }
     if runtime.device.type == "cuda":

@@ -16,11 +16,14 @@ needs a CUDA extension and is skipped on CPU, so ours runs with ``fill_hole_area
   figure.
 - ``memory``: peak RSS of a fresh process running each side over an N-frame clip (run it for
   300 and 3000 frames); Meta's predictor holds every frame and every output, ours a window.
+  ``--formats`` makes our side write those outputs (``VideoSegmenter.run``, resume journal
+  included) instead of only yielding masks.
 
 Run::
 
     segany-video bench sam2 speed --frames 16
     segany-video bench sam2 memory --frames 300 --image-size 256
+    segany-video bench sam2 memory --frames 3000 --image-size 128 --objects 1 --meta-track 20
 
 Needs Meta's ``sam2`` package (``pip install --no-deps sam2`` plus hydra-core, omegaconf, iopath).
 """
@@ -33,7 +36,6 @@ import dataclasses
 import importlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -46,12 +48,15 @@ import av
 import numpy as np
 import torch
 
+from segany_video.benchmarks.peak_memory import peak_rss_mib
 from segany_video.models.base import EngineInfo
 from segany_video.models.sam2.image_engine import Sam2ImageSegmenter
 from segany_video.models.sam2.variants import SAM2_CONFIGS, Sam2Config, build_sam2
 from segany_video.synthetic.clips import make_clip
 
 META_YAML = "configs/sam2.1/sam2.1_hiera_t.yaml"
+# Children run this module by name (``__name__`` is "__main__" when it is run with -m itself).
+CHILD_MODULE = "segany_video.benchmarks.sam2_video"
 
 
 def bench_config(image_size: int) -> Sam2Config:
@@ -137,6 +142,21 @@ def run_ours(model: Sam2ImageSegmenter, video: Path, clicks: list) -> Iterator[n
     segmenter = VideoSegmenter(model, config=config)
     for result in segmenter.track(video, prompts_dict(clicks)):
         yield np.stack([o.mask for o in result.objects.values()])
+
+
+def run_ours_outputs(
+    model: Sam2ImageSegmenter, video: Path, clicks: list, formats: Sequence[str]
+) -> int:
+    """Our pipeline writing ``formats`` into a temporary folder; returns the frames written."""
+    from segany_video.config import load_config
+    from segany_video.segmenter import VideoSegmenter
+
+    config = load_config(overrides={"runtime": {"device": "cpu"}, "tracker": {"fill_hole_area": 0}})
+    with tempfile.TemporaryDirectory() as out:
+        summary = VideoSegmenter(model, config=config).run(
+            video, prompts_dict(clicks), Path(out) / "run", formats
+        )
+    return summary.frames
 
 
 def run_meta(
@@ -278,14 +298,16 @@ def _peak_rss_child(args: argparse.Namespace) -> int:
     clicks = json.loads(args.clicks)
     with _quiet_tqdm(), torch.inference_mode():
         ours = build_ours(args.image_size, args.seed)
-        if args.side == "ours":
+        if args.side == "ours" and args.formats:
+            frames = run_ours_outputs(ours, Path(args.video), clicks, args.formats.split(","))
+        elif args.side == "ours":
             frames = sum(1 for _ in run_ours(ours, Path(args.video), clicks))
         else:
             predictor, module = build_meta(args.image_size, ours.state_dict())
             run = run_meta(predictor, module, ours, Path(args.video), clicks, args.meta_track)
             frames = sum(1 for _ in run)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"side": args.side, "frames": frames, "peak_rss_mb": round(peak_mb, 1)}))
+    peak = peak_rss_mib()
+    print(json.dumps({"side": args.side, "frames": frames, "peak_rss_mib": round(peak, 1)}))
     return 0
 
 
@@ -296,10 +318,11 @@ def memory(args: argparse.Namespace) -> int:
         clicks = write_video(video, args.frames, size, args.seed)[: args.objects]
         for side in args.sides.split(","):
             command = [
-                sys.executable, "-m", __name__, "_peak", side, str(video), json.dumps(clicks),
+                sys.executable, "-m", CHILD_MODULE, "_peak", side, str(video), json.dumps(clicks),
                 "--image-size", str(args.image_size), "--threads", str(args.threads),
                 "--seed", str(args.seed),
                 *(["--meta-track", str(args.meta_track)] if args.meta_track else []),
+                *(["--formats", args.formats] if args.formats and side == "ours" else []),
             ]  # fmt: skip
             t0 = time.perf_counter()
             done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -307,9 +330,10 @@ def memory(args: argparse.Namespace) -> int:
                 print(done.stderr, file=sys.stderr)
                 return 1
             figures = json.loads(done.stdout.strip().splitlines()[-1])
+            label = f"{side} writing {args.formats}" if args.formats and side == "ours" else side
             print(
-                f"{side}: {figures['frames']} frames {size[0]}x{size[1]}, {len(clicks)} objects, "
-                f"input {args.image_size}: peak RSS {figures['peak_rss_mb']:.0f} MB "
+                f"{label}: {figures['frames']} frames {size[0]}x{size[1]}, {len(clicks)} objects, "
+                f"input {args.image_size}: peak RSS {figures['peak_rss_mib']:.0f} MiB "
                 f"({time.perf_counter() - t0:.0f} s)"
             )
     return 0
@@ -343,6 +367,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 help="Meta: propagate only this many frames after frame 0 (it still loads all "
                 "frames first); for clips too long to run it through on a CPU",
             )
+            p.add_argument(
+                "--formats",
+                default=None,
+                help="ours: write these outputs (e.g. masks,overlay,json) as a run does",
+            )
     peak = sub.add_parser("_peak")
     peak.add_argument("side", choices=("ours", "meta"))
     peak.add_argument("video")
@@ -351,6 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     peak.add_argument("--threads", type=int, default=2)
     peak.add_argument("--seed", type=int, default=0)
     peak.add_argument("--meta-track", type=int, default=None)
+    peak.add_argument("--formats", default=None)
     args = parser.parse_args(argv)
     return {"speed": speed, "memory": memory, "_peak": _peak_rss_child}[args.what](args)
 

@@ -14,8 +14,42 @@ import numpy as np
 from segany_video.results import ObjectResult, TrackState, mask_box
 
 
+def mask_runs(mask: np.ndarray) -> np.ndarray | None:
+    """Run-length code of a mask: where its row-major flattening switches value.
+
+    Args:
+        mask: ``(H, W)`` bool.
+
+    Returns:
+        ``(2K,)`` uint32: the start (inclusive) and end (exclusive) flat index of each of the K
+        runs of True, in order; None for an empty mask.
+    """
+    flat = np.asarray(mask, dtype=bool).ravel()
+    if not flat.any():
+        return None
+    edges = np.flatnonzero(np.diff(flat.view(np.int8), prepend=0, append=0))
+    return edges.astype(np.uint32)
+
+
+def mask_from_runs(runs: np.ndarray | None, height: int, width: int) -> np.ndarray:
+    """The ``(H, W)`` bool mask of a :func:`mask_runs` code."""
+    if runs is None:
+        return np.zeros((height, width), dtype=bool)
+    # +1 where a run starts, -1 where it ends: the running sum is 1 inside runs, 0 outside.
+    steps = np.zeros(height * width + 1, dtype=np.int8)
+    steps[runs[0::2]] = 1
+    steps[runs[1::2]] = -1
+    return np.cumsum(steps[:-1], dtype=np.int8).astype(bool).reshape(height, width)
+
+
 class BackwardResults:
-    """Per frame, per object: bit-packed mask, score and state (about 1/8 byte per pixel)."""
+    """Per frame, per object: the run-length coded mask, score and state.
+
+    Held from the backward pass until the forward stream reaches each frame, i.e. for every
+    frame before the latest first keyframe. A mask costs 8 bytes per run (about one run per
+    image row the object covers: a few kilobytes where a bit-packed mask would take
+    ``H * W / 8`` bytes, 51 KB at 854x480), plus about 200 bytes per entry.
+    """
 
     def __init__(self, frame_size: tuple[int, int]) -> None:
         self.frame_size = frame_size
@@ -25,9 +59,8 @@ class BackwardResults:
         return len(self._frames)
 
     def add(self, index: int, result: ObjectResult) -> None:
-        bits = np.packbits(result.mask, axis=None) if result.mask.any() else None
         self._frames.setdefault(index, {})[result.object_id] = (
-            bits,
+            mask_runs(result.mask),
             float(result.score),
             result.state.value,
         )
@@ -37,11 +70,8 @@ class BackwardResults:
         stored = self._frames.pop(index, {})
         height, width = self.frame_size
         results = {}
-        for object_id, (bits, score, state) in stored.items():
-            if bits is None:
-                mask = np.zeros((height, width), dtype=bool)
-            else:
-                mask = np.unpackbits(bits, count=height * width).reshape(height, width).astype(bool)
+        for object_id, (runs, score, state) in stored.items():
+            mask = mask_from_runs(runs, height, width)
             results[object_id] = ObjectResult(
                 object_id, mask, mask_box(mask), score, TrackState(state)
             )
@@ -54,8 +84,8 @@ class BackwardResults:
                 {
                     "index": index,
                     "objects": [
-                        {"object_id": oid, "bits": bits, "score": score, "state": state}
-                        for oid, (bits, score, state) in objects.items()
+                        {"object_id": oid, "runs": runs, "score": score, "state": state}
+                        for oid, (runs, score, state) in objects.items()
                     ],
                 }
                 for index, objects in sorted(self._frames.items())
@@ -67,7 +97,7 @@ class BackwardResults:
         store = cls(tuple(data["frame_size"]))
         for frame in data["frames"]:
             store._frames[int(frame["index"])] = {
-                o["object_id"]: (o["bits"], float(o["score"]), o["state"]) for o in frame["objects"]
+                o["object_id"]: (o["runs"], float(o["score"]), o["state"]) for o in frame["objects"]
             }
         return store
 

@@ -4,7 +4,7 @@ The image features come from the runtime (batched, ahead of this loop); each fra
 are then tracked through SAM 2's memory (:mod:`segany_video.models.sam2.video_session`), which
 keeps only what the model can still attend to. Objects whose first keyframe comes after the
 first frame are tracked backward first (frames re-read with ``rewind``); their results are held
-bit-packed until the forward stream reaches those frames.
+run-length coded until the forward stream reaches those frames.
 
 States: PROMPTED on an object's keyframes, TRACKED where the object-score logit is > 0, LOST
 (empty mask) where it is not, INACTIVE before the first keyframe without a backward result.
@@ -31,7 +31,8 @@ from segany_video.tracking.backward import BackwardResults
 from segany_video.tracking.prompts import ResolvedKeyframe, ResolvedPrompts
 from segany_video.tracking.tracker import BackwardFirstLoop, Rewind, check_snapshot
 
-SNAPSHOT_VERSION = 1
+# 2: backward results hold run-length coded masks (1: bit-packed).
+SNAPSHOT_VERSION = 2
 
 
 def _object_prompt(keyframe: ResolvedKeyframe) -> ObjectPrompt:

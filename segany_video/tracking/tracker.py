@@ -3,9 +3,9 @@
 Objects are followed forward from their first keyframe. An object whose first keyframe comes
 after the first frame is also followed *backward* to the start: before the forward stream begins,
 the tracker asks ``rewind`` for the frames from the latest such keyframe down to the first frame,
-tracks the late objects through them, and holds their results bit-packed until the forward
-stream reaches those frames (merge rule in :mod:`.backward`). Without ``rewind``, late objects
-are INACTIVE before their first keyframe.
+tracks the late objects through them, and holds their results run-length coded until the
+forward stream reaches those frames (merge rule in :mod:`.backward`). Without ``rewind``, late
+objects are INACTIVE before their first keyframe.
 
 The tracker's state after any frame can be captured with :meth:`Tracker.snapshot` (numpy arrays
 and JSON values only) and loaded into a new tracker with :meth:`Tracker.restore`; continuing
@@ -28,7 +28,8 @@ from segany_video.tracking.settings import TrackerSettings
 
 Rewind = Callable[[Sequence[int]], Iterator[EncodedFrame]]
 
-SNAPSHOT_VERSION = 1
+# 2: backward results hold run-length coded masks (1: bit-packed).
+SNAPSHOT_VERSION = 2
 
 
 class BackwardFirstLoop:
