@@ -177,7 +177,7 @@ def _cut(
     pin_box = box_work if tight_box and prompt.mask is None else None
     cv2.setRNGSeed(_RNG_SEED)
     if prompt.mask is not None:
-        soft = region.crop(prompt.mask.astype(np.float32))
+        soft = region.crop(np.asarray(prompt.mask, dtype=np.float32))
         spatial = prior_log_odds(soft, settings.prior_weight)
         own = cut_with_prior(image, trimap, settings.prior_smoothness, spatial)
     else:
