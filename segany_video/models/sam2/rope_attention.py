@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from segany_video.models.sam.fused_cpu import linear
+from segany_video.models.sam2 import narrow_values
 
 
 def axial_rotation(
@@ -123,7 +124,10 @@ class RoPEAttention(nn.Module):
         # oneDNN matmuls with the bias inside on the CPU (plain Linear elsewhere)
         q = self._split_heads(linear(q, self.q_proj))
         k = self._split_heads(linear(k, self.k_proj))
-        v = self._split_heads(linear(v, self.v_proj))
+        # Narrow memory tokens are averaged before their projection (``narrow_values``).
+        narrow = narrow_values.applies(q, v, self.v_proj.out_features // self.num_heads)
+        if not narrow:
+            v = self._split_heads(linear(v, self.v_proj))
         height, width = feat_size
         rotation = self.rotation(height, width, q.device)
         q = rotate_pairs_(q, rotation)
@@ -137,6 +141,9 @@ class RoPEAttention(nn.Module):
             rotated = rotate_pairs_(grids, rotation)
             if rotated is not grids:  # not rotated in place: put the keys together again
                 k = torch.cat((rotated.flatten(-3, -2), k[:, :, num_rope:]), dim=-2)
-        out = F.scaled_dot_product_attention(q, k, v)
+        if narrow:
+            out = narrow_values.attend(q, k, v, self.v_proj.weight, self.v_proj.bias)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v)
         out = out.transpose(1, 2).flatten(-2)  # (B, heads, Nq, c) -> (B, Nq, C)
         return linear(out, self.out_proj)
