@@ -18,6 +18,7 @@ BENCHES = {
     "tracker": "segany_video.benchmarks.tracker",
     "composites": "segany_video.benchmarks.composites",
     "davis-track": "segany_video.benchmarks.davis_track",
+    "one-step": "segany_video.benchmarks.one_step",
     "sam2": "segany_video.benchmarks.sam2_video",
     "studio": "segany_video.benchmarks.studio",
     "batch": "segany_video.benchmarks.batch",

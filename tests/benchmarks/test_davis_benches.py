@@ -16,8 +16,9 @@ import pytest
 import torch
 
 from segany_video.benchmarks import composites as composites_bench
-from segany_video.benchmarks import davis_track
+from segany_video.benchmarks import davis_track, one_step
 from segany_video.config import Config
+from segany_video.errors import ConfigError
 from segany_video.evaluation.composites import Composite
 from segany_video.evaluation.davis_data import open_sequence
 from segany_video.evaluation.davis_eval import evaluate_davis
@@ -25,6 +26,7 @@ from segany_video.models.classic import build_classic
 from segany_video.results import FrameResult, ObjectResult, TrackState
 from segany_video.runtime.settings import RuntimeSettings
 from segany_video.segmenter import VideoSegmenter
+from segany_video.tracking.settings import TrackerSettings
 
 H, W, FRAMES = 96, 128, 6
 COLOURS = {"red": (40, 40, 210), "blue": (210, 90, 30)}  # BGR
@@ -116,3 +118,55 @@ def test_track_output_scores_as_the_evaluation(
     assert run["frames"] == FRAMES and run["frames_per_s"] > 0 and run["cpu_s"] > 0
     report = evaluate_davis(root, segmenter, sequences=["red"])
     assert run["JF"] == pytest.approx(report.sequences[0].jf_mean, abs=1e-12)
+
+
+def test_one_step_scores_each_stage_from_the_true_previous_mask(root: Path) -> None:
+    sequence = open_sequence(root, "red")
+    model = build_classic("cpu")
+    stages = one_step.step_from_truth(model, sequence, 3, TrackerSettings())
+    assert stages is not None and set(stages) == set(one_step.STAGES)
+    # A textured block translating 3 px a frame: the flow alone carries the true mask almost
+    # exactly, and the tracker's output covers the block well.
+    assert stages["warp"] > 0.85
+    assert stages["step"] > 0.7
+    assert all(0.0 <= j <= 1.0 for j in stages.values())
+
+
+def test_one_step_skips_steps_without_the_object(root: Path) -> None:
+    sequence = open_sequence(root, "red")
+
+    class Hidden:
+        name = "hidden"
+
+        def __len__(self) -> int:
+            return len(sequence)
+
+        def mask(self, index: int) -> np.ndarray:
+            truth = sequence.mask(index)
+            return np.zeros_like(truth) if index == 1 else truth
+
+        def frame(self, index: int) -> np.ndarray:
+            return sequence.frame(index)
+
+    model = build_classic("cpu")
+    assert one_step.step_from_truth(model, Hidden(), 2, TrackerSettings()) is None  # prev empty
+    assert one_step.step_from_truth(model, Hidden(), 1, TrackerSettings()) is None  # now empty
+    result = one_step.run(model, Hidden(), 1, TrackerSettings())
+    assert result.steps == FRAMES - 1 - 2  # steps 1->2 and 0->1 skipped
+
+
+def test_one_step_command_averages_over_steps(root: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "steps.json"
+    argv = [str(root), "--sequences", "red", "blue", "--every", "2", "--json", str(out)]
+    assert one_step.main(argv) == 0
+    data = json.loads(out.read_text())
+    assert set(data) == {"red", "blue"}
+    for figures in data.values():
+        assert figures["steps"] == len(range(1, FRAMES, 2))
+    last = capsys.readouterr().out.strip().splitlines()[-1].split()
+    assert last[:3] == ["all", "steps", str(2 * len(range(1, FRAMES, 2)))]
+    for stage, printed in zip(one_step.STAGES, last[3:], strict=True):
+        mean = np.mean([data[name][stage] for name in ("red", "blue")])  # equal step counts
+        assert float(printed) == pytest.approx(mean, abs=1e-3)
+    with pytest.raises(ConfigError):
+        one_step.main([str(root), "--every", "0"])
