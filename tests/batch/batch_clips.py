@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 
 from segany_video import cli
 from segany_video.synthetic.clips import make_clip, write_clip
@@ -109,3 +113,20 @@ def hidden_files(folder: Path) -> list[Path]:
 
 def report_jobs(path: Path) -> list[dict]:
     return json.loads(path.read_text(encoding="utf-8"))["jobs"]
+
+
+def kill_when_journaled(out: Path, frames: int) -> int:
+    """SIGKILL the process running ``out``'s job (a local worker or a Ray worker) once its
+    journal holds ``frames`` frames; returns its pid."""
+    journal = out / ".resume" / "journal.jsonl"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if journal.is_file() and journal.read_bytes().count(b"\n") >= frames:
+            break
+        time.sleep(0.01)
+    else:
+        pytest.fail(f"the job journaled fewer than {frames} frames in 180 s")
+    pid = json.loads((out / ".batch-attempt").read_text())["pid"]
+    assert pid != os.getpid()
+    os.kill(pid, signal.SIGKILL)
+    return pid

@@ -5,19 +5,16 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import os
-import signal
 import sys
 import threading
-import time
-from pathlib import Path
 
 import pytest
 from batch_clips import (
     SNAPSHOT_EVERY,
     assert_same_outputs,
     hidden_files,
+    kill_when_journaled,
     manifest_text,
     one_clip_manifest,
     report_jobs,
@@ -132,19 +129,3 @@ def test_killed_worker_job_is_retried_from_its_journal(clips, one_by_one, tmp_pa
     assert job.frames == 24 and job.worker != f"{os.uname().nodename}:{pid}"
     assert_same_outputs(out, one_by_one["clip1"])
     assert hidden_files(out) == []
-
-
-def kill_when_journaled(out: Path, frames: int) -> int:
-    """SIGKILL the process running ``out``'s job once its journal holds ``frames`` frames."""
-    journal = out / ".resume" / "journal.jsonl"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if journal.is_file() and journal.read_bytes().count(b"\n") >= frames:
-            break
-        time.sleep(0.01)
-    else:
-        pytest.fail(f"the job journaled fewer than {frames} frames in 180 s")
-    pid = json.loads((out / ".batch-attempt").read_text())["pid"]
-    assert pid != os.getpid()
-    os.kill(pid, signal.SIGKILL)
-    return pid

@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
-import signal
 import sys
 import tempfile
 import threading
-import time
-from pathlib import Path
 
 import pytest
 
@@ -24,6 +20,7 @@ from batch_clips import (  # noqa: E402
     SNAPSHOT_EVERY,
     assert_same_outputs,
     hidden_files,
+    kill_when_journaled,
     manifest_text,
     one_clip_manifest,
 )
@@ -97,19 +94,3 @@ def test_ray_worker_killed_mid_job_is_retried_from_its_journal(
     assert job.frames == 24 and not job.worker.endswith(f":{pid}")
     assert_same_outputs(out, one_by_one["clip2"])
     assert hidden_files(out) == []
-
-
-def kill_when_journaled(out: Path, frames: int) -> int:
-    """SIGKILL the Ray worker running ``out``'s job once its journal holds ``frames`` frames."""
-    journal = out / ".resume" / "journal.jsonl"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if journal.is_file() and journal.read_bytes().count(b"\n") >= frames:
-            break
-        time.sleep(0.01)
-    else:
-        pytest.fail(f"the job journaled fewer than {frames} frames in 180 s")
-    pid = json.loads((out / ".batch-attempt").read_text())["pid"]
-    assert pid != os.getpid()
-    os.kill(pid, signal.SIGKILL)
-    return pid
