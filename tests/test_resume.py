@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from api_clips import decode_frames, tiny_clip
+from killed_runs import kill_once_journaled
 
 from segany_video import cli
 from segany_video.results import FrameResult, ObjectResult, TrackState, mask_box
@@ -49,28 +47,8 @@ def track_args(clip_paths, out: Path, *extra: str) -> list[str]:
 
 def kill_part_way(args: list[str], out: Path) -> int:
     """Start the CLI, SIGKILL it once the journal holds KILL_AFTER frames; return that count."""
-    journal = out / ".resume" / "journal.jsonl"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "segany_video.cli", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            if journal.is_file() and journal.read_bytes().count(b"\n") >= KILL_AFTER:
-                break
-            if process.poll() is not None:
-                pytest.fail(f"the run ended before it could be killed: {process.stderr.read()}")
-            time.sleep(0.01)
-        else:
-            pytest.fail("the run journaled too few frames in 240 s")
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.wait()
-        process.stderr.close()
-    assert process.returncode == -signal.SIGKILL
-    return journal.read_bytes().count(b"\n")
+    kill_once_journaled([sys.executable, "-m", "segany_video.cli", *args], out, KILL_AFTER, 240)
+    return (out / ".resume" / "journal.jsonl").read_bytes().count(b"\n")
 
 
 def final_files(out: Path) -> set[str]:

@@ -6,16 +6,15 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from api_clips import decode_frames
+from killed_runs import kill_once_journaled
 from sam2_video_clips import lively_sam2, write_prompted_clip
 
 from segany_video.readers.reader import open_video
@@ -98,28 +97,8 @@ def _run(clip, out: Path, *extra: str) -> subprocess.CompletedProcess:
 
 def _kill_part_way(clip, out: Path) -> int:
     paths, _, prompts_file = clip
-    journal = out / ".resume" / "journal.jsonl"
-    process = subprocess.Popen(
-        [sys.executable, str(RUNNER), str(paths.video), str(prompts_file), str(out)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            if journal.is_file() and journal.read_bytes().count(b"\n") >= KILL_AFTER:
-                break
-            if process.poll() is not None:
-                pytest.fail(f"the run ended before it could be killed: {process.stderr.read()}")
-            time.sleep(0.01)
-        else:
-            pytest.fail("the run journaled too few frames in 300 s")
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.wait()
-        process.stderr.close()
-    assert process.returncode == -signal.SIGKILL
+    command = [sys.executable, str(RUNNER), str(paths.video), str(prompts_file), str(out)]
+    kill_once_journaled(command, out, KILL_AFTER, 300, {**os.environ, "OMP_NUM_THREADS": "1"})
     return json.loads((out / ".resume" / "snapshot.json").read_text())["frame"]
 
 
