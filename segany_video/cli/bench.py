@@ -19,6 +19,7 @@ BENCHES = {
     "composites": "segany_video.benchmarks.composites",
     "davis-track": "segany_video.benchmarks.davis_track",
     "one-step": "segany_video.benchmarks.one_step",
+    "occluders": "segany_video.benchmarks.occluders",
     "sam2": "segany_video.benchmarks.sam2_video",
     "studio": "segany_video.benchmarks.studio",
     "batch": "segany_video.benchmarks.batch",

@@ -17,11 +17,13 @@ import torch
 
 from segany_video.benchmarks import composites as composites_bench
 from segany_video.benchmarks import davis_track, one_step
+from segany_video.benchmarks import occluders as occluders_bench
 from segany_video.config import Config
 from segany_video.errors import ConfigError
 from segany_video.evaluation.composites import Composite
 from segany_video.evaluation.davis_data import open_sequence
 from segany_video.evaluation.davis_eval import evaluate_davis
+from segany_video.evaluation.occluders import Pole
 from segany_video.models.classic import build_classic
 from segany_video.results import FrameResult, ObjectResult, TrackState
 from segany_video.runtime.settings import RuntimeSettings
@@ -170,3 +172,26 @@ def test_one_step_command_averages_over_steps(root: Path, tmp_path: Path, capsys
         assert float(printed) == pytest.approx(mean, abs=1e-3)
     with pytest.raises(ConfigError):
         one_step.main([str(root), "--every", "0"])
+
+
+def test_frames_after_crossing_follow_the_pole(root: Path) -> None:
+    sequence = open_sequence(root, "red")
+    # The block spans columns 20+3i .. 56+3i; a still pole at columns 50-53 touches it until
+    # the block's left edge passes 53 (frame 11), beyond this clip: no frame after.
+    still = Pole(x0=50, speed=0.0, width=4, colour=(0, 0, 0))
+    assert occluders_bench.frames_after_crossing(sequence, still) == ()
+    # A pole rushing left leaves the block after frame 1 (at frame 2 it stands at 10-13).
+    rushing = Pole(x0=40, speed=-15.0, width=4, colour=(0, 0, 0))
+    assert occluders_bench.frames_after_crossing(sequence, rushing) == tuple(range(2, FRAMES - 1))
+
+
+def test_occluders_command_scores_both_versions(root: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "occluders.json"
+    argv = [str(root), "--sequences", "red", "--device", "cpu", "--json", str(out)]
+    assert occluders_bench.main(argv) == 0
+    data = json.loads(out.read_text())["red"]
+    config = Config(runtime=RuntimeSettings(device="cpu"))
+    clean = evaluate_davis(root, VideoSegmenter(config=config), sequences=["red"])
+    assert data["clean_jf"] == pytest.approx(clean.sequences[0].jf_mean)
+    assert 0.0 <= data["occluded_jf"] <= 1.0
+    assert "red" in capsys.readouterr().out

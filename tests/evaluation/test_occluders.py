@@ -1,0 +1,76 @@
+"""Poles drawn over a DAVIS sequence: where they stand, what they hide, what gets written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from segany_video.evaluation.davis_data import open_sequence
+from segany_video.evaluation.occluders import occluded_frame, plan_pole, write_occluded
+
+H, W, FRAMES = 90, 160, 9
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One sequence: a block moving right 4 px a frame over a noisy background."""
+    base = tmp_path_factory.mktemp("davis")
+    rng = np.random.default_rng(3)
+    (base / "walk" / "JPEGImages").mkdir(parents=True)
+    (base / "walk" / "Annotations").mkdir(parents=True)
+    for i in range(FRAMES):
+        image = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+        mask = np.zeros((H, W), np.uint8)
+        mask[20:70, 30 + 4 * i : 70 + 4 * i] = 255
+        image[mask > 0] = (20, 200, 40)
+        cv2.imwrite(str(base / "walk" / "JPEGImages" / f"{i:05d}.png"), image)
+        cv2.imwrite(str(base / "walk" / "Annotations" / f"{i:05d}.png"), mask)
+    return base
+
+
+def test_pole_crosses_the_object_centre_a_third_in_and_passes_it(root: Path) -> None:
+    sequence = open_sequence(root, "walk")
+    for seed in range(4):  # both directions
+        pole = plan_pole(sequence, seed=seed)
+        crossing = FRAMES // 3
+        centre = int(np.nonzero(sequence.mask(crossing).any(axis=0))[0].mean())
+        columns = pole.columns(crossing, W)
+        assert columns.start <= centre < columns.stop
+        assert columns.stop - columns.start == pole.width >= 1
+        # By two thirds in, it has moved half the object's width (40 px) plus its own against
+        # the object (which moves right at 4 px a frame): clear of it.
+        assert abs(pole.speed - 4.0) * (2 * FRAMES // 3 - crossing) >= 20 + pole.width - 1e-9
+        later = pole.columns(2 * FRAMES // 3 + 1, W)
+        assert not sequence.mask(2 * FRAMES // 3 + 1)[:, later].any()
+
+
+def test_occluded_frame_hides_the_object_under_the_pole_only(root: Path) -> None:
+    sequence = open_sequence(root, "walk")
+    pole = plan_pole(sequence, seed=1)
+    middle = FRAMES // 3
+    image, truth = occluded_frame(sequence, middle, pole)
+    columns = pole.columns(middle, W)
+    original, whole = sequence.frame(middle), sequence.mask(middle)
+    outside = np.ones(W, bool)
+    outside[columns] = False
+    assert np.array_equal(image[:, outside], original[:, outside])
+    assert np.array_equal(truth[:, outside], whole[:, outside])
+    assert not truth[:, columns].any() and whole[:, columns].any()
+    # The pole is one plain colour down its length (shaded across it only).
+    assert (image[:, columns] == image[:1, columns]).all()
+
+
+def test_write_occluded_gives_a_davis_sequence_of_the_same_frames(
+    root: Path, tmp_path: Path
+) -> None:
+    sequence = open_sequence(root, "walk")
+    pole = write_occluded(sequence, tmp_path, seed=1)
+    written = open_sequence(tmp_path, "walk")
+    assert len(written) == FRAMES
+    for index in (0, FRAMES // 3, FRAMES - 1):
+        image, truth = occluded_frame(sequence, index, pole)
+        assert np.array_equal(written.frame(index), image)  # lossless
+        assert np.array_equal(written.mask(index), truth)
