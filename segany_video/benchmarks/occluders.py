@@ -22,14 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from segany_video.evaluation.davis_data import DavisSequence, list_sequences, open_sequence
+from segany_video.evaluation.davis_data import DavisSequence, open_sequence
 from segany_video.evaluation.davis_eval import (
     PROMPT_KINDS,
     add_run_options,
+    add_sequence_options,
+    chosen_sequences,
     evaluate_davis,
     run_config,
 )
-from segany_video.evaluation.davis_split import SPLITS, load_split
 from segany_video.evaluation.metrics import SequenceScores
 from segany_video.evaluation.occluders import DEFAULT_SEED, Pole, write_occluded
 from segany_video.segmenter import VideoSegmenter
@@ -110,11 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="J&F of DAVIS sequences as they are and with a thin pole passing in front "
         "of the object.",
     )
-    parser.add_argument("root", type=Path, help="DAVIS-format folder (one object a sequence)")
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--split", choices=SPLITS)
-    which.add_argument("--sequences", nargs="*", help="names (default: all)")
-    parser.add_argument("--split-file", help="another split file of the same form")
+    add_sequence_options(parser)
     parser.add_argument("--prompt", choices=PROMPT_KINDS, default="mask")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="the poles' draw")
     add_run_options(parser)
@@ -124,10 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.split is not None:
-        names = load_split(args.split, args.split_file)
-    else:
-        names = args.sequences or list_sequences(args.root)
+    names = chosen_sequences(args)
     segmenter = VideoSegmenter(config=run_config(args))
     results = []
     for name in names:

@@ -29,9 +29,13 @@ import numpy as np
 import torch
 
 from segany_video.errors import ConfigError
-from segany_video.evaluation.davis_data import DavisSequence, list_sequences, open_sequence
-from segany_video.evaluation.davis_eval import add_run_options, run_config
-from segany_video.evaluation.davis_split import SPLITS, load_split
+from segany_video.evaluation.davis_data import DavisSequence, open_sequence
+from segany_video.evaluation.davis_eval import (
+    add_run_options,
+    add_sequence_options,
+    chosen_sequences,
+    run_config,
+)
 from segany_video.evaluation.metrics import region_similarity
 from segany_video.models.base import PromptableSegmenter
 from segany_video.models.registry import build_model
@@ -119,11 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="J of the warp, the prior and the tracker's output for single steps "
         "started from the true previous mask.",
     )
-    parser.add_argument("root", help="DAVIS-format folder (one object a sequence)")
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--split", choices=SPLITS)
-    which.add_argument("--sequences", nargs="*", help="names (default: all)")
-    parser.add_argument("--split-file", help="another split file of the same form")
+    add_sequence_options(parser)
     parser.add_argument("--every", type=int, default=4, help="score every Nth step")
     add_run_options(parser)
     parser.add_argument("--json", help="write the figures as JSON here")
@@ -135,10 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.every < 1:
         raise ConfigError(f"--every must be at least 1 (got {args.every})")
     config = run_config(args)
-    if args.split is not None:
-        names = load_split(args.split, args.split_file)
-    else:
-        names = args.sequences or list_sequences(args.root)
+    names = chosen_sequences(args)
     model = build_model(config.model, "cpu", classic=config.classic)
     results = []
     for name in names:

@@ -207,6 +207,22 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--settings", type=Path, help="YAML/JSON file of tracker settings")
 
 
+def add_sequence_options(parser: argparse.ArgumentParser) -> None:
+    """ROOT and which of its sequences to run: a named split, some names, or all of them."""
+    parser.add_argument("root", type=Path, help="DAVIS-format folder (one object a sequence)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--split", choices=SPLITS, help="a split of configs/davis2016_split.yaml")
+    which.add_argument("--sequences", nargs="*", help="names (default: all)")
+    parser.add_argument("--split-file", type=Path, help="another split file of the same form")
+
+
+def chosen_sequences(args: argparse.Namespace) -> list[str]:
+    """The sequence names :func:`add_sequence_options`' options select."""
+    if args.split is not None:
+        return load_split(args.split, args.split_file)
+    return list(args.sequences) if args.sequences else list_sequences(args.root)
+
+
 def run_config(args: argparse.Namespace) -> Config:
     """The run's config from :func:`add_run_options`' options, layered as ``track`` does."""
     overrides: dict[str, Any] = {}
@@ -228,11 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Track DAVIS sequences from a frame-0 prompt, as `track` runs, and report "
         "J, F and J&F per sequence, area-ratio and score-vs-IoU statistics.",
     )
-    parser.add_argument("root", type=Path, help="DAVIS-format folder")
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--split", choices=SPLITS, help="a split of configs/davis2016_split.yaml")
-    which.add_argument("--sequences", nargs="*", help="names (default: all)")
-    parser.add_argument("--split-file", type=Path, help="another split file of the same form")
+    add_sequence_options(parser)
     parser.add_argument("--prompt", choices=PROMPT_KINDS, default="mask")
     parser.add_argument("--clicks", type=int, default=3)
     parser.add_argument("--max-frames", type=int, default=None)
@@ -247,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.max_frames is not None and args.max_frames < 3:
         raise ConfigError(f"--max-frames must be at least 3 (got {args.max_frames})")
-    names = load_split(args.split, args.split_file) if args.split else args.sequences
+    names = chosen_sequences(args)
     segmenter = VideoSegmenter(config=run_config(args))
     report = evaluate_davis(
         args.root,
