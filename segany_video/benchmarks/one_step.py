@@ -38,8 +38,8 @@ from segany_video.evaluation.davis_eval import (
 )
 from segany_video.evaluation.metrics import region_similarity
 from segany_video.models.base import PromptableSegmenter
-from segany_video.models.registry import build_model
 from segany_video.runtime.encoded import EncodedFrame
+from segany_video.segmenter import VideoSegmenter
 from segany_video.tracking.appearance import ColourIndex
 from segany_video.tracking.motion import FlowField
 from segany_video.tracking.prompts import ResolvedKeyframe
@@ -88,10 +88,10 @@ def step_from_truth(
         features = model.embed(torch.from_numpy(image)[None])[0]
         result = propagator.step(EncodedFrame(index, 0.0, image, features))[0]
     assert result is not None
+    # No expectation when the object was not followed into frame t: those stages hold nothing.
     masks = {**propagator.expected, "step": result.mask}
-    if set(masks) != set(STAGES):  # the object was not followed into frame t
-        masks = {stage: masks.get(stage, np.zeros_like(truth)) for stage in STAGES}
-    return {stage: region_similarity(masks[stage], truth) for stage in STAGES}
+    empty = np.zeros_like(truth)
+    return {stage: region_similarity(masks.get(stage, empty), truth) for stage in STAGES}
 
 
 def run(
@@ -136,7 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise ConfigError(f"--every must be at least 1 (got {args.every})")
     config = run_config(args)
     names = chosen_sequences(args)
-    model = build_model(config.model, "cpu", classic=config.classic)
+    # Built as `track` builds it (the config's engine, on --device).
+    model = VideoSegmenter(config=config).model
     results = []
     for name in names:
         results.append(run(model, open_sequence(args.root, name), args.every, config.tracker))
