@@ -21,6 +21,8 @@ from segany_video.tracking.motion import FlowField
 _MIN_RING = 20
 # The object's own flow must come from at least this many low-res pixels.
 _MIN_OBJECT = 4
+# Low-res cells of surroundings read around a mask's parts.
+_MARGIN = 4
 
 
 class MotionCue:
@@ -89,3 +91,57 @@ class MotionCue:
         patch = up[oy : oy + (y1 - y0), ox : ox + (x1 - x0)]
         out[: patch.shape[0], : patch.shape[1]] = patch
         return out
+
+
+class PartMotion:
+    """Which parts of a mask move as its largest part (the body) does, against the surroundings.
+
+    A part cut off from the body by a thin occluder (a post in front of a walker, the lines of a
+    paraglider) moves with the body; a blob broken off a leak rides on the background's flow.
+    Only when the body clearly moves against its surroundings (more than ``2 * sigma``) can the
+    two be told apart; a part then counts as moving with the body when its flow is nearer the
+    body's than half the gap between the body's and the surroundings'.
+
+    Args:
+        flow: backward flow of the current frame.
+        sigma: flow noise in source pixels (as :class:`MotionCue`).
+    """
+
+    def __init__(self, flow: FlowField, sigma: float) -> None:
+        self.flow = flow
+        self.sigma = sigma
+
+    def __call__(self, labels: np.ndarray, body: int, box: tuple[int, int, int, int]) -> np.ndarray:
+        """``(count,)`` bool: per label of ``labels`` (parts of a mask, 0 = not the mask, a crop
+        of the frame at ``box``), whether it moves with part ``body``."""
+        count = int(labels.max()) + 1
+        vouched = np.zeros(count, dtype=bool)
+        full_h, full_w = self.flow.frame_size
+        low_h, low_w = self.flow.flow.shape[:2]
+        sx, sy = low_w / full_w, low_h / full_h
+        x0, y0, x1, y1 = box
+        # The crop's low-res cells, grown by a margin of surroundings.
+        lx0, ly0 = max(0, int(x0 * sx) - _MARGIN), max(0, int(y0 * sy) - _MARGIN)
+        lx1 = min(low_w, int(np.ceil(x1 * sx)) + _MARGIN)
+        ly1 = min(low_h, int(np.ceil(y1 * sy)) + _MARGIN)
+        cells = np.zeros((ly1 - ly0, lx1 - lx0), dtype=labels.dtype)
+        ys, xs = np.nonzero(labels)
+        cy = np.clip(((ys + y0 + 0.5) * sy).astype(np.int64) - ly0, 0, ly1 - ly0 - 1)
+        cx = np.clip(((xs + x0 + 0.5) * sx).astype(np.int64) - lx0, 0, lx1 - lx0 - 1)
+        cells[cy, cx] = labels[ys, xs]
+        vectors = self.flow.flow[ly0:ly1, lx0:lx1] * np.array([1 / sx, 1 / sy], np.float32)
+        # The flow blurs across the outline: the surroundings start a few cells out.
+        near = cv2.dilate((cells > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        ring, own = vectors[~near], vectors[cells == body]
+        if len(ring) < _MIN_RING or len(own) < _MIN_OBJECT:
+            return vouched
+        moving, still = np.median(own, axis=0), np.median(ring, axis=0)
+        separation = float(np.hypot(*(moving - still)))
+        if separation < 2.0 * self.sigma:
+            return vouched
+        for label in range(1, count):
+            part = vectors[cells == label]
+            if label != body and len(part) >= _MIN_OBJECT:
+                gap = float(np.hypot(*(np.median(part, axis=0) - moving)))
+                vouched[label] = gap < 0.5 * separation
+        return vouched

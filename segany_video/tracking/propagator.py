@@ -24,7 +24,7 @@ from segany_video.tracking.association import association_cost, hellinger_matrix
 from segany_video.tracking.boxes import Box, as_xyxy, tight_box
 from segany_video.tracking.matching import match_candidates
 from segany_video.tracking.motion import FlowEstimator, FlowField
-from segany_video.tracking.motion_cue import MotionCue
+from segany_video.tracking.motion_cue import MotionCue, PartMotion
 from segany_video.tracking.overlaps import resolve_overlaps
 from segany_video.tracking.prompt_builder import (
     REGROWING_FLOOR,
@@ -122,7 +122,7 @@ class Propagator:
         fine = ColourIndex(frame.image, self.settings.prior_bins, lab)
         outcomes = self._seed(frame, self.keyframes.get(frame.index, ()))
         proposals = self._propose(flow, colours, fine, seeded=outcomes.keys())
-        outcomes.update(self._associate(frame, colours, proposals))
+        outcomes.update(self._associate(frame, colours, proposals, flow))
         keyed = self.keyframes.get(frame.index, ())
         return self._commit(frame, colours, fine, outcomes, seeded=keyed)
 
@@ -257,7 +257,11 @@ class Propagator:
         )
 
     def _associate(
-        self, frame: EncodedFrame, colours: ColourIndex, proposals: _Proposals
+        self,
+        frame: EncodedFrame,
+        colours: ColourIndex,
+        proposals: _Proposals,
+        flow: FlowField | None,
     ) -> dict[int, _Outcome]:
         """Decode all prompts at once and give each track at most one candidate (Hungarian)."""
         if not proposals.prompts or not proposals.rows:
@@ -297,6 +301,8 @@ class Propagator:
             iou, quality, distance, lost, self.settings, rank, size_ratio=size_ratio
         )
         matching = match_candidates(cost, self.settings.gate)
+        # Parts split off by an occluder move with the body; broken-off leaks do not.
+        parts = None if flow is None else PartMotion(flow, self.settings.motion_sigma)
         outcomes = {}
         for row, col in matching.matches:
             slot = proposals.rows[row]
@@ -305,7 +311,7 @@ class Propagator:
             if reach is not None:
                 reach_box = proposals.reach_boxes[row]
                 mask = within_reach(mask, reach, self.settings.max_growth, reach_box)
-                mask = drop_detached(mask, self.settings.max_gap, box)
+                mask = drop_detached(mask, self.settings.max_gap, box, parts)
             outcomes[slot] = _Outcome(
                 mask, float(quality[col]), _low_res(candidates, col // k, col % k), box
             )

@@ -7,10 +7,13 @@ frame to frame once accepted, so they are cut before a mask becomes the track's 
 * growth beyond where motion can carry the object in one frame (:func:`within_reach`);
 * parts detached from the object's body: a blob that broke off a leak (or was picked up on
   colour alone) is carried along by the flow forever after, far from the object
-  (:func:`drop_detached`).
+  (:func:`drop_detached`). A far part that moves as the body does is kept: an occluder split
+  it off (a post in front of a walker), or the object is made of parts (a paraglider).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -52,7 +55,12 @@ def within_reach(
     return out
 
 
-def drop_detached(mask: np.ndarray, gap: float, within: Box | None = None) -> np.ndarray:
+def drop_detached(
+    mask: np.ndarray,
+    gap: float,
+    within: Box | None = None,
+    moves_with_body: Callable[[np.ndarray, int, Box], np.ndarray] | None = None,
+) -> np.ndarray:
     """Remove the parts of ``mask`` further than ``gap * sqrt(area)`` from its largest part.
 
     The largest 8-connected part is the object's body; a part within the gap (a hand
@@ -63,6 +71,9 @@ def drop_detached(mask: np.ndarray, gap: float, within: Box | None = None) -> np
         mask: ``(H, W)`` bool.
         gap: largest distance of a kept part, as a fraction of the body's ``sqrt(area)``.
         within: a box holding every pixel of ``mask`` (None: the whole frame).
+        moves_with_body: given the crop's part labels, the body's label and the crop's box,
+            which labels move as the body does (see :class:`.motion_cue.PartMotion`); those are
+            kept at any distance: an occluder split them off, not a leak.
 
     Returns:
         ``(H, W)`` bool, a subset of ``mask`` (the same array when nothing is removed).
@@ -83,6 +94,9 @@ def drop_detached(mask: np.ndarray, gap: float, within: Box | None = None) -> np
     near = cv2.dilate((labels == body).astype(np.uint8), kernel) > 0
     keep = np.bincount(labels[near], minlength=count) > 0
     keep[0] = False
+    if moves_with_body is not None and not keep.all():
+        keep |= moves_with_body(labels, body, box)
+        keep[0] = False
     out = np.zeros_like(mask)
     out[y0:y1, x0:x1] = keep[labels]
     return out

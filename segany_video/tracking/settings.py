@@ -39,7 +39,8 @@ class TrackerSettings:
             ``sqrt(area)`` of where motion expected it (0 = no limit); stops segmenter leaks.
         max_gap: a followed object's parts further than this fraction of its body's
             ``sqrt(area)`` from its largest part are dropped (0 = keep all); stops blobs that
-            broke off a leak from being carried along for the rest of the video.
+            broke off a leak from being carried along for the rest of the video. Parts that
+            move as the largest part does, against the surroundings, are kept at any distance.
         gate: a candidate whose matching cost exceeds this is never assigned (cost range 0..~2).
         min_iou: a tracked object's candidate must overlap its predicted mask at least this much.
         iou_weight, quality_weight, appearance_weight: weights of ``1 - IoU`` with the predicted

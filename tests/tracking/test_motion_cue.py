@@ -7,8 +7,9 @@ import pytest
 
 from segany_video.tracking.appearance import ColourIndex
 from segany_video.tracking.motion import FlowField
-from segany_video.tracking.motion_cue import MotionCue
+from segany_video.tracking.motion_cue import MotionCue, PartMotion
 from segany_video.tracking.prompt_builder import colour_posterior
+from segany_video.tracking.reach import drop_detached
 
 SIZE = (80, 120)
 
@@ -86,3 +87,52 @@ def test_posterior_uses_motion_only_where_motion_did_not_carry_the_object():
     expected = p * 0.1 / (p * 0.1 + (1 - p) * 0.9)
     assert 0.05 < p < 0.95
     assert moved[y, x] == pytest.approx(expected, rel=1e-4)
+
+
+def _split_object(part_shift: float, object_shift: float = 8.0, ground_shift: float = 0.0):
+    """A body and a part 30 px to its right (an occluder between them), over moving ground;
+    returns the flow field, the body, the part, and the mask of both."""
+    body = np.zeros(SIZE, dtype=bool)
+    body[25:55, 20:50] = True
+    part = np.zeros(SIZE, dtype=bool)
+    part[30:45, 80:90] = True
+    flow = np.zeros((*SIZE, 2), dtype=np.float32)
+    flow[..., 0] = -ground_shift
+    flow[body, 0] = -object_shift
+    flow[part, 0] = -part_shift
+    return FlowField(flow, SIZE), body, part, body | part
+
+
+@pytest.mark.parametrize(
+    ("part_shift", "object_shift", "ground_shift", "kept"),
+    [
+        (8.0, 8.0, 0.0, True),  # moves with the body: split off by an occluder
+        (0.0, 8.0, 0.0, False),  # moves with the ground: a broken-off leak
+        (-10.0, 0.0, -10.0, False),  # a panning camera: the ground's motion again
+        (0.0, 0.0, -10.0, True),
+        (2.0, 2.0, 0.0, False),  # body and ground alike: motion vouches for nothing
+    ],
+)
+def test_a_far_part_is_kept_only_when_it_moves_with_the_body(
+    part_shift, object_shift, ground_shift, kept
+):
+    field, body, part, mask = _split_object(part_shift, object_shift, ground_shift)
+    parts = PartMotion(field, sigma=1.5)
+    # 30 px apart against a body of sqrt(area) 30: far beyond a gap of 0.1.
+    out = drop_detached(mask, gap=0.1, moves_with_body=parts)
+    assert out[body].all()
+    assert out[part].all() == kept and out[part].any() == kept
+    assert np.array_equal(drop_detached(mask, gap=0.1), body)
+
+
+def test_part_motion_reads_the_crop_at_its_place_in_the_frame():
+    field, body, part, mask = _split_object(8.0)
+    parts = PartMotion(field, sigma=1.5)
+    box = (15, 20, 95, 60)
+    labels = np.zeros((40, 80), dtype=np.int32)
+    labels[body[20:60, 15:95]] = 1
+    labels[part[20:60, 15:95]] = 2
+    assert parts(labels, 1, box).tolist() == [False, False, True]
+    # Shifted by one cell the labels would fall on the ground's flow.
+    moved = np.roll(labels, 12, axis=1)
+    assert parts(moved, 1, box).tolist() == [False, False, False]
