@@ -126,7 +126,7 @@ def test_a_far_part_is_kept_only_when_it_moves_with_the_body(
 
 
 def test_part_motion_reads_the_crop_at_its_place_in_the_frame():
-    field, body, part, mask = _split_object(8.0)
+    field, body, part, _ = _split_object(8.0)
     parts = PartMotion(field, sigma=1.5)
     box = (15, 20, 95, 60)
     labels = np.zeros((40, 80), dtype=np.int32)
