@@ -195,3 +195,18 @@ def test_occluders_command_scores_both_versions(root: Path, tmp_path: Path, caps
     assert data["clean_jf"] == pytest.approx(clean.sequences[0].jf_mean)
     assert 0.0 <= data["occluded_jf"] <= 1.0
     assert "red" in capsys.readouterr().out
+
+
+def test_occluders_command_behind_reports_leaks(root: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "band.json"
+    argv = [str(root), "--sequences", "red", "--device", "cpu", "--behind", "--json", str(out)]
+    assert occluders_bench.main(argv) == 0
+    data = json.loads(out.read_text())["red"]
+    config = Config(runtime=RuntimeSettings(device="cpu"))
+    clean = evaluate_davis(root, VideoSegmenter(config=config), sequences=["red"])
+    trace = clean.traces["red"]
+    ratios = np.array(trace.areas) / np.maximum(np.array(trace.true_areas), 1)
+    assert data["clean_over_2"] == pytest.approx(np.mean(ratios > 2))
+    assert 0.0 <= data["occluded_over_2"] <= 1.0
+    header = capsys.readouterr().out.splitlines()[-2]
+    assert "band" in header and "pole" not in header

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from segany_video.evaluation.davis_data import open_sequence
-from segany_video.evaluation.occluders import occluded_frame, plan_pole, write_occluded
+from segany_video.evaluation.occluders import (
+    Band,
+    backdrop_frame,
+    occluded_frame,
+    plan_band,
+    plan_pole,
+    write_occluded,
+)
 
 H, W, FRAMES = 90, 160, 9
 
@@ -73,4 +80,51 @@ def test_write_occluded_gives_a_davis_sequence_of_the_same_frames(
     for index in (0, FRAMES // 3, FRAMES - 1):
         image, truth = occluded_frame(sequence, index, pole)
         assert np.array_equal(written.frame(index), image)  # lossless
+        assert np.array_equal(written.mask(index), truth)
+
+
+def test_band_sweeps_like_a_pole_and_wears_the_objects_own_pixels(root: Path) -> None:
+    sequence = open_sequence(root, "walk")
+    object_colour = sequence.frame(0)[sequence.mask(0)][0]
+    for seed in range(4):
+        band = plan_band(sequence, seed=seed)
+        crossing = FRAMES // 3
+        centre = int(np.nonzero(sequence.mask(crossing).any(axis=0))[0].mean())
+        columns = band.columns(crossing, W)
+        assert columns.start <= centre < columns.stop
+        # A few tenths of the object's 40 px width.
+        assert 0.3 * 40 - 1 <= band.width <= 0.6 * 40 + 1
+        assert band.texture.shape == (H, band.width, 3)
+        # The block is one flat colour, so every texture pixel is that colour.
+        assert (band.texture == object_colour).all()
+
+
+def test_band_is_drawn_behind_the_object_and_the_truth_is_unchanged(root: Path) -> None:
+    sequence = open_sequence(root, "walk")
+    band = plan_band(sequence, seed=2)
+    middle = FRAMES // 3
+    image, truth = backdrop_frame(sequence, middle, band)
+    original, whole = sequence.frame(middle), sequence.mask(middle)
+    assert np.array_equal(truth, whole)
+    columns = band.columns(middle, W)
+    outside = np.ones(W, bool)
+    outside[columns] = False
+    assert np.array_equal(image[:, outside], original[:, outside])
+    # On the object the object shows; beside it, in the band, the texture does.
+    assert np.array_equal(image[whole], original[whole])
+    behind = np.zeros((H, W), bool)
+    behind[:, columns] = True
+    behind &= ~whole
+    assert behind.any()
+    assert (image[behind] == band.texture[0, 0]).all()
+
+
+def test_write_occluded_behind_writes_the_band_frames(root: Path, tmp_path: Path) -> None:
+    sequence = open_sequence(root, "walk")
+    band = write_occluded(sequence, tmp_path, seed=2, behind=True)
+    assert isinstance(band, Band)
+    written = open_sequence(tmp_path, "walk")
+    for index in (0, FRAMES // 3, FRAMES - 1):
+        image, truth = backdrop_frame(sequence, index, band)
+        assert np.array_equal(written.frame(index), image)
         assert np.array_equal(written.mask(index), truth)
