@@ -51,26 +51,16 @@ class MotionCue:
             holds too little of the object or of its surroundings to compare motions, or the
             object does not move clearly against its surroundings.
         """
-        full_h, full_w = self.flow.frame_size
-        low_h, low_w = self.flow.flow.shape[:2]
-        sx, sy = low_w / full_w, low_h / full_h
-        lx0, ly0 = int(np.floor(x0 * sx)), int(np.floor(y0 * sy))
-        lx1 = max(lx0 + 1, min(low_w, int(np.ceil(x1 * sx))))
-        ly1 = max(ly0 + 1, min(low_h, int(np.ceil(y1 * sy))))
-        # Displacements in source pixels, so sigma means the same at any flow scale.
-        vectors = self.flow.flow[ly0:ly1, lx0:lx1] * np.array([1 / sx, 1 / sy], np.float32)
+        vectors, (lx0, ly0, lx1, ly1), (sx, sy) = _low_res(self.flow, (x0, y0, x1, y1))
         low_inside = cv2.resize(
             inside.astype(np.uint8), (lx1 - lx0, ly1 - ly0), interpolation=cv2.INTER_AREA
         )
         # The flow blurs across the object's outline: the ring starts a few pixels out.
         grown = cv2.dilate(low_inside, np.ones((5, 5), np.uint8))
-        object_flow = vectors[low_inside > 0]
-        ring_flow = vectors[grown == 0]
-        if len(object_flow) < _MIN_OBJECT or len(ring_flow) < _MIN_RING:
+        motions = _against(vectors[low_inside > 0], vectors[grown == 0])
+        if motions is None:
             return None
-        moving = np.median(object_flow, axis=0)
-        still = np.median(ring_flow, axis=0)
-        separation = float(np.hypot(*(moving - still)))
+        _, still, separation = motions
         # Only an object clearly moving against its surroundings lets motion speak; then a
         # pixel moving as the surroundings do is likely surroundings. Parts of the object may
         # move in any other way (limbs, spin), so moving otherwise is no evidence either way.
@@ -116,32 +106,49 @@ class PartMotion:
         of the frame at ``box``), whether it moves with part ``body``."""
         count = int(labels.max()) + 1
         vouched = np.zeros(count, dtype=bool)
-        full_h, full_w = self.flow.frame_size
-        low_h, low_w = self.flow.flow.shape[:2]
-        sx, sy = low_w / full_w, low_h / full_h
-        x0, y0, x1, y1 = box
+        x0, y0 = box[:2]
         # The crop's low-res cells, grown by a margin of surroundings.
-        lx0, ly0 = max(0, int(x0 * sx) - _MARGIN), max(0, int(y0 * sy) - _MARGIN)
-        lx1 = min(low_w, int(np.ceil(x1 * sx)) + _MARGIN)
-        ly1 = min(low_h, int(np.ceil(y1 * sy)) + _MARGIN)
+        vectors, (lx0, ly0, lx1, ly1), (sx, sy) = _low_res(self.flow, box, _MARGIN)
         cells = np.zeros((ly1 - ly0, lx1 - lx0), dtype=labels.dtype)
         ys, xs = np.nonzero(labels)
         cy = np.clip(((ys + y0 + 0.5) * sy).astype(np.int64) - ly0, 0, ly1 - ly0 - 1)
         cx = np.clip(((xs + x0 + 0.5) * sx).astype(np.int64) - lx0, 0, lx1 - lx0 - 1)
         cells[cy, cx] = labels[ys, xs]
-        vectors = self.flow.flow[ly0:ly1, lx0:lx1] * np.array([1 / sx, 1 / sy], np.float32)
         # The flow blurs across the outline: the surroundings start a few cells out.
         near = cv2.dilate((cells > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-        ring, own = vectors[~near], vectors[cells == body]
-        if len(ring) < _MIN_RING or len(own) < _MIN_OBJECT:
+        motions = _against(vectors[cells == body], vectors[~near])
+        if motions is None or motions[2] < 2.0 * self.sigma:
             return vouched
-        moving, still = np.median(own, axis=0), np.median(ring, axis=0)
-        separation = float(np.hypot(*(moving - still)))
-        if separation < 2.0 * self.sigma:
-            return vouched
+        moving, _, separation = motions
         for label in range(1, count):
             part = vectors[cells == label]
             if label != body and len(part) >= _MIN_OBJECT:
                 gap = float(np.hypot(*(np.median(part, axis=0) - moving)))
                 vouched[label] = gap < 0.5 * separation
         return vouched
+
+
+def _low_res(
+    flow: FlowField, box: tuple[int, int, int, int], margin: int = 0
+) -> tuple[np.ndarray, tuple[int, int, int, int], tuple[float, float]]:
+    """The flow's low-res cells covering the source crop ``box`` grown by ``margin`` cells
+    (clipped to the field): their displacements in source pixels (so sigma means the same at
+    any flow scale), the cells' box, and the source-to-low-res scales ``(sx, sy)``."""
+    full_h, full_w = flow.frame_size
+    low_h, low_w = flow.flow.shape[:2]
+    sx, sy = low_w / full_w, low_h / full_h
+    x0, y0, x1, y1 = box
+    lx0, ly0 = max(0, int(np.floor(x0 * sx)) - margin), max(0, int(np.floor(y0 * sy)) - margin)
+    lx1 = max(lx0 + 1, min(low_w, int(np.ceil(x1 * sx)) + margin))
+    ly1 = max(ly0 + 1, min(low_h, int(np.ceil(y1 * sy)) + margin))
+    vectors = flow.flow[ly0:ly1, lx0:lx1] * np.array([1 / sx, 1 / sy], np.float32)
+    return vectors, (lx0, ly0, lx1, ly1), (sx, sy)
+
+
+def _against(own: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Median flow of an object and of its surroundings, and the distance between them; None
+    when either has too few flow vectors to tell."""
+    if len(own) < _MIN_OBJECT or len(ring) < _MIN_RING:
+        return None
+    moving, still = np.median(own, axis=0), np.median(ring, axis=0)
+    return moving, still, float(np.hypot(*(moving - still)))
