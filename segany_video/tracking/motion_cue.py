@@ -51,13 +51,13 @@ class MotionCue:
             holds too little of the object or of its surroundings to compare motions, or the
             object does not move clearly against its surroundings.
         """
-        vectors, (lx0, ly0, lx1, ly1), (sx, sy) = _low_res(self.flow, (x0, y0, x1, y1))
+        vectors, (lx0, ly0, lx1, ly1), (sx, sy) = flow_cells(self.flow, (x0, y0, x1, y1))
         low_inside = cv2.resize(
             inside.astype(np.uint8), (lx1 - lx0, ly1 - ly0), interpolation=cv2.INTER_AREA
         )
         # The flow blurs across the object's outline: the ring starts a few pixels out.
         grown = cv2.dilate(low_inside, np.ones((5, 5), np.uint8))
-        motions = _against(vectors[low_inside > 0], vectors[grown == 0])
+        motions = median_motions(vectors[low_inside > 0], vectors[grown == 0])
         if motions is None:
             return None
         _, still, separation = motions
@@ -106,17 +106,10 @@ class PartMotion:
         of the frame at ``box``), whether it moves with part ``body``."""
         count = int(labels.max()) + 1
         vouched = np.zeros(count, dtype=bool)
-        x0, y0 = box[:2]
         # The crop's low-res cells, grown by a margin of surroundings.
-        vectors, (lx0, ly0, lx1, ly1), (sx, sy) = _low_res(self.flow, box, _MARGIN)
-        cells = np.zeros((ly1 - ly0, lx1 - lx0), dtype=labels.dtype)
-        ys, xs = np.nonzero(labels)
-        cy = np.clip(((ys + y0 + 0.5) * sy).astype(np.int64) - ly0, 0, ly1 - ly0 - 1)
-        cx = np.clip(((xs + x0 + 0.5) * sx).astype(np.int64) - lx0, 0, lx1 - lx0 - 1)
-        cells[cy, cx] = labels[ys, xs]
-        # The flow blurs across the outline: the surroundings start a few cells out.
-        near = cv2.dilate((cells > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-        motions = _against(vectors[cells == body], vectors[~near])
+        vectors, cell_box, scales = flow_cells(self.flow, box, _MARGIN)
+        cells = labels_on_cells(labels, box, cell_box, scales)
+        motions = body_against_surroundings(vectors, cells, body)
         if motions is None or motions[2] < 2.0 * self.sigma:
             return vouched
         moving, _, separation = motions
@@ -128,7 +121,7 @@ class PartMotion:
         return vouched
 
 
-def _low_res(
+def flow_cells(
     flow: FlowField, box: tuple[int, int, int, int], margin: int = 0
 ) -> tuple[np.ndarray, tuple[int, int, int, int], tuple[float, float]]:
     """The flow's low-res cells covering the source crop ``box`` grown by ``margin`` cells
@@ -145,7 +138,37 @@ def _low_res(
     return vectors, (lx0, ly0, lx1, ly1), (sx, sy)
 
 
-def _against(own: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+def labels_on_cells(
+    labels: np.ndarray,
+    box: tuple[int, int, int, int],
+    cell_box: tuple[int, int, int, int],
+    scales: tuple[float, float],
+) -> np.ndarray:
+    """The labels of a crop of source pixels at ``box`` (0 = none) on the flow cells of
+    ``cell_box`` (from :func:`flow_cells`): each cell takes the label of a pixel inside it."""
+    x0, y0 = box[:2]
+    lx0, ly0, lx1, ly1 = cell_box
+    sx, sy = scales
+    cells = np.zeros((ly1 - ly0, lx1 - lx0), dtype=labels.dtype)
+    ys, xs = np.nonzero(labels)
+    cy = np.clip(((ys + y0 + 0.5) * sy).astype(np.int64) - ly0, 0, ly1 - ly0 - 1)
+    cx = np.clip(((xs + x0 + 0.5) * sx).astype(np.int64) - lx0, 0, lx1 - lx0 - 1)
+    cells[cy, cx] = labels[ys, xs]
+    return cells
+
+
+def body_against_surroundings(
+    vectors: np.ndarray, cells: np.ndarray, body: int
+) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """:func:`median_motions` of the cells labelled ``body`` and of the unlabelled cells a few
+    cells away from any label (the flow blurs across an outline)."""
+    near = cv2.dilate((cells > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    return median_motions(vectors[cells == body], vectors[~near])
+
+
+def median_motions(
+    own: np.ndarray, ring: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float] | None:
     """Median flow of an object and of its surroundings, and the distance between them; None
     when either has too few flow vectors to tell."""
     if len(own) < _MIN_OBJECT or len(ring) < _MIN_RING:

@@ -22,6 +22,7 @@ from segany_video.runtime.encoded import EncodedFrame
 from segany_video.tracking.appearance import Appearance, ColourIndex, colour_odds, half_lab
 from segany_video.tracking.association import association_cost, hellinger_matrix, iou_matrix
 from segany_video.tracking.boxes import Box, as_xyxy, tight_box
+from segany_video.tracking.hidden import BodyMotion, after_frame, carry
 from segany_video.tracking.matching import match_candidates
 from segany_video.tracking.motion import FlowEstimator, FlowField
 from segany_video.tracking.motion_cue import MotionCue, PartMotion
@@ -59,6 +60,7 @@ class _Expectation:
     box: Box | None  # tight box of mask
     moved: np.ndarray  # (H, W) bool: where motion alone carries it, bounding its growth
     moved_box: Box | None  # tight box of moved
+    carried: np.ndarray | None = None  # the track's age map carried here (see .hidden)
 
 
 @dataclass
@@ -113,6 +115,7 @@ class Propagator:
         self.keyframes = keyframes
         self.tracks = [Track(object_id) for object_id in object_ids]
         self.flow = FlowEstimator(settings.flow_scale, settings.flow_preset, settings.flow_min_side)
+        self._carried: dict[int, np.ndarray | None] = {}  # per slot, for this frame's commit
 
     def step(self, frame: EncodedFrame) -> list[ObjectResult]:
         """Process the next frame; one result per object, in output order."""
@@ -169,6 +172,7 @@ class Propagator:
             for slot, track in enumerate(self.tracks)
             if slot not in seeded and track.is_followed
         }
+        self._carried = {slot: e.carried for slot, e in expected.items()}
         proposals = _Proposals()
         for slot, expectation in expected.items():
             others = [e.mask for other, e in expected.items() if other != slot]
@@ -215,6 +219,17 @@ class Propagator:
         # The growth limit uses motion alone (colour can leak into look-alike surroundings);
         # matching uses motion sharpened by colour.
         moved, moved_box = _over_half(soft, support)
+        carried = None
+        if flow is not None and s.hidden_prior > 0 and track.amodal is not None and moved_box:
+            body = BodyMotion(flow, moved, moved_box, s.motion_sigma)
+            carried, back = carry(track.amodal, body, moved, track.reference_area)
+            # A sliver's flow is mostly its occluder's, smeared over it: most of the object
+            # must be in view for its motion to say where the rest is.
+            if track.area >= 0.5 * track.reference_area and back.any():
+                soft = np.maximum(soft, back * np.float32(s.hidden_prior))
+                moved = moved | back
+                moved_box = tight_box(moved)
+                support = None
         if s.colour_prior and track.anchor_odds is not None:
             floor = REGROWING_FLOOR if track.regrowing else STEADY_FLOOR
             cue = None
@@ -225,7 +240,7 @@ class Propagator:
             )
             support = None  # the posterior reaches past where motion lands
         mask, box = _over_half(soft, support)
-        return _Expectation(soft, mask, box, moved, moved_box)
+        return _Expectation(soft, mask, box, moved, moved_box, carried)
 
     def _search(self, track: Track, colours: ColourIndex, taken: np.ndarray) -> np.ndarray | None:
         s = self.settings
@@ -374,6 +389,8 @@ class Propagator:
                 appearance = Appearance.measure(colours, mask, box)
                 track.seed(mask, outcome.score, appearance, anchor, box, drawn[slot])
                 track.low_res_logits = outcome.low_res
+                if s.hidden_prior > 0:
+                    track.amodal = after_frame(None, mask)
             elif outcome is not None and mask is not None and self._visible(track, mask, box):
                 appearance = Appearance.measure(colours, mask, box)
                 if track.state is TrackState.LOST and track.anchor_odds is not None:
@@ -400,6 +417,8 @@ class Propagator:
                     s.doubt_ratio,
                 )
                 track.low_res_logits = outcome.low_res
+                if s.hidden_prior > 0:
+                    track.amodal = after_frame(self._carried.get(slot), mask)
                 if track.doubtful_frames > s.doubt_frames:
                     # Frame after frame the mask does not look like the object: it has most
                     # likely slid onto something else. Missing beats wrong, and a lost object

@@ -41,6 +41,9 @@ class TrackerSettings:
             ``sqrt(area)`` from its largest part are dropped (0 = keep all); stops blobs that
             broke off a leak from being carried along for the rest of the video. Parts that
             move as the largest part does, against the surroundings, are kept at any distance.
+        hidden_prior: prior given to a part the object lost lately (behind a post, a tree) where
+            it comes back into view: carried with the body's motion, it moves with the body
+            again (see ``tracking/hidden.py``). 0 = parts out of sight are forgotten.
         gate: a candidate whose matching cost exceeds this is never assigned (cost range 0..~2).
         min_iou: a tracked object's candidate must overlap its predicted mask at least this much.
         iou_weight, quality_weight, appearance_weight: weights of ``1 - IoU`` with the predicted
@@ -104,6 +107,7 @@ class TrackerSettings:
     use_dense_prior: bool = True
     max_growth: float = 0.05
     max_gap: float = 0.1
+    hidden_prior: float = 0.9
     gate: float = 1.2
     min_iou: float = 0.1
     iou_weight: float = 1.0
@@ -153,6 +157,7 @@ class TrackerSettings:
         _check_range("motion_sigma", self.motion_sigma, 0.1, 20.0)
         _check_range("max_growth", self.max_growth, 0.0, 10.0)
         _check_range("max_gap", self.max_gap, 0.0, 10.0)
+        _check_range("hidden_prior", self.hidden_prior, 0.0, 1.0)
         _check_range("gate", self.gate, 0.0, 10.0)
         _check_range("min_iou", self.min_iou, 0.0, 1.0)
         for name in ("iou_weight", "quality_weight", "appearance_weight", "rank_weight"):

@@ -43,6 +43,8 @@ class Track:
         score_level: the object's usual score since its latest keyframe (a slow average of its
             undoubted tracked frames; 0 before the first): footage and objects differ in how
             well any mask of them scores, so doubt is judged against it.
+        amodal: ``(H, W)`` uint8 age map of the object's parts (see :mod:`.hidden`): its mask
+            and the parts it lost lately, carried with its body; None while not followed.
     """
 
     def __init__(self, object_id: int | str) -> None:
@@ -65,6 +67,7 @@ class Track:
         self.drawn_keyframe = False
         self.doubtful_frames = 0
         self.score_level = 0.0
+        self.amodal: np.ndarray | None = None
 
     @property
     def is_followed(self) -> bool:
@@ -168,6 +171,7 @@ class Track:
         if self.state is not TrackState.LOST and self.motion is not None:
             self.lost_speed = float(np.hypot(*self.motion.velocity))
         self.state = TrackState.LOST
+        self.amodal = None
         self.score = 0.0
         self.lost_frames += 1
         self.followed_frames = 0
@@ -214,6 +218,7 @@ class Track:
             "drawn_keyframe": self.drawn_keyframe,
             "doubtful_frames": self.doubtful_frames,
             "score_level": self.score_level,
+            "amodal": None if self.amodal is None else self.amodal.copy(),
         }
 
     @classmethod
@@ -245,4 +250,6 @@ class Track:
         track.score_level = float(data.get("score_level", 0.0))
         if data["anchor_odds"] is not None:
             track.anchor_odds = data["anchor_odds"].copy()
+        if data.get("amodal") is not None:
+            track.amodal = data["amodal"].copy()
         return track
