@@ -131,9 +131,9 @@ def carry(
     if lacking <= 0:
         back[:] = False
     elif count > lacking:
-        ages = np.where(back, carried, np.uint8(255))
-        youngest = np.sort(ages[back])[int(lacking)]
-        back &= ages < youngest
+        back_ages = np.where(back, carried, np.uint8(255))
+        youngest = np.sort(back_ages[back])[int(lacking)]
+        back &= back_ages < youngest
     return carried, back
 
 
