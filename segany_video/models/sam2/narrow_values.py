@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import torch
 
-# Queries per chunk: more rows share the packing of the keys in each score matmul; the
-# chunk's scores (256 x ~29k float32, 29 MiB) still fit a server's last-level cache.
-_CHUNK = 256
+# Queries per chunk: more rows share each packed block of keys. The chunk's scores (512 x ~29k
+# float32, 59 MiB for a full memory bank) are the path's only large buffer.
+_CHUNK = 512
+# Keys per score matmul: one matmul over all ~29k keys runs about a quarter slower than the
+# same scores taken 1024 keys at a time (MKL on an AMD EPYC; BENCHMARKS.md). Same sums, same bits.
+_KEY_BLOCK = 1024
 
 
 def applies(q: torch.Tensor, value_inputs: torch.Tensor, head_width: int) -> bool:
@@ -66,7 +69,10 @@ def attend(
             for start in range(0, queries, _CHUNK):
                 stop = min(start + _CHUNK, queries)
                 chunk = scores[: stop - start]
-                torch.matmul(q[b, h, start:stop] * scale, keys_t, out=chunk)
+                scaled = q[b, h, start:stop] * scale
+                for first in range(0, keys, _KEY_BLOCK):
+                    last = min(first + _KEY_BLOCK, keys)
+                    torch.matmul(scaled, keys_t[:, first:last], out=chunk[:, first:last])
                 torch.softmax(chunk, dim=-1, out=chunk)
                 torch.matmul(chunk, value_inputs[b], out=averaged[b, h, start:stop])
     # Per head: (B, Nq, d) @ (d, c) + b_h.

@@ -15,9 +15,15 @@ def _projected_reference(q, k, inputs, weight, bias):
 
 @pytest.mark.parametrize("heads", [1, 2])
 @pytest.mark.parametrize("with_bias", [True, False])
-def test_attend_equals_attention_on_projected_values(heads: int, with_bias: bool) -> None:
+@pytest.mark.parametrize("small_blocks", [False, True])
+def test_attend_equals_attention_on_projected_values(
+    heads: int, with_bias: bool, small_blocks: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if small_blocks:  # 300 queries in 3 uneven chunks, 517 keys in 3 uneven blocks
+        monkeypatch.setattr(narrow_values, "_CHUNK", 128)
+        monkeypatch.setattr(narrow_values, "_KEY_BLOCK", 200)
     generator = torch.Generator().manual_seed(heads)
-    batch, queries, keys, width, narrow = 2, 300, 517, 32, 8  # 300 queries: 3 uneven chunks
+    batch, queries, keys, width, narrow = 2, 300, 517, 32, 8
     q = torch.randn(batch, heads, queries, width, generator=generator)
     k = torch.randn(batch, heads, keys, width, generator=generator)
     inputs = torch.randn(batch, keys, narrow, generator=generator)
