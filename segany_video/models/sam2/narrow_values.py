@@ -22,7 +22,8 @@ import torch
 # float32, 59 MiB for a full memory bank) are the path's only large buffer.
 _CHUNK = 512
 # Keys per score matmul: one matmul over all ~29k keys runs about a quarter slower than the
-# same scores taken 1024 keys at a time (MKL on an AMD EPYC; BENCHMARKS.md). Same sums, same bits.
+# same scores taken 1024 keys at a time (MKL on an AMD EPYC; BENCHMARKS.md). Each score is
+# still one dot product over the head's width.
 _KEY_BLOCK = 1024
 
 
