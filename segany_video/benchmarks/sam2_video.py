@@ -48,6 +48,7 @@ import av
 import numpy as np
 import torch
 
+from segany_video.benchmarks.machine import describe
 from segany_video.benchmarks.peak_memory import peak_rss_mib
 from segany_video.models.base import EngineInfo
 from segany_video.models.sam2.image_engine import Sam2ImageSegmenter
@@ -273,6 +274,7 @@ def speed(args: argparse.Namespace) -> int:
         f"sam2.1_hiera_tiny random weights at {args.image_size}x{args.image_size} input, "
         f"{args.threads} threads"
     )
+    print(f"machine: {describe()}")
     for name, t in (("ours", t_ours), ("meta", t_meta)):
         print(
             f"{name}: {t.wall_s:.1f} s, {args.frames / t.wall_s:.3f} frames/s "

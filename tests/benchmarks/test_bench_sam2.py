@@ -46,6 +46,7 @@ def test_speed_runs_both_sides_and_reports_agreeing_masks(capsys) -> None:
     argv += ["--threads", "1"]
     assert sam2_video.main(argv) == 0
     out = capsys.readouterr().out
+    assert re.search(r"^machine: .+, \d+ cores, torch ", out, re.M)
     assert re.search(r"^ours: .* from frame 7 \(memory full\): [0-9.]+ frames/s$", out, re.M)
     assert re.search(r"^meta: .* from frame 7 \(memory full\): [0-9.]+ frames/s$", out, re.M)
     assert re.search(r"^speed ratio from frame 7 on: [0-9.]+x$", out, re.M)
