@@ -8,8 +8,8 @@ on the 4096 outputs instead of the 29k inputs. It is the same function up to flo
 
 torch's fused CPU attention kernel needs values as wide as the keys (narrower ones fall back to
 a path that materialises every score at once), so on the CPU the scores are computed in chunks
-of queries here: one matmul, torch's in-place softmax (one row at a time, so each row stays in
-the core's cache through its passes), one matmul. Only float32 CPU inference takes
+of queries here: the scores in blocks of keys, torch's in-place softmax (one row at a time, so
+each row stays in the core's cache through its passes), one matmul. Only float32 CPU inference takes
 this path (:func:`applies`); CUDA, autocast and training use ``scaled_dot_product_attention``
 on projected values.
 """
