@@ -1,4 +1,4 @@
-"""SAM 2 video mode against Meta's ``SAM2VideoPredictor``: speed and peak memory on CPU.
+"""SAM 2 video mode against Meta's ``SAM2VideoPredictor``: speed and peak memory.
 
 Both sides get the same random weights (seeded; the object-score head widened so objects are
 found on some frames and lost on others), the same decoded frames and the same prompts (one
@@ -13,7 +13,10 @@ needs a CUDA extension and is skipped on CPU, so ours runs with ``fill_hole_area
   default 16 frames fill the bank, where memory attention rather than the image encoder
   dominates. Each side's CPU time (all its threads) and the load average are printed too: on
   a shared machine whose load changes between the two runs, the CPU-time ratio is the steadier
-  figure.
+  figure. ``--device cuda --dtype bfloat16`` runs both sides on a GPU as their users run them
+  there: Meta's predictor entirely under bf16 autocast (its README's usage), ours with the
+  runtime's precision rule (bf16 encoder, float32 memory and heads); the masks then differ a
+  little, and the command prints by how much.
 - ``memory``: peak RSS of a fresh process running each side over an N-frame clip (run it for
   300 and 3000 frames); Meta's predictor holds every frame and every output, ours a window.
   ``--formats`` makes our side write those outputs (``VideoSegmenter.run``, resume journal
@@ -22,6 +25,7 @@ needs a CUDA extension and is skipped on CPU, so ours runs with ``fill_hole_area
 Run::
 
     segany-video bench sam2 speed --frames 16
+    segany-video bench sam2 speed --frames 64 --device cuda --dtype bfloat16
     segany-video bench sam2 memory --frames 300 --image-size 256
     segany-video bench sam2 memory --frames 3000 --image-size 128 --objects 1 --meta-track 20
 
@@ -90,14 +94,16 @@ def build_ours(image_size: int, seed: int) -> Sam2ImageSegmenter:
     return model.eval()
 
 
-def build_meta(image_size: int, state: dict[str, torch.Tensor]) -> tuple[torch.nn.Module, object]:
+def build_meta(
+    image_size: int, state: dict[str, torch.Tensor], device: str = "cpu"
+) -> tuple[torch.nn.Module, object]:
     """Meta's video predictor with ``state`` loaded, and its module (for the frame loader)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         build = importlib.import_module("sam2.build_sam")
         module = importlib.import_module("sam2.sam2_video_predictor")
     predictor = build.build_sam2_video_predictor(
-        META_YAML, None, device="cpu", hydra_overrides_extra=[f"++model.image_size={image_size}"]
+        META_YAML, None, device=device, hydra_overrides_extra=[f"++model.image_size={image_size}"]
     )
     predictor.load_state_dict(state, strict=True)
     return predictor.eval(), module
@@ -134,12 +140,19 @@ def prompts_dict(clicks: list[list[float]]) -> dict:
 # ---------------------------------------------------------------------------------- runs
 
 
-def run_ours(model: Sam2ImageSegmenter, video: Path, clicks: list) -> Iterator[np.ndarray]:
+def run_ours(
+    model: Sam2ImageSegmenter,
+    video: Path,
+    clicks: list,
+    device: str = "cpu",
+    dtype: str = "float32",
+) -> Iterator[np.ndarray]:
     """Our pipeline; yields ``(N, H, W)`` bool masks per frame."""
     from segany_video.config import load_config
     from segany_video.segmenter import VideoSegmenter
 
-    config = load_config(overrides={"runtime": {"device": "cpu"}, "tracker": {"fill_hole_area": 0}})
+    runtime = {"device": device, "dtype": dtype}
+    config = load_config(overrides={"runtime": runtime, "tracker": {"fill_hole_area": 0}})
     segmenter = VideoSegmenter(model, config=config)
     for result in segmenter.track(video, prompts_dict(clicks)):
         yield np.stack([o.mask for o in result.objects.values()])
@@ -161,15 +174,22 @@ def run_ours_outputs(
 
 
 def run_meta(
-    predictor, module, model, video: Path, clicks: list, track: int | None = None
+    predictor,
+    module,
+    model,
+    video: Path,
+    clicks: list,
+    track: int | None = None,
+    dtype: str = "float32",
 ) -> Iterator[np.ndarray]:
     """Meta's predictor on the same frames; yields ``(N, H, W)`` bool masks per frame.
 
     Its own loader reads JPEGs and resizes them with Pillow's bicubic filter into one
-    ``(N, 3, S, S)`` tensor; here the same tensor (Pillow-exact resizing) is built from our
-    decoded frames (16 at a time, so the harness holds no more than Meta's loader would), so the
-    JPEG round trip does not change the pixels. ``track`` limits
-    propagation to that many frames after the first (None: the whole clip).
+    ``(N, 3, S, S)`` tensor on the model's device; here the same tensor (Pillow-exact resizing)
+    is built from our decoded frames (16 at a time, so the harness holds no more than Meta's
+    loader would), so the JPEG round trip does not change the pixels. ``track`` limits
+    propagation to that many frames after the first (None: the whole clip). ``dtype`` bfloat16
+    runs it under autocast, as its README does on a GPU.
     """
     chunks, size = [], (0, 0)
     with av.open(str(video)) as container:
@@ -182,13 +202,19 @@ def run_meta(
         if batch:
             chunks.append(model.preprocess(torch.from_numpy(np.stack(batch)), "pil_bicubic"))
             size = batch[0].shape[:2]
-    images = torch.cat(chunks)  # what Meta's loader holds: every frame at the model's input
+    # What Meta's loader holds: every frame at the model's input, on the model's device.
+    images = torch.cat(chunks).to(predictor.device)
     del chunks
     height, width = size
     original = module.load_video_frames
     module.load_video_frames = lambda **_: (images, height, width)
+    precision = (
+        torch.autocast(predictor.device.type, dtype=torch.bfloat16)
+        if dtype == "bfloat16"
+        else contextlib.nullcontext()
+    )
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), precision:
             warnings.simplefilter("ignore")
             state = predictor.init_state("unused")
             for oid, x, y in clicks:
@@ -196,7 +222,7 @@ def run_meta(
                     state, 0, int(oid), points=[[x, y]], labels=np.array([1], np.int32)
                 )
             for _, _, masks in predictor.propagate_in_video(state, max_frame_num_to_track=track):
-                yield (masks[:, 0] > 0).numpy()
+                yield (masks[:, 0] > 0).cpu().numpy()
     finally:
         module.load_video_frames = original
 
@@ -256,14 +282,22 @@ def _full_memory_rate(times: list[float], first: int) -> str:
 def speed(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     size = _size(args.size)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print(f"bench sam2 speed: --device {args.device}: CUDA is not available", file=sys.stderr)
+        return 2
+    if args.dtype == "bfloat16" and device.type == "cpu":
+        # Our CPU runtime refuses bf16 (emulated there, slower than float32 on most CPUs).
+        print("bench sam2 speed: --dtype bfloat16 is for --device cuda", file=sys.stderr)
+        return 2
     full = bench_config(args.image_size).num_maskmem  # first frame with every memory slot used
     with tempfile.TemporaryDirectory() as tmp, _quiet_tqdm(), torch.inference_mode():
         video = Path(tmp) / "clip.mp4"
         clicks = write_video(video, args.frames, size, args.seed)[: args.objects]
         ours = build_ours(args.image_size, args.seed)
-        predictor, module = build_meta(args.image_size, ours.state_dict())
-        mine, t_ours = _timed(run_ours(ours, video, clicks))
-        theirs, t_meta = _timed(run_meta(predictor, module, ours, video, clicks))
+        predictor, module = build_meta(args.image_size, ours.state_dict(), args.device)
+        mine, t_ours = _timed(run_ours(ours, video, clicks, args.device, args.dtype))
+        theirs, t_meta = _timed(run_meta(predictor, module, ours, video, clicks, dtype=args.dtype))
     if len(mine) != len(theirs):
         raise RuntimeError(f"ours gave {len(mine)} frames, Meta's predictor {len(theirs)}")
     differing = sum(int((a != b).sum()) for a, b in zip(mine, theirs, strict=True))
@@ -272,9 +306,11 @@ def speed(args: argparse.Namespace) -> int:
     print(
         f"clip: {args.frames} frames {size[0]}x{size[1]}, {len(clicks)} objects, "
         f"sam2.1_hiera_tiny random weights at {args.image_size}x{args.image_size} input, "
-        f"{args.threads} threads"
+        f"{args.threads} threads, {args.device}, {args.dtype}"
     )
     print(f"machine: {describe()}")
+    if device.type == "cuda":
+        print(f"gpu: {torch.cuda.get_device_name(device)}")
     for name, t in (("ours", t_ours), ("meta", t_meta)):
         print(
             f"{name}: {t.wall_s:.1f} s, {args.frames / t.wall_s:.3f} frames/s "
@@ -349,7 +385,7 @@ def _size(text: str) -> tuple[int, int]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="segany-video bench sam2",
-        description="SAM 2 video mode vs Meta's SAM2VideoPredictor on CPU (random weights).",
+        description="SAM 2 video mode vs Meta's SAM2VideoPredictor (random weights).",
     )
     sub = parser.add_subparsers(dest="what", required=True)
     for name in ("speed", "memory"):
@@ -360,6 +396,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--image-size", type=int, default=1024 if name == "speed" else 256)
         p.add_argument("--threads", type=int, default=2)
         p.add_argument("--seed", type=int, default=0)
+        if name == "speed":
+            p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (both sides)")
+            p.add_argument(
+                "--dtype",
+                default="float32",
+                choices=("float32", "bfloat16"),
+                help="bfloat16: Meta's side under autocast, ours with a bf16 encoder",
+            )
         if name == "memory":
             p.add_argument("--sides", default="ours,meta", help="ours, meta or both")
             p.add_argument(

@@ -6,6 +6,7 @@ import importlib.util
 import re
 
 import pytest
+import torch
 
 from segany_video.benchmarks import sam2_video
 
@@ -54,3 +55,39 @@ def test_speed_runs_both_sides_and_reports_agreeing_masks(capsys) -> None:
     differing = re.search(r"^masks: (\d+) of (\d+) object-pixels differ", out, re.M)
     assert differing is not None
     assert int(differing.group(1)) <= 1e-4 * int(differing.group(2))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_speed_on_a_gpu_where_there_is_none_exits_2(capsys) -> None:
+    assert sam2_video.main(["speed", "--device", "cuda", "--dtype", "bfloat16"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "bench sam2 speed: --device cuda: CUDA is not available"
+    )
+
+
+def test_speed_in_bf16_on_the_cpu_exits_2(capsys) -> None:
+    assert sam2_video.main(["speed", "--dtype", "bfloat16"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "bench sam2 speed: --dtype bfloat16 is for --device cuda"
+    )
+
+
+@pytest.mark.slow
+def test_meta_side_in_bf16_runs_under_autocast(tmp_path) -> None:
+    """What `--dtype bfloat16` asks of Meta's side, checked on the CPU: its masks move a little
+    away from float32's (so autocast took effect) and stay close to them."""
+    if importlib.util.find_spec("sam2") is None:
+        pytest.skip("Meta's sam2 package is not installed (pip install --no-deps sam2)")
+    torch.set_num_threads(1)
+    video = tmp_path / "clip.mp4"
+    clicks = sam2_video.write_video(video, 6, (160, 96), 0)[:2]
+    with torch.inference_mode():
+        ours = sam2_video.build_ours(128, 0)
+        predictor, module = sam2_video.build_meta(128, ours.state_dict())
+        full = list(sam2_video.run_meta(predictor, module, ours, video, clicks))
+        half = list(sam2_video.run_meta(predictor, module, ours, video, clicks, dtype="bfloat16"))
+    assert len(full) == len(half) == 6
+    differing = sum(int((a != b).sum()) for a, b in zip(full, half, strict=True))
+    object_pixels = sum(int(a.sum()) for a in full)
+    assert object_pixels > 0
+    assert 0 < differing <= 0.05 * object_pixels
