@@ -282,7 +282,11 @@ def _full_memory_rate(times: list[float], first: int) -> str:
 def speed(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     size = _size(args.size)
-    device = torch.device(args.device)
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        print(f"bench sam2 speed: --device {args.device}: not a torch device", file=sys.stderr)
+        return 2
     if device.type == "cuda" and not torch.cuda.is_available():
         print(f"bench sam2 speed: --device {args.device}: CUDA is not available", file=sys.stderr)
         return 2

@@ -65,11 +65,16 @@ def test_speed_on_a_gpu_where_there_is_none_exits_2(capsys) -> None:
     )
 
 
-def test_speed_in_bf16_on_the_cpu_exits_2(capsys) -> None:
-    assert sam2_video.main(["speed", "--dtype", "bfloat16"]) == 2
-    assert capsys.readouterr().err.strip() == (
-        "bench sam2 speed: --dtype bfloat16 is for --device cuda"
-    )
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--dtype", "bfloat16"], "--dtype bfloat16 is for --device cuda"),
+        (["--device", "gpu"], "--device gpu: not a torch device"),
+    ],
+)
+def test_speed_refuses_what_it_cannot_run_with_exit_2(capsys, argv, message) -> None:
+    assert sam2_video.main(["speed", *argv]) == 2
+    assert capsys.readouterr().err.strip() == f"bench sam2 speed: {message}"
 
 
 @pytest.mark.slow
