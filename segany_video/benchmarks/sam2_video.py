@@ -54,9 +54,11 @@ import torch
 
 from segany_video.benchmarks.machine import describe
 from segany_video.benchmarks.peak_memory import peak_rss_mib
+from segany_video.errors import DeviceError
 from segany_video.models.base import EngineInfo
 from segany_video.models.sam2.image_engine import Sam2ImageSegmenter
 from segany_video.models.sam2.variants import SAM2_CONFIGS, Sam2Config, build_sam2
+from segany_video.runtime.device import resolve_device, resolve_dtype
 from segany_video.synthetic.clips import make_clip
 
 META_YAML = "configs/sam2.1/sam2.1_hiera_t.yaml"
@@ -282,17 +284,11 @@ def _full_memory_rate(times: list[float], first: int) -> str:
 def speed(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     size = _size(args.size)
-    try:
-        device = torch.device(args.device)
-    except RuntimeError:
-        print(f"bench sam2 speed: --device {args.device}: not a torch device", file=sys.stderr)
-        return 2
-    if device.type == "cuda" and not torch.cuda.is_available():
-        print(f"bench sam2 speed: --device {args.device}: CUDA is not available", file=sys.stderr)
-        return 2
-    if args.dtype == "bfloat16" and device.type == "cpu":
-        # Our CPU runtime refuses bf16 (emulated there, slower than float32 on most CPUs).
-        print("bench sam2 speed: --dtype bfloat16 is for --device cuda", file=sys.stderr)
+    try:  # the runtime's own checks: a device this machine has, a dtype that device runs
+        device = resolve_device(args.device)
+        resolve_dtype(device, args.dtype)
+    except DeviceError as exc:
+        print(f"bench sam2 speed: {exc}", file=sys.stderr)
         return 2
     full = bench_config(args.image_size).num_maskmem  # first frame with every memory slot used
     with tempfile.TemporaryDirectory() as tmp, _quiet_tqdm(), torch.inference_mode():
