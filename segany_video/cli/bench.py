@@ -20,6 +20,7 @@ BENCHES = {
     "davis-track": "segany_video.benchmarks.davis_track",
     "one-step": "segany_video.benchmarks.one_step",
     "occluders": "segany_video.benchmarks.occluders",
+    "jitter": "segany_video.benchmarks.jitter",
     "sam2": "segany_video.benchmarks.sam2_video",
     "studio": "segany_video.benchmarks.studio",
     "batch": "segany_video.benchmarks.batch",

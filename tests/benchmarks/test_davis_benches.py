@@ -7,8 +7,10 @@ written in DAVIS layout; the benchmarks' figures are checked against what is kno
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -16,7 +18,7 @@ import pytest
 import torch
 
 from segany_video.benchmarks import composites as composites_bench
-from segany_video.benchmarks import davis_track, one_step
+from segany_video.benchmarks import davis_track, jitter, one_step
 from segany_video.benchmarks import occluders as occluders_bench
 from segany_video.config import Config
 from segany_video.errors import ConfigError
@@ -210,3 +212,62 @@ def test_occluders_command_behind_reports_leaks(root: Path, tmp_path: Path, caps
     assert 0.0 <= data["occluded_over_2"] <= 1.0
     header = capsys.readouterr().out.splitlines()[-2]
     assert "band" in header and "pole" not in header
+
+
+def test_nudged_configs_change_one_setting_each() -> None:
+    config = Config(tracker=TrackerSettings(prior_blur=0.3, max_growth=0.1))
+    runs = jitter.nudged_configs(config)
+    assert runs[0] == ("configured", {}, config)
+    assert len(runs) == 1 + len(jitter.NUDGES)
+    for (name, factor), (_, changed, nudged) in zip(jitter.NUDGES, runs[1:], strict=True):
+        expected = {"prior_blur": 0.3, "max_growth": 0.1}[name] * factor
+        assert changed == {name: pytest.approx(expected)}
+        assert getattr(nudged.tracker, name) == pytest.approx(expected)
+        # Everything else is the configured run's.
+        assert dataclasses.replace(nudged.tracker, **{name: getattr(config.tracker, name)}) == (
+            config.tracker
+        )
+        assert nudged.runtime == config.runtime
+
+
+def test_jitter_command_reports_every_run(root: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "jitter.json"
+    argv = [str(root), "--sequences", "red", "blue", "--device", "cpu", "--json", str(out)]
+    assert jitter.main(argv) == 0
+    data = json.loads(out.read_text())
+    assert [run["label"] for run in data["runs"]] == [
+        "configured",
+        *(f"{name} x{factor:g}" for name, factor in jitter.NUDGES),
+    ]
+    config = Config(runtime=RuntimeSettings(device="cpu"))
+    plain = evaluate_davis(root, VideoSegmenter(config=config), sequences=["red", "blue"])
+    assert data["runs"][0]["jf"] == {s.name: pytest.approx(s.jf_mean) for s in plain.sequences}
+    printed = capsys.readouterr().out
+    assert "blue" in printed and "max_growth x1.04" in printed
+
+
+def test_jitter_runs_each_nudged_setting(root: Path, tmp_path: Path, monkeypatch) -> None:
+    # On the synthetic clips no nudge changes a mask, so the evaluation is replaced by one
+    # whose J&F reads the settings it was run with.
+    def fake_evaluate(root, segmenter, prompt, clicks, sequences):
+        tracker = segmenter.config.tracker
+        scores = [
+            SimpleNamespace(name=name, jf_mean=tracker.prior_blur + n * tracker.max_growth)
+            for n, name in enumerate(sequences)
+        ]
+        return SimpleNamespace(sequences=scores)
+
+    monkeypatch.setattr(jitter, "evaluate_davis", fake_evaluate)
+    out = tmp_path / "jitter.json"
+    argv = [str(root), "--sequences", "red", "blue", "--device", "cpu", "--json", str(out)]
+    assert jitter.main(argv) == 0
+    data = json.loads(out.read_text())
+    blur, growth = TrackerSettings().prior_blur, TrackerSettings().max_growth
+    expected = [(blur, growth)] + [
+        (blur * f if name == "prior_blur" else blur, growth * f if name == "max_growth" else growth)
+        for name, f in jitter.NUDGES
+    ]
+    for run, (b, g) in zip(data["runs"], expected, strict=True):
+        assert run["jf"] == {"red": pytest.approx(b), "blue": pytest.approx(b + g)}
+        assert run["mean"] == pytest.approx(b + g / 2)
+    assert data["mean_of_runs"] == pytest.approx(np.mean([b + g / 2 for b, g in expected]))
