@@ -27,7 +27,7 @@ import numpy as np
 
 from segany_video.config import Config
 from segany_video.evaluation.davis_eval import (
-    PROMPT_KINDS,
+    add_prompt_options,
     add_run_options,
     add_sequence_options,
     chosen_sequences,
@@ -99,8 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         "settings nudged by a few percent: how much of a figure is luck.",
     )
     add_sequence_options(parser)
-    parser.add_argument("--prompt", choices=PROMPT_KINDS, default="mask")
-    parser.add_argument("--clicks", type=int, default=3)
+    add_prompt_options(parser)
     add_run_options(parser)
     parser.add_argument("--json", help="write every run's J&F per sequence as JSON here")
     return parser

@@ -27,7 +27,7 @@ import numpy as np
 
 from segany_video.evaluation.davis_data import DavisSequence, open_sequence
 from segany_video.evaluation.davis_eval import (
-    PROMPT_KINDS,
+    add_prompt_options,
     add_run_options,
     add_sequence_options,
     chosen_sequences,
@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         "of the object (or, with --behind, a band of its own texture behind it).",
     )
     add_sequence_options(parser)
-    parser.add_argument("--prompt", choices=PROMPT_KINDS, default="mask")
+    add_prompt_options(parser, clicks=False)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="the poles' draw")
     parser.add_argument(
         "--behind",

@@ -216,6 +216,13 @@ def add_sequence_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split-file", type=Path, help="another split file of the same form")
 
 
+def add_prompt_options(parser: argparse.ArgumentParser, clicks: bool = True) -> None:
+    """How frame 0 is prompted from the ground truth: ``--prompt`` (and ``--clicks``)."""
+    parser.add_argument("--prompt", choices=PROMPT_KINDS, default="mask")
+    if clicks:
+        parser.add_argument("--clicks", type=int, default=3, help="clicks for --prompt clicks")
+
+
 def chosen_sequences(args: argparse.Namespace) -> list[str]:
     """The sequence names :func:`add_sequence_options`' options select."""
     if args.split is not None:
@@ -245,8 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
         "J, F and J&F per sequence, area-ratio and score-vs-IoU statistics.",
     )
     add_sequence_options(parser)
-    parser.add_argument("--prompt", choices=PROMPT_KINDS, default="mask")
-    parser.add_argument("--clicks", type=int, default=3)
+    add_prompt_options(parser)
     parser.add_argument("--max-frames", type=int, default=None)
     add_run_options(parser)
     parser.add_argument("--out", type=Path, help="write predicted PNGs here")
