@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from segany_video.config import Config
+from segany_video.errors import ConfigError
 from segany_video.evaluation.davis_eval import (
     add_prompt_options,
     add_run_options,
@@ -62,11 +63,20 @@ class Run:
 
 
 def nudged_configs(config: Config) -> list[tuple[str, dict[str, float], Config]]:
-    """The configured run first, then one per :data:`NUDGES` entry: ``(label, changed, config)``."""
+    """The configured run first, then one per :data:`NUDGES` entry: ``(label, changed, config)``.
+
+    Raises:
+        ConfigError: a nudged value falls outside the setting's range.
+    """
     runs: list[tuple[str, dict[str, float], Config]] = [("configured", {}, config)]
     for name, factor in NUDGES:
         value = getattr(config.tracker, name) * factor
-        tracker = dataclasses.replace(config.tracker, **{name: value})
+        try:
+            tracker = dataclasses.replace(config.tracker, **{name: value})
+        except ConfigError as exc:
+            raise ConfigError(
+                f"bench jitter: the configured {name} cannot be nudged: {exc}"
+            ) from exc
         runs.append(
             (f"{name} x{factor:g}", {name: value}, dataclasses.replace(config, tracker=tracker))
         )

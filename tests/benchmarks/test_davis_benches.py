@@ -230,6 +230,12 @@ def test_nudged_configs_change_one_setting_each() -> None:
         assert nudged.runtime == config.runtime
 
 
+def test_a_setting_at_the_edge_of_its_range_cannot_be_nudged() -> None:
+    config = Config(tracker=TrackerSettings(prior_blur=2.0))  # the largest blur allowed
+    with pytest.raises(ConfigError, match="bench jitter: the configured prior_blur"):
+        jitter.nudged_configs(config)
+
+
 def test_jitter_command_reports_every_run(root: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "jitter.json"
     argv = [str(root), "--sequences", "red", "blue", "--device", "cpu", "--json", str(out)]
