@@ -295,8 +295,8 @@ def speed(args: argparse.Namespace) -> int:
         video = Path(tmp) / "clip.mp4"
         clicks = write_video(video, args.frames, size, args.seed)[: args.objects]
         ours = build_ours(args.image_size, args.seed)
-        predictor, module = build_meta(args.image_size, ours.state_dict(), args.device)
-        mine, t_ours = _timed(run_ours(ours, video, clicks, args.device, args.dtype))
+        predictor, module = build_meta(args.image_size, ours.state_dict(), str(device))
+        mine, t_ours = _timed(run_ours(ours, video, clicks, str(device), args.dtype))
         theirs, t_meta = _timed(run_meta(predictor, module, ours, video, clicks, dtype=args.dtype))
     if len(mine) != len(theirs):
         raise RuntimeError(f"ours gave {len(mine)} frames, Meta's predictor {len(theirs)}")
