@@ -84,41 +84,51 @@ class MotionCue:
 
 
 class PartMotion:
-    """Which parts of a mask move as its largest part (the body) does, against the surroundings.
+    """Which parts of a mask move as its largest part (the body) does, and which as its
+    surroundings do.
 
     A part cut off from the body by a thin occluder (a post in front of a walker, the lines of a
     paraglider) moves with the body; a blob broken off a leak rides on the background's flow.
     Only when the body clearly moves against its surroundings (more than ``2 * sigma``) can the
-    two be told apart; a part then counts as moving with the body when its flow is nearer the
-    body's than half the gap between the body's and the surroundings'.
+    two be told apart; a part then moves with one of them when its flow is nearer that one's
+    than half the gap between the two.
 
     Args:
         flow: backward flow of the current frame.
         sigma: flow noise in source pixels (as :class:`MotionCue`).
     """
 
+    WITH_BODY = 1
+    WITH_SURROUNDINGS = -1
+
     def __init__(self, flow: FlowField, sigma: float) -> None:
         self.flow = flow
         self.sigma = sigma
 
     def __call__(self, labels: np.ndarray, body: int, box: tuple[int, int, int, int]) -> np.ndarray:
-        """``(count,)`` bool: per label of ``labels`` (parts of a mask, 0 = not the mask, a crop
-        of the frame at ``box``), whether it moves with part ``body``."""
+        """``(count,)`` int8: per label of ``labels`` (parts of a mask, 0 = not the mask, a crop
+        of the frame at ``box``), :data:`WITH_BODY` when it moves with part ``body``,
+        :data:`WITH_SURROUNDINGS` when it moves as the surroundings do, 0 when motion cannot
+        tell (and for the body and label 0)."""
         count = int(labels.max()) + 1
-        vouched = np.zeros(count, dtype=bool)
+        verdict = np.zeros(count, dtype=np.int8)
         # The crop's low-res cells, grown by a margin of surroundings.
         vectors, cell_box, scales = flow_cells(self.flow, box, _MARGIN)
         cells = labels_on_cells(labels, box, cell_box, scales)
         motions = body_against_surroundings(vectors, cells, body)
         if motions is None or motions[2] < 2.0 * self.sigma:
-            return vouched
-        moving, _, separation = motions
+            return verdict
+        moving, still, separation = motions
         for label in range(1, count):
             part = vectors[cells == label]
-            if label != body and len(part) >= _MIN_OBJECT:
-                gap = float(np.hypot(*(np.median(part, axis=0) - moving)))
-                vouched[label] = gap < 0.5 * separation
-        return vouched
+            if label == body or len(part) < _MIN_OBJECT:
+                continue
+            median = np.median(part, axis=0)
+            if float(np.hypot(*(median - moving))) < 0.5 * separation:
+                verdict[label] = self.WITH_BODY
+            elif float(np.hypot(*(median - still))) < 0.5 * separation:
+                verdict[label] = self.WITH_SURROUNDINGS
+        return verdict
 
 
 def flow_cells(

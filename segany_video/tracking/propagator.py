@@ -316,7 +316,8 @@ class Propagator:
             iou, quality, distance, lost, self.settings, rank, size_ratio=size_ratio
         )
         matching = match_candidates(cost, self.settings.gate)
-        # Parts split off by an occluder move with the body; broken-off leaks do not.
+        # Parts split off by an occluder move with the body, or were kept apart last frame as
+        # its edge shaves them; broken-off leaks do neither.
         parts = None if flow is None else PartMotion(flow, self.settings.motion_sigma)
         outcomes = {}
         for row, col in matching.matches:
@@ -326,7 +327,7 @@ class Propagator:
             if reach is not None:
                 reach_box = proposals.reach_boxes[row]
                 mask = within_reach(mask, reach, self.settings.max_growth, reach_box)
-                mask = drop_detached(mask, self.settings.max_gap, box, parts)
+                mask = drop_detached(mask, self.settings.max_gap, box, parts, reach)
             outcomes[slot] = _Outcome(
                 mask, float(quality[col]), _low_res(candidates, col // k, col % k), box
             )

@@ -8,17 +8,21 @@ frame to frame once accepted, so they are cut before a mask becomes the track's 
 * parts detached from the object's body: a blob that broke off a leak (or was picked up on
   colour alone) is carried along by the flow forever after, far from the object
   (:func:`drop_detached`). A far part that moves as the body does is kept: an occluder split
-  it off (a post in front of a walker), or the object is made of parts (a paraglider).
+  it off (a post in front of a walker), or the object is made of parts (a paraglider). So is
+  a part kept apart last frame whose gap grew a little (the post's edge shaving it), unless it
+  moves as the surroundings do.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import cv2
 import numpy as np
 
 from segany_video.tracking.boxes import Box, tight_box
+from segany_video.tracking.motion_cue import PartMotion
+
+# How much further than the gap a part already kept apart last frame may lie.
+KEPT_APART_ALLOWANCE = 1.25
 
 
 def within_reach(
@@ -59,7 +63,8 @@ def drop_detached(
     mask: np.ndarray,
     gap: float,
     within: Box | None = None,
-    moves_with_body: Callable[[np.ndarray, int, Box], np.ndarray] | None = None,
+    motion: PartMotion | None = None,
+    previous: np.ndarray | None = None,
 ) -> np.ndarray:
     """Remove the parts of ``mask`` further than ``gap * sqrt(area)`` from its largest part.
 
@@ -71,9 +76,13 @@ def drop_detached(
         mask: ``(H, W)`` bool.
         gap: largest distance of a kept part, as a fraction of the body's ``sqrt(area)``.
         within: a box holding every pixel of ``mask`` (None: the whole frame).
-        moves_with_body: given the crop's part labels, the body's label and the crop's box,
-            which labels move as the body does (see :class:`.motion_cue.PartMotion`); those are
-            kept at any distance: an occluder split them off, not a leak.
+        motion: tells which parts move as the body does; those are kept at any distance: an
+            occluder split them off, not a leak.
+        previous: last frame's mask moved to this frame. A part lying mostly on one of its
+            parts apart from the body was kept apart already (an occluder split it off): it
+            may be :data:`KEPT_APART_ALLOWANCE` times the gap away, as the occluder's edge
+            shaves it, unless ``motion`` says it moves as the surroundings do (a leak kept
+            within the gap once). A part breaking off the body now gets the gap alone.
 
     Returns:
         ``(H, W)`` bool, a subset of ``mask`` (the same array when nothing is removed).
@@ -94,9 +103,49 @@ def drop_detached(
     near = cv2.dilate((labels == body).astype(np.uint8), kernel) > 0
     keep = np.bincount(labels[near], minlength=count) > 0
     keep[0] = False
-    if moves_with_body is not None and not keep.all():
-        keep |= moves_with_body(labels, body, box)
-        keep[0] = False
+    verdict = None
+    if motion is not None and not keep[1:].all():
+        verdict = motion(labels, body, box)
+        keep |= verdict == PartMotion.WITH_BODY
+    if previous is not None and not keep[1:].all():
+        apart = _kept_apart_before(labels, body, box, previous, radius)
+        if verdict is not None:
+            apart &= verdict != PartMotion.WITH_SURROUNDINGS
+        keep |= apart
+    keep[0] = False
     out = np.zeros_like(mask)
     out[y0:y1, x0:x1] = keep[labels]
     return out
+
+
+def _kept_apart_before(
+    labels: np.ndarray, body: int, box: Box, previous: np.ndarray, radius: int
+) -> np.ndarray:
+    """Which labels lie mostly on a part of ``previous`` apart from its body, and are within
+    :data:`KEPT_APART_ALLOWANCE` times ``radius`` of the body now."""
+    x0, y0, x1, y1 = box
+    keep = np.zeros(int(labels.max()) + 1, dtype=bool)
+    whole = tight_box(previous)
+    if whole is None:
+        return keep
+    # Last frame's parts are labelled whole: its body may reach beyond this mask's box.
+    bx0, by0 = min(x0, whole[0]), min(y0, whole[1])
+    bx1, by1 = max(x1, whole[2]), max(y1, whole[3])
+    before = previous[by0:by1, bx0:bx1].astype(np.uint8)
+    count, parts, stats, _ = cv2.connectedComponentsWithStats(before, connectivity=8)
+    if count <= 2:
+        return keep
+    areas = stats[:, cv2.CC_STAT_AREA].copy()
+    areas[0] = 0
+    parts = parts[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0]
+    apart = (parts > 0) & (parts != int(np.argmax(areas)))
+    reach = int(KEPT_APART_ALLOWANCE * radius)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    near = np.bincount(
+        labels[cv2.dilate((labels == body).astype(np.uint8), kernel) > 0], minlength=keep.size
+    )
+    on_apart = np.bincount(labels[apart], minlength=keep.size)
+    sizes = np.bincount(labels.ravel(), minlength=keep.size)
+    keep = (near > 0) & (on_apart * 2 > sizes)
+    keep[0] = False
+    return keep

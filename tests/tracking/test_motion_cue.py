@@ -119,7 +119,7 @@ def test_a_far_part_is_kept_only_when_it_moves_with_the_body(
     field, body, part, mask = _split_object(part_shift, object_shift, ground_shift)
     parts = PartMotion(field, sigma=1.5)
     # 30 px apart against a body of sqrt(area) 30: far beyond a gap of 0.1.
-    out = drop_detached(mask, gap=0.1, moves_with_body=parts)
+    out = drop_detached(mask, gap=0.1, motion=parts)
     assert out[body].all()
     assert out[part].all() == kept and out[part].any() == kept
     assert np.array_equal(drop_detached(mask, gap=0.1), body)
@@ -132,7 +132,32 @@ def test_part_motion_reads_the_crop_at_its_place_in_the_frame():
     labels = np.zeros((40, 80), dtype=np.int32)
     labels[body[20:60, 15:95]] = 1
     labels[part[20:60, 15:95]] = 2
-    assert parts(labels, 1, box).tolist() == [False, False, True]
-    # Shifted by one cell the labels would fall on the ground's flow.
+    assert parts(labels, 1, box).tolist() == [0, 0, PartMotion.WITH_BODY]
+    # Shifted by one cell the part's label would fall on the ground's flow.
     moved = np.roll(labels, 12, axis=1)
-    assert parts(moved, 1, box).tolist() == [False, False, False]
+    assert parts(moved, 1, box).tolist() == [0, 0, PartMotion.WITH_SURROUNDINGS]
+
+
+@pytest.mark.parametrize(
+    ("part_shift", "kept"),
+    [
+        (0.0, False),  # rides on the ground: a leak kept within the gap once
+        (4.0, True),  # halfway between body and ground: motion cannot tell
+        (8.0, True),  # moves with the body
+    ],
+)
+def test_a_part_kept_apart_last_frame_is_dropped_when_it_moves_with_the_ground(part_shift, kept):
+    size = (160, 240)
+    body = np.zeros(size, dtype=bool)
+    body[30:130, 20:120] = True  # sqrt(area) 100: gap 10 px, 12 px for a part kept apart
+    part = np.zeros(size, dtype=bool)
+    part[30:130, 131:150] = True  # 11 px from the body
+    before = body.copy()
+    before[30:130, 129:150] = True  # last frame 9 px away: kept apart then
+    flow = np.zeros((*size, 2), dtype=np.float32)
+    flow[body, 0] = -8.0
+    flow[part, 0] = -part_shift
+    parts = PartMotion(FlowField(flow, size), sigma=1.5)
+    out = drop_detached(body | part, gap=0.1, motion=parts, previous=before)
+    assert out[body].all()
+    assert out[part].all() == kept and out[part].any() == kept

@@ -36,6 +36,34 @@ def test_detached_far_part_is_dropped_and_near_part_kept():
     assert out.sum() == body.sum() + near.sum()
 
 
+def test_a_part_kept_apart_last_frame_stays_while_its_gap_grows_slowly():
+    # Body 100x100 (gap limit 10 px). Last frame a post split off a strip 9 px away; now the
+    # post's edge shaved it: 11 px away. It was kept apart already, so it stays.
+    body = rect(200, 300, 50, 50, 150, 150)
+    before = body | rect(200, 300, 159, 50, 175, 150)
+    strip = rect(200, 300, 161, 50, 175, 150)
+    out = drop_detached(body | strip, gap=0.1, previous=before)
+    assert out[strip].all()
+    # Without last frame, or with last frame's strip still joined to the body, the rule is
+    # today's: 11 px is beyond the gap.
+    assert not drop_detached(body | strip, gap=0.1)[strip].any()
+    joined = body | rect(200, 300, 150, 50, 175, 150)
+    assert not drop_detached(body | strip, gap=0.1, previous=joined)[strip].any()
+
+
+def test_a_part_kept_apart_last_frame_is_dropped_when_its_gap_jumps():
+    before = rect(200, 300, 50, 50, 150, 150) | rect(200, 300, 159, 50, 175, 150)
+    # On last frame's strip, but the body's edge fell back 20 px: the gap jumped 9 -> 31 px.
+    body = rect(200, 300, 50, 40, 130, 160)  # about the same area as before
+    strip = rect(200, 300, 161, 50, 175, 150)
+    assert not drop_detached(body | strip, gap=0.1, previous=before)[strip].any()
+    # 11 px away but mostly off last frame's strip: a new blob, judged as today.
+    moved = rect(200, 300, 161, 50, 200, 150)
+    assert not drop_detached(rect(200, 300, 50, 50, 150, 150) | moved, 0.1, previous=before)[
+        moved
+    ].any()
+
+
 @pytest.mark.parametrize("gap", [0.0, 0.1])
 def test_single_part_or_disabled_rule_keeps_the_mask(gap):
     mask = rect(50, 50, 10, 10, 20, 20) | rect(50, 50, 40, 40, 45, 45)
