@@ -51,8 +51,7 @@ def within_reach(
     height, width = mask.shape
     x0, y0 = max(0, box[0] - reach), max(0, box[1] - reach)
     x1, y1 = min(width, box[2] + reach), min(height, box[3] + reach)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
-    allowed = cv2.dilate(expected[y0:y1, x0:x1].astype(np.uint8), kernel) > 0
+    allowed = _grown(expected[y0:y1, x0:x1], reach)
     # Nothing outside the dilated crop is allowed: only the crop is copied.
     out = np.zeros_like(mask)
     out[y0:y1, x0:x1] = mask[y0:y1, x0:x1] & allowed
@@ -91,17 +90,11 @@ def drop_detached(
     if gap <= 0 or box is None:
         return mask
     x0, y0, x1, y1 = box
-    crop = mask[y0:y1, x0:x1].astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(crop, connectivity=8)
+    count, labels, areas, body = _parts(mask[y0:y1, x0:x1])
     if count <= 2:
         return mask
-    areas = stats[:, cv2.CC_STAT_AREA].copy()
-    areas[0] = 0
-    body = int(np.argmax(areas))
     radius = max(2, int(gap * np.sqrt(areas[body])))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    near = cv2.dilate((labels == body).astype(np.uint8), kernel) > 0
-    keep = np.bincount(labels[near], minlength=count) > 0
+    keep = np.bincount(labels[_grown(labels == body, radius)], minlength=count) > 0
     keep[0] = False
     verdict = None
     if motion is not None and not keep[1:].all():
@@ -131,21 +124,32 @@ def _kept_apart_before(
     # Last frame's parts are labelled whole: its body may reach beyond this mask's box.
     bx0, by0 = min(x0, whole[0]), min(y0, whole[1])
     bx1, by1 = max(x1, whole[2]), max(y1, whole[3])
-    before = previous[by0:by1, bx0:bx1].astype(np.uint8)
-    count, parts, stats, _ = cv2.connectedComponentsWithStats(before, connectivity=8)
+    count, parts, _, old_body = _parts(previous[by0:by1, bx0:bx1])
     if count <= 2:
         return keep
-    areas = stats[:, cv2.CC_STAT_AREA].copy()
-    areas[0] = 0
     parts = parts[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0]
-    apart = (parts > 0) & (parts != int(np.argmax(areas)))
+    apart = (parts > 0) & (parts != old_body)
     reach = int(KEPT_APART_ALLOWANCE * radius)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
-    near = np.bincount(
-        labels[cv2.dilate((labels == body).astype(np.uint8), kernel) > 0], minlength=keep.size
-    )
+    near = np.bincount(labels[_grown(labels == body, reach)], minlength=keep.size)
     on_apart = np.bincount(labels[apart], minlength=keep.size)
     sizes = np.bincount(labels.ravel(), minlength=keep.size)
     keep = (near > 0) & (on_apart * 2 > sizes)
     keep[0] = False
     return keep
+
+
+def _parts(crop: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, int]:
+    """8-connected parts of a bool crop: their count (background included), labels, areas
+    (0 for the background) and the largest part's label."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        crop.astype(np.uint8), connectivity=8
+    )
+    areas = stats[:, cv2.CC_STAT_AREA].copy()
+    areas[0] = 0
+    return count, labels, areas, int(np.argmax(areas))
+
+
+def _grown(region: np.ndarray, radius: int) -> np.ndarray:
+    """``region`` (bool) grown by a disc of ``radius`` pixels."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(region.astype(np.uint8), kernel) > 0
