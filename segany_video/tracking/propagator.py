@@ -327,7 +327,7 @@ class Propagator:
             if reach is not None:
                 reach_box = proposals.reach_boxes[row]
                 mask = within_reach(mask, reach, self.settings.max_growth, reach_box)
-                mask = drop_detached(mask, self.settings.max_gap, box, parts, reach)
+                mask = drop_detached(mask, self.settings.max_gap, box, parts, reach, reach_box)
             outcomes[slot] = _Outcome(
                 mask, float(quality[col]), _low_res(candidates, col // k, col % k), box
             )

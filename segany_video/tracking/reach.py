@@ -64,6 +64,7 @@ def drop_detached(
     within: Box | None = None,
     motion: PartMotion | None = None,
     previous: np.ndarray | None = None,
+    previous_within: Box | None = None,
 ) -> np.ndarray:
     """Remove the parts of ``mask`` further than ``gap * sqrt(area)`` from its largest part.
 
@@ -82,6 +83,7 @@ def drop_detached(
             may be :data:`KEPT_APART_ALLOWANCE` times the gap away, as the occluder's edge
             shaves it, unless ``motion`` says it moves as the surroundings do (a leak kept
             within the gap once). A part breaking off the body now gets the gap alone.
+        previous_within: a box holding every pixel of ``previous`` (None: the whole frame).
 
     Returns:
         ``(H, W)`` bool, a subset of ``mask`` (the same array when nothing is removed).
@@ -101,7 +103,7 @@ def drop_detached(
         verdict = motion(labels, body, box)
         keep |= verdict == PartMotion.WITH_BODY
     if previous is not None and not keep[1:].all():
-        apart = _kept_apart_before(labels, body, box, previous, radius)
+        apart = _kept_apart_before(labels, areas, body, box, previous, previous_within, radius)
         if verdict is not None:
             apart &= verdict != PartMotion.WITH_SURROUNDINGS
         keep |= apart
@@ -112,13 +114,19 @@ def drop_detached(
 
 
 def _kept_apart_before(
-    labels: np.ndarray, body: int, box: Box, previous: np.ndarray, radius: int
+    labels: np.ndarray,
+    areas: np.ndarray,
+    body: int,
+    box: Box,
+    previous: np.ndarray,
+    previous_within: Box | None,
+    radius: int,
 ) -> np.ndarray:
     """Which labels lie mostly on a part of ``previous`` apart from its body, and are within
     :data:`KEPT_APART_ALLOWANCE` times ``radius`` of the body now."""
     x0, y0, x1, y1 = box
-    keep = np.zeros(int(labels.max()) + 1, dtype=bool)
-    whole = tight_box(previous)
+    keep = np.zeros(len(areas), dtype=bool)
+    whole = tight_box(previous, previous_within)
     if whole is None:
         return keep
     # Last frame's parts are labelled whole: its body may reach beyond this mask's box.
@@ -132,8 +140,7 @@ def _kept_apart_before(
     reach = int(KEPT_APART_ALLOWANCE * radius)
     near = np.bincount(labels[_grown(labels == body, reach)], minlength=keep.size)
     on_apart = np.bincount(labels[apart], minlength=keep.size)
-    sizes = np.bincount(labels.ravel(), minlength=keep.size)
-    keep = (near > 0) & (on_apart * 2 > sizes)
+    keep = (near > 0) & (on_apart * 2 > areas)
     keep[0] = False
     return keep
 
