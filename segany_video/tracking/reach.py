@@ -97,7 +97,6 @@ def drop_detached(
         return mask
     radius = max(2, int(gap * np.sqrt(areas[body])))
     keep = np.bincount(labels[_grown(labels == body, radius)], minlength=count) > 0
-    keep[0] = False
     verdict = None
     if motion is not None and not keep[1:].all():
         verdict = motion(labels, body, box)
