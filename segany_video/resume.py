@@ -273,19 +273,22 @@ class RunJournal:
 
     # -- during the run ---------------------------------------------------------------------
 
-    def record(self, result: FrameResult, snapshot: Any) -> None:
+    def record(self, result: FrameResult, snapshot: Any, settled: bool = True) -> None:
         """Journal a finished frame; every ``every`` frames also store the tracker snapshot.
 
         Args:
             result: the frame's results.
             snapshot: a callable returning the tracker snapshot after this frame.
+            settled: whether the tracker has given out every result it worked out (one that
+                holds later frames back cannot be snapshotted as "after this frame"; the
+                snapshot then waits for the next settled frame).
         """
         assert self._journal is not None, "start_fresh() or load() first"
         with _writing(self.folder / "journal.jsonl"):
             self._journal.write(json.dumps(result_record(result)) + "\n")
             self._journal.flush()
         self._since_snapshot += 1
-        if self._since_snapshot >= self.every:
+        if self._since_snapshot >= self.every and settled:
             self._since_snapshot = 0
             self._write_snapshot(result.index, snapshot())
 

@@ -236,7 +236,7 @@ class VideoSegmenter:
                         stream = _remember_images(frames, images)
                         for result in tracker.track(stream, self._rewind(video)):
                             outputs.write(result, images.pop(result.index))
-                            journal.record(result, tracker.snapshot)
+                            journal.record(result, tracker.snapshot, tracker.settled())
                             _count(counts, result)
                             done += 1
                             if progress is not None:

@@ -264,3 +264,21 @@ def test_resume_without_a_snapshot_replays_nothing_and_empties_the_journal(tmp_p
     assert snapshot is None
     assert (len(replay), replay.first, replay.last, list(replay)) == (0, None, None, [])
     assert (tmp_path / ".resume" / "journal.jsonl").read_text() == ""
+
+
+def test_a_snapshot_waits_for_a_frame_the_tracker_has_settled_on(tmp_path):
+    """While the tracker holds later frames back, a snapshot would not be "after this frame"."""
+    identity = {"source": "x"}
+    journal = RunJournal(tmp_path, identity, every=2)
+    journal.start_fresh()
+    mask = np.ones((2, 2), dtype=bool)
+    for index in range(6):
+        frame = FrameResult(index, index / 30, {1: ObjectResult(1, mask, None, 1.0, "tracked")})
+        # frames 1-3 go out while the tracker is further on
+        journal.record(frame, lambda i=index: {"frame": i}, settled=index not in (1, 2, 3))
+        if index == 3:  # due since frame 1, but not taken yet
+            assert not (tmp_path / ".resume" / "snapshot.json").exists()
+    journal.close()
+    snapshot, replay = RunJournal(tmp_path, identity).load()
+    assert snapshot["frame"] == 4
+    assert [r.index for r in replay] == list(range(5))

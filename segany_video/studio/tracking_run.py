@@ -86,7 +86,7 @@ def run_tracking(
         try:
             for done, result in enumerate(results, start=1):
                 store.add(result)
-                if store.wants_snapshot(result.index):
+                if store.wants_snapshot(result.index) and tracker.settled():
                     store.add_snapshot(result.index, tracker.snapshot())
                 tick(done, total)
         finally:

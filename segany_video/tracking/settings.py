@@ -81,6 +81,10 @@ class TrackerSettings:
         doubt_frames: how many such frames in a row are tolerated (a brief blur or occlusion).
         max_lost_frames: after this many lost frames the object is no longer searched for
             (None = search until the end of the video).
+        refill_frames: once an object lost for at most this many frames is found again, it is
+            tracked backward over them (0 = off; needs a source that can be read again).
+            Results are held back while an object is lost, up to this many frames (their
+            images too, where outputs need them): about a second of video.
         prior_bins: bins per Lab channel of the keyframe colour model behind the prior (fine,
             to separate an object from similar surroundings).
         appearance_bins: bins per Lab channel of the colour model used to match, search and
@@ -126,6 +130,7 @@ class TrackerSettings:
     score_colour_power: float = 2.0
     velocity_damping: float = 0.9
     max_lost_frames: int | None = None
+    refill_frames: int = 30
     doubt_score: float = 0.15
     doubt_ratio: float = 0.4
     doubt_frames: int = 2
@@ -178,6 +183,7 @@ class TrackerSettings:
         _check_range("doubt_frames", self.doubt_frames, 0, 10_000)
         if self.max_lost_frames is not None:
             _check_range("max_lost_frames", self.max_lost_frames, 0, 10**9)
+        _check_range("refill_frames", self.refill_frames, 0, 10_000)
         _check_range("prior_bins", self.prior_bins, 2, 32)
         _check_range("appearance_bins", self.appearance_bins, 2, 32)
         if self.mode not in ("auto", "image", "video"):

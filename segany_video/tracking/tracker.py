@@ -19,17 +19,19 @@ from itertools import chain
 
 from segany_video.errors import PromptError
 from segany_video.models.base import PromptableSegmenter
-from segany_video.results import FrameResult
+from segany_video.results import FrameResult, TrackState
 from segany_video.runtime.encoded import EncodedFrame
 from segany_video.tracking.backward import BackwardResults, merge_frame
 from segany_video.tracking.prompts import ResolvedKeyframe, ResolvedPrompts
 from segany_video.tracking.propagator import Propagator
+from segany_video.tracking.refill import LostStretchFiller
 from segany_video.tracking.settings import TrackerSettings
 
 Rewind = Callable[[Sequence[int]], Iterator[EncodedFrame]]
 
-# 2: backward results hold run-length coded masks (1: bit-packed).
-SNAPSHOT_VERSION = 2
+# 3: each object's last state, where a lost stretch may begin (2: backward results
+# run-length coded; 1: bit-packed).
+SNAPSHOT_VERSION = 3
 
 
 class BackwardFirstLoop:
@@ -76,6 +78,11 @@ class BackwardFirstLoop:
         """Index of the last frame processed (None before the first)."""
         return self._last_index
 
+    def settled(self) -> bool:
+        """Whether every result so far has been yielded, so :meth:`snapshot` is the state
+        after the last one."""
+        return True
+
 
 class Tracker(BackwardFirstLoop):
     """Tracks the prompted objects of one video.
@@ -104,6 +111,32 @@ class Tracker(BackwardFirstLoop):
         self._backward = BackwardResults(prompts.frame_size)
         self._backward_done = False
         self._last_index: int | None = None
+        self._filler: LostStretchFiller | None = None
+        # Each object's state on the last frame processed: where a lost stretch may begin.
+        self._states = dict.fromkeys(self._order, TrackState.INACTIVE)
+
+    def track(
+        self, frames: Iterable[EncodedFrame], rewind: Rewind | None = None
+    ) -> Iterator[FrameResult]:
+        """As :meth:`BackwardFirstLoop.track`, with each object's lost stretches of up to
+        ``settings.refill_frames`` frames filled backward from where it is found again (frames
+        re-read with ``rewind``; without it, or with the setting 0, nothing is held)."""
+        limit = self.settings.refill_frames
+        if rewind is None or limit == 0:
+            yield from super().track(frames, rewind)
+            return
+        self._filler = LostStretchFiller(
+            self.model, self._order, self.settings, limit, self._states
+        )
+        try:
+            for result in super().track(frames, rewind):
+                yield from self._filler.push(result, rewind)
+            yield from self._filler.flush()
+        finally:
+            self._filler = None
+
+    def settled(self) -> bool:
+        return self._filler is None or not self._filler.holding
 
     def step(self, frame: EncodedFrame) -> FrameResult:
         """Track one frame forward and merge in any held backward results for it."""
@@ -111,6 +144,7 @@ class Tracker(BackwardFirstLoop):
         backward = self._backward.pop(frame.index)
         self._last_index = frame.index
         objects = merge_frame(self._order, forward, backward)
+        self._states = {object_id: result.state for object_id, result in objects.items()}
         return FrameResult(frame.index, frame.timestamp, objects)
 
     def _run_backward(self, start: int, rewind: Rewind | None) -> None:
@@ -136,6 +170,7 @@ class Tracker(BackwardFirstLoop):
             "object_ids": list(self._order),
             "last_index": self._last_index,
             "backward_done": self._backward_done,
+            "states": [self._states[object_id].value for object_id in self._order],
             "forward": self._forward.snapshot(),
             "backward": self._backward.snapshot(),
         }
@@ -149,6 +184,10 @@ class Tracker(BackwardFirstLoop):
         check_snapshot(snapshot, SNAPSHOT_VERSION, None, self._order)
         self._last_index = snapshot["last_index"]
         self._backward_done = bool(snapshot["backward_done"])
+        self._states = {
+            object_id: TrackState(state)
+            for object_id, state in zip(self._order, snapshot["states"], strict=True)
+        }
         self._forward.restore(snapshot["forward"])
         self._backward = BackwardResults.restore(snapshot["backward"])
 
