@@ -18,12 +18,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from segany_video.models.base import PromptableSegmenter
-from segany_video.results import FrameResult, TrackState
+from segany_video.results import FrameResult, ObjectResult, TrackState
 from segany_video.runtime.encoded import EncodedFrame
-from segany_video.tracking.backward import merge_frame
+from segany_video.tracking.backward import mask_from_runs, mask_runs, merge_frame
 from segany_video.tracking.prompts import ResolvedKeyframe
 from segany_video.tracking.propagator import Propagator
 from segany_video.tracking.settings import TrackerSettings
@@ -57,7 +59,8 @@ class LostStretchFiller:
         self.order = list(order)
         self.settings = settings
         self.limit = limit
-        self._held: deque[FrameResult] = deque()
+        # Held results are run-length coded: a few kilobytes a mask instead of H x W bytes.
+        self._held: deque[FrameResult | _Packed] = deque()
         self._lost_since: dict[int | str, int] = {}
         self._last_state: dict[int | str, TrackState] = dict(states or {})
 
@@ -83,6 +86,8 @@ class LostStretchFiller:
             len(self._held) > self.limit or not self._waits_for(self._held[0].index)
         ):
             yield self._release()
+        if self._held and self._held[-1] is result:
+            self._held[-1] = _Packed.of(result)
 
     def flush(self) -> Iterator[FrameResult]:
         """The end of the stream: everything held goes out as it is."""
@@ -94,7 +99,8 @@ class LostStretchFiller:
         return any(start <= index for start in self._lost_since.values())
 
     def _release(self) -> FrameResult:
-        result = self._held.popleft()
+        held = self._held.popleft()
+        result = held.unpacked() if isinstance(held, _Packed) else held
         # A stretch that began on a frame now out can no longer be filled whole.
         for object_id, start in list(self._lost_since.items()):
             if start <= result.index:
@@ -122,9 +128,46 @@ class LostStretchFiller:
                 outcome = replace(outcome, score=min(outcome.score, found_score))
                 position = held[frame.index]
                 before = self._held[position]
-                objects = merge_frame(self.order, dict(before.objects), {object_id: outcome})
-                self._held[position] = FrameResult(before.index, before.timestamp, objects)
+                assert isinstance(before, _Packed)  # only the find itself is not packed yet
+                objects = dict(before.unpacked().objects)
+                objects = merge_frame(self.order, objects, {object_id: outcome})
+                self._held[position] = _Packed.of(
+                    FrameResult(frame.index, before.timestamp, objects)
+                )
         finally:
             close = getattr(frames, "close", None)
             if close is not None:
                 close()  # stops the re-reading where the backward track ended
+
+
+@dataclass(frozen=True)
+class _Packed:
+    """A held frame result with run-length coded masks (see :func:`.backward.mask_runs`)."""
+
+    index: int
+    timestamp: float
+    shape: tuple[int, int]
+    objects: dict[int | str, tuple[np.ndarray | None, np.ndarray | None, float, TrackState]]
+
+    @classmethod
+    def of(cls, result: FrameResult) -> _Packed:
+        first = next(iter(result.objects.values()))
+        return cls(
+            result.index,
+            result.timestamp,
+            first.mask.shape,
+            {
+                object_id: (mask_runs(o.mask), o.box, o.score, o.state)
+                for object_id, o in result.objects.items()
+            },
+        )
+
+    def unpacked(self) -> FrameResult:
+        height, width = self.shape
+        objects = {
+            object_id: ObjectResult(
+                object_id, mask_from_runs(runs, height, width), box, score, state
+            )
+            for object_id, (runs, box, score, state) in self.objects.items()
+        }
+        return FrameResult(self.index, self.timestamp, objects)

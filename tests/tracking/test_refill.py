@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from clip_checks import check_run, clip_info, clip_triples, iou
 from oracle_engine import OracleEngine
+from test_tracker_logic import roundtrip
 
 from segany_video.results import FrameResult, ObjectResult, TrackState, mask_box
 from segany_video.runtime.encoded import encode_sequentially
@@ -123,6 +124,12 @@ def test_the_fill_stops_where_the_object_was_really_hidden(clip, oracle):
     report = check_run(clip, results)
     assert report.state_errors == []
     assert report.switches == 0
+    # The occluder is never lost: its frames, held while the others were, come out unchanged.
+    plain = Tracker(oracle, prompts, TrackerSettings(refill_frames=0))
+    frames = encode_sequentially(oracle, clip_triples(clip))
+    for a, b in zip(results, plain.track(frames, rewinder(clip, oracle)), strict=True):
+        assert np.array_equal(a.objects[1].mask, b.objects[1].mask)
+        assert a.objects[1].score == b.objects[1].score
 
 
 def test_settled_says_when_a_snapshot_is_the_state_after_the_result(clip, oracle):
@@ -142,3 +149,62 @@ def test_without_refill_nothing_is_held(clip, oracle):
     frames = encode_sequentially(oracle, clip_triples(clip, range(40)))
     for result in tracker.track(frames, rewinder(clip, oracle)):
         assert tracker.settled() and result.index == tracker.last_index
+
+
+class BlindOracle(OracleEngine):
+    """The oracle, but the first time it is asked about a frame of ``blind`` it sees nothing:
+    the forward pass loses every object there, a backward pass later sees them."""
+
+    def __init__(self, clip, blind):
+        super().__init__(
+            [clip.frame(i) for i in range(len(clip))], [clip.masks(i) for i in range(len(clip))]
+        )
+        self.blind, self.seen = set(blind), set()
+
+    def decode(self, features, prompts, *, multimask=True):
+        candidates = super().decode(features, prompts, multimask=multimask)
+        if features.index in self.blind and features.index not in self.seen:
+            self.seen.add(features.index)
+            candidates.logits.fill_(-1.0)
+            candidates.scores.zero_()
+        return candidates
+
+
+BLIND = range(12, 15)
+
+
+def track_blind(clip, prompts, indices, tracker=None, settings=None):
+    tracker = tracker or Tracker(BlindOracle(clip, BLIND), prompts, settings)
+    engine = tracker.model
+    frames = encode_sequentially(engine, clip_triples(clip, indices))
+    return list(tracker.track(frames, rewinder(clip, engine))), tracker
+
+
+def test_frames_the_forward_pass_missed_are_filled(clip):
+    prompts = PromptSet.from_dict(clip.prompts()).resolve(clip_info(clip))
+    plain, _ = track_blind(clip, prompts, range(30), settings=TrackerSettings(refill_frames=0))
+    filled, _ = track_blind(clip, prompts, range(30))
+    for index in BLIND:
+        assert plain[index].objects[1].state is TrackState.LOST
+        outcome = filled[index].objects[1]
+        assert outcome.state is TrackState.TRACKED
+        assert iou(outcome.mask, clip.masks(index)[1]) > 0.9
+
+
+def test_a_run_resumed_just_before_a_loss_fills_it_as_an_unbroken_run(clip):
+    """The snapshot carries each object's last state, where a lost stretch may begin."""
+    prompts = PromptSet.from_dict(clip.prompts()).resolve(clip_info(clip))
+    full, _ = track_blind(clip, prompts, range(30))
+    cut = BLIND.start - 1
+    first, first_tracker = track_blind(clip, prompts, range(cut + 1))
+    assert first_tracker.settled()
+    resumed = Tracker(BlindOracle(clip, BLIND), prompts)  # a new process: nothing seen yet
+    resumed.restore(roundtrip(first_tracker.snapshot()))
+    rest, _ = track_blind(clip, prompts, range(cut + 1, 30), tracker=resumed)
+    assert rest[0].objects[1].state is TrackState.TRACKED  # filled, as in the unbroken run
+    for expected, got in zip(full, first + rest, strict=True):
+        assert expected.index == got.index
+        for object_id, a in expected.objects.items():
+            b = got.objects[object_id]
+            assert np.array_equal(a.mask, b.mask)
+            assert (a.score, a.state) == (b.score, b.state)
