@@ -38,6 +38,12 @@ class OracleEngine:
         self.truth = truth
         self.decode_calls = 0
 
+    @classmethod
+    def for_clip(cls, clip, *args, **kwargs) -> OracleEngine:
+        """The oracle of a generated clip (a :class:`SyntheticClip`): its frames and truth."""
+        frames = [clip.frame(i) for i in range(len(clip))]
+        return cls(frames, [clip.masks(i) for i in range(len(clip))], *args, **kwargs)
+
     @staticmethod
     def _key(image: np.ndarray) -> str:
         return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from clip_checks import check_run, clip_info, clip_triples, iou
 from oracle_engine import OracleEngine
 from test_tracker_logic import roundtrip
 
 from segany_video.results import FrameResult, ObjectResult, TrackState, mask_box
 from segany_video.runtime.encoded import encode_sequentially
-from segany_video.synthetic.clips import make_clip
 from segany_video.tracking.prompts import PromptSet
 from segany_video.tracking.refill import LostStretchFiller
 from segany_video.tracking.settings import TrackerSettings
@@ -19,17 +17,6 @@ from segany_video.tracking.tracker import Tracker
 FRAMES = 30
 LOST = range(12, 17)  # object 1 is in view throughout; the scripted forward pass misses it here
 FOUND_SCORE = 0.5
-
-
-@pytest.fixture(scope="module")
-def clip():
-    return make_clip(3, num_frames=70, size=(192, 128))
-
-
-@pytest.fixture(scope="module")
-def oracle(clip):
-    frames = [clip.frame(i) for i in range(len(clip))]
-    return OracleEngine(frames, [clip.masks(i) for i in range(len(clip))])
 
 
 def scripted(clip, lost=LOST, frames=FRAMES):
@@ -155,10 +142,8 @@ class BlindOracle(OracleEngine):
     """The oracle, but the first time it is asked about a frame of ``blind`` it sees nothing:
     the forward pass loses every object there, a backward pass later sees them."""
 
-    def __init__(self, clip, blind):
-        super().__init__(
-            [clip.frame(i) for i in range(len(clip))], [clip.masks(i) for i in range(len(clip))]
-        )
+    def __init__(self, frames, truth, blind):
+        super().__init__(frames, truth)
         self.blind, self.seen = set(blind), set()
 
     def decode(self, features, prompts, *, multimask=True):
@@ -174,7 +159,7 @@ BLIND = range(12, 15)
 
 
 def track_blind(clip, prompts, indices, tracker=None, settings=None):
-    tracker = tracker or Tracker(BlindOracle(clip, BLIND), prompts, settings)
+    tracker = tracker or Tracker(BlindOracle.for_clip(clip, BLIND), prompts, settings)
     engine = tracker.model
     frames = encode_sequentially(engine, clip_triples(clip, indices))
     return list(tracker.track(frames, rewinder(clip, engine))), tracker
@@ -198,7 +183,7 @@ def test_a_run_resumed_just_before_a_loss_fills_it_as_an_unbroken_run(clip):
     cut = BLIND.start - 1
     first, first_tracker = track_blind(clip, prompts, range(cut + 1))
     assert first_tracker.settled()
-    resumed = Tracker(BlindOracle(clip, BLIND), prompts)  # a new process: nothing seen yet
+    resumed = Tracker(BlindOracle.for_clip(clip, BLIND), prompts)  # a new process: nothing seen yet
     resumed.restore(roundtrip(first_tracker.snapshot()))
     rest, _ = track_blind(clip, prompts, range(cut + 1, 30), tracker=resumed)
     assert rest[0].objects[1].state is TrackState.TRACKED  # filled, as in the unbroken run

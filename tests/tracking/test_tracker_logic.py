@@ -7,25 +7,12 @@ import json
 import numpy as np
 import pytest
 from clip_checks import check_run, clip_info, clip_triples, iou
-from oracle_engine import OracleEngine
 
 from segany_video.errors import PromptError
 from segany_video.results import TrackState
 from segany_video.runtime.encoded import encode_sequentially
-from segany_video.synthetic.clips import make_clip
 from segany_video.tracking.prompts import PromptSet
 from segany_video.tracking.tracker import Tracker
-
-
-@pytest.fixture(scope="module")
-def clip():
-    return make_clip(3, num_frames=70, size=(192, 128))
-
-
-@pytest.fixture(scope="module")
-def oracle(clip):
-    frames = [clip.frame(i) for i in range(len(clip))]
-    return OracleEngine(frames, [clip.masks(i) for i in range(len(clip))])
 
 
 def run(clip, engine, prompts, *, rewind=True, tracker=None, indices=None):
