@@ -117,11 +117,13 @@ def report_jobs(path: Path) -> list[dict]:
 
 def kill_when_journaled(out: Path, frames: int) -> int:
     """SIGKILL the process running ``out``'s job (a local worker or a Ray worker) once its
-    journal holds ``frames`` frames; returns its pid."""
+    journal holds ``frames`` frames and a tracker snapshot (which waits while the tracker holds
+    frames back for a lost object); returns its pid."""
     journal = out / ".resume" / "journal.jsonl"
+    snapshot = out / ".resume" / "snapshot.json"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        if journal.is_file() and journal.read_bytes().count(b"\n") >= frames:
+        if journal.is_file() and journal.read_bytes().count(b"\n") >= frames and snapshot.is_file():
             break
         time.sleep(0.01)
     else:
