@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +26,10 @@ class EncodedFrame:
     timestamp: float
     image: np.ndarray
     features: FrameFeatures
+
+
+# Re-reads earlier frames by index, in the order given (descending for a backward pass).
+Rewind = Callable[[Sequence[int]], Iterator[EncodedFrame]]
 
 
 def encode_sequentially(

@@ -26,10 +26,10 @@ from segany_video.models.sam2.video import Sam2Video
 from segany_video.models.sam2.video_session import FrameSteps, VideoSession
 from segany_video.models.sam2.video_settings import VideoSettings
 from segany_video.results import FrameResult, ObjectResult, TrackState, mask_box
-from segany_video.runtime.encoded import EncodedFrame
+from segany_video.runtime.encoded import EncodedFrame, Rewind
 from segany_video.tracking.backward import BackwardResults
 from segany_video.tracking.prompts import ResolvedKeyframe, ResolvedPrompts
-from segany_video.tracking.tracker import BackwardFirstLoop, Rewind, check_snapshot
+from segany_video.tracking.tracker import BackwardFirstLoop, check_snapshot
 
 # 2: backward results hold run-length coded masks (1: bit-packed).
 SNAPSHOT_VERSION = 2

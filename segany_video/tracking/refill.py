@@ -17,20 +17,18 @@ overlaps another object's, the higher score keeps the pixel (:func:`merge_frame`
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from segany_video.models.base import PromptableSegmenter
 from segany_video.results import FrameResult, ObjectResult, TrackState
-from segany_video.runtime.encoded import EncodedFrame
+from segany_video.runtime.encoded import Rewind
 from segany_video.tracking.backward import mask_from_runs, mask_runs, merge_frame
 from segany_video.tracking.prompts import ResolvedKeyframe
 from segany_video.tracking.propagator import Propagator
 from segany_video.tracking.settings import TrackerSettings
-
-Rewind = Callable[[Sequence[int]], Iterator[EncodedFrame]]
 
 _SEEN = (TrackState.PROMPTED, TrackState.TRACKED)
 

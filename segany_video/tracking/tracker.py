@@ -14,20 +14,18 @@ from there gives bit-identical results to an uninterrupted run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 
 from segany_video.errors import PromptError
 from segany_video.models.base import PromptableSegmenter
 from segany_video.results import FrameResult, TrackState
-from segany_video.runtime.encoded import EncodedFrame
+from segany_video.runtime.encoded import EncodedFrame, Rewind
 from segany_video.tracking.backward import BackwardResults, merge_frame
 from segany_video.tracking.prompts import ResolvedKeyframe, ResolvedPrompts
 from segany_video.tracking.propagator import Propagator
 from segany_video.tracking.refill import LostStretchFiller
 from segany_video.tracking.settings import TrackerSettings
-
-Rewind = Callable[[Sequence[int]], Iterator[EncodedFrame]]
 
 # 3: each object's last state, where a lost stretch may begin (2: backward results
 # run-length coded; 1: bit-packed).
