@@ -6,11 +6,12 @@ drawn across it (:mod:`segany_video.evaluation.occluders`). Printed per sequence
 mean J over the frames after the pole has left the object, clean and occluded (whether the part
 the pole cut off and then uncovered was grown back), and the share of frames whose mask is more
 than twice the object's area (leaks). With ``--behind`` the pole is replaced by a wide band of
-the object's own texture behind it: the leak column is then the one to read.
+the object's own texture behind it: the leak column is then the one to read. With ``--still``
+as well, the band stands in the scene (carried by the camera's pan) as a fence would.
 
 Usage::
 
-    segany-video bench occluders ../shared/data/davis2016-train --split tuning [--behind]
+    segany-video bench occluders ../shared/data/davis2016-train --split tuning [--behind [--still]]
 """
 
 from __future__ import annotations
@@ -73,12 +74,18 @@ def frames_after_crossing(sequence: DavisSequence, pole: Pole) -> tuple[int, ...
 
 
 def score(
-    root: Path, name: str, segmenter: VideoSegmenter, prompt: str, seed: int, behind: bool = False
+    root: Path,
+    name: str,
+    segmenter: VideoSegmenter,
+    prompt: str,
+    seed: int,
+    behind: bool = False,
+    still: bool = False,
 ) -> OccluderScores:
     sequence = open_sequence(root, name)
     clean = evaluate_davis(root, segmenter, prompt=prompt, sequences=[name])
     with tempfile.TemporaryDirectory(prefix="segany-occluded-") as folder:
-        pole = write_occluded(sequence, Path(folder), seed, behind)
+        pole = write_occluded(sequence, Path(folder), seed, behind, still)
         occluded = evaluate_davis(folder, segmenter, prompt=prompt, sequences=[name])
     return OccluderScores(
         name,
@@ -145,19 +152,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="a band of the object's own texture behind it instead of a pole in front "
         "(look-alike background: how far masks leak)",
     )
+    parser.add_argument(
+        "--still",
+        action="store_true",
+        help="with --behind: the band stands still in the scene, as a fence would, instead "
+        "of sweeping past; only the object moves across it",
+    )
     add_run_options(parser)
     parser.add_argument("--json", help="write the figures as JSON here")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.still and not args.behind:
+        parser.error("--still describes the band of --behind; give both")
     names = chosen_sequences(args)
     segmenter = VideoSegmenter(config=run_config(args))
     thing = "band" if args.behind else "pole"
     results = []
     for name in names:
-        results.append(score(args.root, name, segmenter, args.prompt, args.seed, args.behind))
+        results.append(
+            score(args.root, name, segmenter, args.prompt, args.seed, args.behind, args.still)
+        )
         print(table(results[-1:], thing).splitlines()[1], flush=True)
     print(table(results, thing))
     if args.json is not None:

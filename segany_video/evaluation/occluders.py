@@ -14,7 +14,10 @@ a brown animal, a wall behind a runner), and masks leak into it. The development
 rarely show that either, so a band is drawn *behind* the object on the same sweep: a few tenths
 of the object's width, tiled with blocks of the object's own frame-0 pixels, so it shares the
 object's colours and fine texture but not its shape. The truth is unchanged (the band is
-background).
+background). A swept band moves unlike everything else in the frame; a fence does not. A *still*
+band stands in the scene instead: behind the object's centre a third of the way in, carried by
+the background's sideways motion (the camera's pan) on every other frame, so only the object
+moves across it.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ _SPEED = (2.0, 12.0)
 # blocks copied from the object, as a fraction of its equivalent side (at least 4 px).
 _BAND = (0.3, 0.6)
 _BLOCK = 0.15
+# Background motion is measured at this scale, away from the object by this many source pixels.
+_MOTION_SCALE = 0.5
+_MOTION_MARGIN = 15
 
 
 @dataclass(frozen=True)
@@ -47,17 +53,26 @@ class Pole:
     width: int
     colour: tuple[int, int, int]
 
+    def left(self, index: int) -> float:
+        """Its left edge on frame ``index`` (may lie outside the frame)."""
+        return self.x0 + self.speed * index
+
     def columns(self, index: int, frame_width: int) -> slice:
-        left = round(self.x0 + self.speed * index)
+        left = round(self.left(index))
         return slice(max(0, left), max(0, min(frame_width, left + self.width)))
 
 
 @dataclass(frozen=True)
 class Band(Pole):
     """A wide bar on a pole's sweep, drawn behind the object with ``texture``
-    (``(H, width, 3)`` uint8, moving with the band)."""
+    (``(H, width, 3)`` uint8, moving with the band); or, with ``path`` (its left edge per
+    frame), standing still in the scene."""
 
     texture: np.ndarray = field(repr=False, compare=False)
+    path: tuple[float, ...] = ()
+
+    def left(self, index: int) -> float:
+        return self.path[index] if self.path else super().left(index)
 
 
 def plan_pole(sequence: DavisSequence, seed: int = DEFAULT_SEED) -> Pole:
@@ -69,8 +84,9 @@ def plan_pole(sequence: DavisSequence, seed: int = DEFAULT_SEED) -> Pole:
     return Pole(x0, speed, width, colour)
 
 
-def plan_band(sequence: DavisSequence, seed: int = DEFAULT_SEED) -> Band:
-    """A band of the object's own texture behind it, on the sweep of :func:`plan_pole`."""
+def plan_band(sequence: DavisSequence, seed: int = DEFAULT_SEED, still: bool = False) -> Band:
+    """A band of the object's own texture behind it, on the sweep of :func:`plan_pole`; or
+    (``still``) standing in the scene behind the object's centre a third of the way in."""
     rng = np.random.default_rng([seed, *sequence.name.encode(), 1])
     frame_width = sequence.mask(0).shape[1]
     columns = np.nonzero(sequence.mask(len(sequence) // 3).any(axis=0))[0]
@@ -79,7 +95,37 @@ def plan_band(sequence: DavisSequence, seed: int = DEFAULT_SEED) -> Band:
     x0, speed = _sweep(sequence, width, rng)
     texture = _object_texture(sequence.frame(0), sequence.mask(0), width, rng)
     mean = tuple(int(v) for v in texture.reshape(-1, 3).mean(axis=0))
-    return Band(x0, speed, width, mean, texture)
+    if not still:
+        return Band(x0, speed, width, mean, texture)
+    crossing = len(sequence) // 3
+    # Where the sweep stands on that frame (behind the object's centre), carried by the scene.
+    moves = np.concatenate([[0.0], np.cumsum(scene_motion(sequence))])
+    path = x0 + speed * crossing + moves - moves[crossing]
+    return Band(x0, speed, width, mean, texture, tuple(float(v) for v in path))
+
+
+def scene_motion(sequence: DavisSequence) -> np.ndarray:
+    """``(len - 1,)`` sideways motion of the background from each frame to the next, in source
+    pixels: the median optical flow away from the object (the camera's pan)."""
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    moves = []
+    previous, previous_truth = None, None
+    for index in range(len(sequence)):
+        image = cv2.cvtColor(sequence.frame(index), cv2.COLOR_RGB2GRAY)
+        height, width = image.shape
+        small = cv2.resize(image, (round(width * _MOTION_SCALE), round(height * _MOTION_SCALE)))
+        truth = sequence.mask(index)
+        if previous is not None:
+            flow = dis.calc(previous, small, None)
+            near = cv2.dilate(
+                (previous_truth | truth).astype(np.uint8),
+                np.ones((2 * _MOTION_MARGIN + 1, 2 * _MOTION_MARGIN + 1), np.uint8),
+            )
+            away = cv2.resize(near, (small.shape[1], small.shape[0])) == 0
+            dx = flow[..., 0][away] if away.any() else flow[..., 0].ravel()
+            moves.append(float(np.median(dx)) / _MOTION_SCALE)
+        previous, previous_truth = small, truth
+    return np.array(moves)
 
 
 def _sweep(sequence: DavisSequence, width: int, rng: np.random.Generator) -> tuple[float, float]:
@@ -147,7 +193,7 @@ def backdrop_frame(
     span = columns.stop - columns.start
     if span > 0:
         # The band's part left of the frame is not drawn: its texture starts that far in.
-        offset = columns.start - round(band.x0 + band.speed * index)
+        offset = columns.start - round(band.left(index))
         behind = ~truth[:, columns]
         region = image[:, columns]
         region[behind] = band.texture[:, offset : offset + span][behind]
@@ -155,11 +201,16 @@ def backdrop_frame(
 
 
 def write_occluded(
-    sequence: DavisSequence, folder: Path, seed: int = DEFAULT_SEED, behind: bool = False
+    sequence: DavisSequence,
+    folder: Path,
+    seed: int = DEFAULT_SEED,
+    behind: bool = False,
+    still: bool = False,
 ) -> Pole:
     """Write ``folder/<name>/JPEGImages/*.png`` and ``Annotations/*.png`` (lossless): with a
-    pole in front of the object, or (``behind``) a band of its texture behind it."""
-    pole = plan_band(sequence, seed) if behind else plan_pole(sequence, seed)
+    pole in front of the object, or (``behind``) a band of its texture behind it, swept or
+    (``still``) standing in the scene."""
+    pole = plan_band(sequence, seed, still) if behind else plan_pole(sequence, seed)
     frames = folder / sequence.name / "JPEGImages"
     annotations = folder / sequence.name / "Annotations"
     frames.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from segany_video.evaluation.occluders import (
     occluded_frame,
     plan_band,
     plan_pole,
+    scene_motion,
     write_occluded,
 )
 
@@ -128,3 +129,43 @@ def test_write_occluded_behind_writes_the_band_frames(root: Path, tmp_path: Path
         image, truth = backdrop_frame(sequence, index, band)
         assert np.array_equal(written.frame(index), image)
         assert np.array_equal(written.mask(index), truth)
+
+
+@pytest.fixture(scope="module")
+def panning(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One sequence filmed by a panning camera: a textured scene sliding left 3 px a frame,
+    and a block moving right 2 px a frame through it."""
+    base = tmp_path_factory.mktemp("davis-pan")
+    (base / "pan" / "JPEGImages").mkdir(parents=True)
+    (base / "pan" / "Annotations").mkdir(parents=True)
+    rng = np.random.default_rng(5)
+    # Smooth texture (blobs a few pixels wide), so optical flow can follow it.
+    scene = cv2.GaussianBlur(rng.integers(0, 255, (H, W + 3 * 12, 3), dtype=np.uint8), (7, 7), 0)
+    for i in range(12):
+        image = np.ascontiguousarray(scene[:, 3 * i : 3 * i + W])
+        mask = np.zeros((H, W), np.uint8)
+        mask[25:65, 40 + 2 * i : 70 + 2 * i] = 255
+        image[mask > 0] = (200, 60, 60)
+        cv2.imwrite(str(base / "pan" / "JPEGImages" / f"{i:05d}.png"), image)
+        cv2.imwrite(str(base / "pan" / "Annotations" / f"{i:05d}.png"), mask)
+    return base
+
+
+def test_still_band_stands_in_the_scene_behind_the_object_a_third_in(panning: Path) -> None:
+    sequence = open_sequence(panning, "pan")
+    # The scene slides left 3 px a frame; measured away from the block, whatever it does.
+    np.testing.assert_allclose(scene_motion(sequence), -3.0, atol=0.5)
+    band = plan_band(sequence, seed=1, still=True)
+    crossing = len(sequence) // 3
+    centre = int(np.nonzero(sequence.mask(crossing).any(axis=0))[0].mean())
+    columns = band.columns(crossing, W)
+    assert columns.start <= centre < columns.stop
+    # From frame to frame it moves with the scene, not with the block (+2) nor on a sweep.
+    steps = np.diff([band.left(i) for i in range(len(sequence))])
+    np.testing.assert_allclose(steps, -3.0, atol=0.5)
+    # Drawn where it stands: the texture's first column at its left edge, whatever the frame.
+    index = crossing + 2
+    image, _ = backdrop_frame(sequence, index, band)
+    left = round(band.left(index))
+    below = sequence.mask(index)[:, left]
+    assert np.array_equal(image[~below, left], band.texture[~below, 0])
