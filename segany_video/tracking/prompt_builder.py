@@ -181,9 +181,10 @@ def colour_posterior(
     joint, against = prior * likelihood, (1.0 - prior) * (1.0 - likelihood)
     cue = None if motion is None else motion.region(x0, y0, x1, y1, warped[y0:y1, x0:x1] > 0.5)
     if cue is not None:
-        # Only where motion did not carry the object: parts of it at rest on the ground (a
-        # planted hand) move as the background does, yet motion brought them along.
-        cue = np.where(warped[y0:y1, x0:x1] > 0.5, np.float32(0.5), cue)
+        # Inside the warped mask too: background taken in on an earlier frame (sand beside a
+        # horse) rides on the background's flow from then on, and only motion tells it from
+        # the object. A part at rest (a planted hand) is lowered as well, but its colours and
+        # the warped prior usually hold it for the few frames it rests.
         joint, against = joint * cue, against * (1.0 - cue)
     posterior = np.zeros(warped.shape, dtype=warped.dtype)
     posterior[y0:y1, x0:x1] = joint / (joint + against)

@@ -29,9 +29,8 @@ class TrackerSettings:
         prior_blur: motion uncertainty of that prior: blur radius as a fraction of the object's
             ``sqrt(area)``.
         motion_confidence: weigh that prior by motion as well: around an object that moves
-            against its surroundings, pixels motion did not carry along and that move as the
-            surroundings do are background with at most this confidence (0.5 = off; see
-            :mod:`.motion_cue`).
+            against its surroundings, pixels that move as the surroundings do are background
+            with at most this confidence (0.5 = off; see :mod:`.motion_cue`).
         motion_sigma: flow noise in source pixels below which two motions are not told apart.
         use_dense_prior: pass the warped previous mask (and low-res logits when the engine has
             them) as the dense prompt.

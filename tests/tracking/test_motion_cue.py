@@ -67,9 +67,9 @@ def test_crop_coordinates_follow_the_frame():
     np.testing.assert_allclose(crop, full[10:70, 20:100], atol=1e-5)
 
 
-def test_posterior_uses_motion_only_where_motion_did_not_carry_the_object():
+def test_posterior_lowers_every_pixel_moving_as_the_ground_inside_the_warped_mask_too():
     field, mask = _field(object_shift=8.0, ground_shift=0.0)
-    # A part of the object at rest on the ground (a planted hand) moves as the ground does.
+    # Ground taken into the mask on an earlier frame now rides on the ground's motion.
     field.flow[40:50, 40:44] = 0.0
     image = np.full((*SIZE, 3), 120, dtype=np.uint8)
     colours = ColourIndex(image, 8)
@@ -78,15 +78,17 @@ def test_posterior_uses_motion_only_where_motion_did_not_carry_the_object():
     plain = colour_posterior(warped, odds, colours, blur=0.2)
     cue = MotionCue(field, 0.9, 1.5)
     moved = colour_posterior(warped, odds, colours, blur=0.2, motion=cue)
-    inside = mask
-    np.testing.assert_allclose(moved[inside], plain[inside], rtol=1e-6)
-    # Just outside the square the blurred prior is uncertain; the ground's motion lowers it
-    # by the odds factor 0.1 / 0.9.
-    y, x = 40, 61
-    p = plain[y, x]
-    expected = p * 0.1 / (p * 0.1 + (1 - p) * 0.9)
-    assert 0.05 < p < 0.95
-    assert moved[y, x] == pytest.approx(expected, rel=1e-4)
+
+    def lowered(p: float) -> float:
+        return p * 0.1 / (p * 0.1 + (1 - p) * 0.9)
+
+    # Deep in the ground patch (low-res cells that are all ground) the full odds factor
+    # 0.1 / 0.9 applies, as it does just outside the square where the prior is uncertain.
+    for y, x in ((45, 42), (40, 61)):
+        assert 0.05 < plain[y, x] < 1.0
+        assert moved[y, x] == pytest.approx(lowered(plain[y, x]), rel=1e-3)
+    # Pixels moving with the object keep their posterior (but for the Gaussian's far tail).
+    np.testing.assert_allclose(moved[31:38, 48:58], plain[31:38, 48:58], rtol=1e-3)
 
 
 def _split_object(part_shift: float, object_shift: float = 8.0, ground_shift: float = 0.0):
