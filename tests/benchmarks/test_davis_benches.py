@@ -25,7 +25,7 @@ from segany_video.errors import ConfigError
 from segany_video.evaluation.composites import Composite
 from segany_video.evaluation.davis_data import open_sequence
 from segany_video.evaluation.davis_eval import evaluate_davis
-from segany_video.evaluation.occluders import Pole
+from segany_video.evaluation.occluders import Band, Pole
 from segany_video.models.classic import build_classic
 from segany_video.results import FrameResult, ObjectResult, TrackState
 from segany_video.runtime.settings import RuntimeSettings
@@ -277,3 +277,27 @@ def test_jitter_runs_each_nudged_setting(root: Path, tmp_path: Path, monkeypatch
         assert run["jf"] == {"red": pytest.approx(b), "blue": pytest.approx(b + g)}
         assert run["mean"] == pytest.approx(b + g / 2)
     assert data["mean_of_runs"] == pytest.approx(np.mean([b + g / 2 for b, g in expected]))
+
+
+def test_occluders_command_still_band_stands_in_the_scene(
+    root: Path, tmp_path: Path, monkeypatch
+) -> None:
+    drawn = []
+    real = occluders_bench.write_occluded
+
+    def spy(*args, **kwargs):
+        drawn.append(real(*args, **kwargs))
+        return drawn[-1]
+
+    monkeypatch.setattr(occluders_bench, "write_occluded", spy)
+    argv = [str(root), "--sequences", "red", "--device", "cpu", "--behind", "--still"]
+    assert occluders_bench.main(argv) == 0
+    (band,) = drawn
+    assert isinstance(band, Band) and len(band.path) == FRAMES
+
+
+def test_occluders_command_still_needs_the_band(root: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        occluders_bench.main([str(root), "--sequences", "red", "--still"])
+    assert stop.value.code == 2
+    assert "--still" in capsys.readouterr().err
