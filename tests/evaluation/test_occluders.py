@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
@@ -22,20 +23,35 @@ from segany_video.evaluation.occluders import (
 H, W, FRAMES = 90, 160, 9
 
 
+def _write_block_sequence(
+    base: Path,
+    name: str,
+    backgrounds: Iterable[np.ndarray],
+    rows: slice,
+    columns: tuple[int, int, int],
+    colour: tuple[int, int, int],
+) -> None:
+    """Write DAVIS sequence ``name`` under ``base``: a flat block over each background, on
+    ``rows``, starting at column ``columns[0]``, ``columns[1]`` px wide, moving ``columns[2]`` px
+    a frame."""
+    (base / name / "JPEGImages").mkdir(parents=True)
+    (base / name / "Annotations").mkdir(parents=True)
+    left, width, speed = columns
+    for i, image in enumerate(backgrounds):
+        mask = np.zeros((H, W), np.uint8)
+        mask[rows, left + speed * i : left + speed * i + width] = 255
+        image[mask > 0] = colour
+        cv2.imwrite(str(base / name / "JPEGImages" / f"{i:05d}.png"), image)
+        cv2.imwrite(str(base / name / "Annotations" / f"{i:05d}.png"), mask)
+
+
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One sequence: a block moving right 4 px a frame over a noisy background."""
     base = tmp_path_factory.mktemp("davis")
     rng = np.random.default_rng(3)
-    (base / "walk" / "JPEGImages").mkdir(parents=True)
-    (base / "walk" / "Annotations").mkdir(parents=True)
-    for i in range(FRAMES):
-        image = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
-        mask = np.zeros((H, W), np.uint8)
-        mask[20:70, 30 + 4 * i : 70 + 4 * i] = 255
-        image[mask > 0] = (20, 200, 40)
-        cv2.imwrite(str(base / "walk" / "JPEGImages" / f"{i:05d}.png"), image)
-        cv2.imwrite(str(base / "walk" / "Annotations" / f"{i:05d}.png"), mask)
+    noise = (rng.integers(0, 255, (H, W, 3), dtype=np.uint8) for _ in range(FRAMES))
+    _write_block_sequence(base, "walk", noise, slice(20, 70), (30, 40, 4), (20, 200, 40))
     return base
 
 
@@ -136,18 +152,11 @@ def panning(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One sequence filmed by a panning camera: a textured scene sliding left 3 px a frame,
     and a block moving right 2 px a frame through it."""
     base = tmp_path_factory.mktemp("davis-pan")
-    (base / "pan" / "JPEGImages").mkdir(parents=True)
-    (base / "pan" / "Annotations").mkdir(parents=True)
     rng = np.random.default_rng(5)
     # Smooth texture (blobs a few pixels wide), so optical flow can follow it.
     scene = cv2.GaussianBlur(rng.integers(0, 255, (H, W + 3 * 12, 3), dtype=np.uint8), (7, 7), 0)
-    for i in range(12):
-        image = np.ascontiguousarray(scene[:, 3 * i : 3 * i + W])
-        mask = np.zeros((H, W), np.uint8)
-        mask[25:65, 40 + 2 * i : 70 + 2 * i] = 255
-        image[mask > 0] = (200, 60, 60)
-        cv2.imwrite(str(base / "pan" / "JPEGImages" / f"{i:05d}.png"), image)
-        cv2.imwrite(str(base / "pan" / "Annotations" / f"{i:05d}.png"), mask)
+    views = (np.ascontiguousarray(scene[:, 3 * i : 3 * i + W]) for i in range(12))
+    _write_block_sequence(base, "pan", views, slice(25, 65), (40, 30, 2), (200, 60, 60))
     return base
 
 
