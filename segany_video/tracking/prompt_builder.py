@@ -183,8 +183,8 @@ def colour_posterior(
     if cue is not None:
         # Inside the warped mask too: background taken in on an earlier frame (sand beside a
         # horse) rides on the background's flow from then on, and only motion tells it from
-        # the object. A part at rest (a planted hand) is lowered as well, but its colours and
-        # the warped prior usually hold it for the few frames it rests.
+        # the object. A part at rest (a planted hand) is lowered too; its colours and the
+        # warped prior hold it while it rests, though not always.
         joint, against = joint * cue, against * (1.0 - cue)
     posterior = np.zeros(warped.shape, dtype=warped.dtype)
     posterior[y0:y1, x0:x1] = joint / (joint + against)
