@@ -41,8 +41,6 @@ class LostStretchFiller:
         order: object ids in output order.
         settings: tracker settings (the backward passes use them too).
         limit: the longest lost stretch filled, in frames (also the most frames held).
-        states: each object's state on the frame before the first one pushed (a tracker
-            restored from a snapshot goes on from there).
     """
 
     def __init__(
@@ -51,7 +49,6 @@ class LostStretchFiller:
         order: Sequence[int | str],
         settings: TrackerSettings,
         limit: int,
-        states: Mapping[int | str, TrackState] | None = None,
     ) -> None:
         self.model = model
         self.order = list(order)
@@ -60,21 +57,24 @@ class LostStretchFiller:
         # Held results are run-length coded: a few kilobytes a mask instead of H x W bytes.
         self._held: deque[FrameResult | _Packed] = deque()
         self._lost_since: dict[int | str, int] = {}
-        self._last_state: dict[int | str, TrackState] = dict(states or {})
 
     @property
     def holding(self) -> bool:
         """Whether results are held back (a snapshot now would not match the output)."""
         return bool(self._held)
 
-    def push(self, result: FrameResult, rewind: Rewind) -> Iterator[FrameResult]:
-        """Take the next frame's forward result; yield the results that may go out now."""
+    def push(
+        self,
+        result: FrameResult,
+        before: Mapping[int | str, TrackState],
+        rewind: Rewind,
+    ) -> Iterator[FrameResult]:
+        """Take the next frame's forward result, given each object's state on the frame before
+        it (where a lost stretch begins); yield the results that may go out now."""
         self._held.append(result)
         for object_id, outcome in result.objects.items():
-            before = self._last_state.get(object_id)
-            self._last_state[object_id] = outcome.state
             if outcome.state is TrackState.LOST:
-                if before in _SEEN:
+                if before.get(object_id) in _SEEN:
                     self._lost_since[object_id] = result.index
                 continue
             start = self._lost_since.pop(object_id, None)

@@ -123,12 +123,13 @@ class Tracker(BackwardFirstLoop):
         if rewind is None or limit == 0:
             yield from super().track(frames, rewind)
             return
-        self._filler = LostStretchFiller(
-            self.model, self._order, self.settings, limit, self._states
-        )
+        self._filler = LostStretchFiller(self.model, self._order, self.settings, limit)
         try:
+            before = self._states
             for result in super().track(frames, rewind):
-                yield from self._filler.push(result, rewind)
+                # step() has moved self._states on to this result; `before` is the frame before.
+                yield from self._filler.push(result, before, rewind)
+                before = self._states
             yield from self._filler.flush()
         finally:
             self._filler = None

@@ -47,8 +47,10 @@ def run_filler(clip, oracle, limit, lost=LOST):
     filler = LostStretchFiller(oracle, [1], TrackerSettings(), limit)
     calls, out, held_while = [], [], []
     rewind = rewinder(clip, oracle, calls)
+    before = {}
     for result in scripted(clip, lost):
-        released = list(filler.push(result, rewind))
+        released = list(filler.push(result, before, rewind))
+        before = {object_id: o.state for object_id, o in result.objects.items()}
         held_while.append((result.index, filler.holding))
         out.extend(released)
     out.extend(filler.flush())
