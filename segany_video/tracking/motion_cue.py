@@ -12,9 +12,12 @@ motions are alike (a still object, a camera following it exactly) the cue says n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
+from segany_video.tracking.boxes import Box, intersection
 from segany_video.tracking.motion import FlowField
 
 # The ring must hold this many low-res flow pixels for the background motion to be measured.
@@ -33,12 +36,22 @@ class MotionCue:
         confidence: how sure a pixel moving exactly as the background does is background:
             likelihoods stay within ``[1 - confidence, 0.5]`` (0.5 = the cue is off).
         sigma: flow noise in source pixels; motions closer than about this are not told apart.
+        others: other followed objects, each its motion (``(2,)`` source pixels) and a box
+            holding it: where one of them meets the crop, a pixel moving as it does, against
+            this object, is likely that object (a duck's wing before a walker).
     """
 
-    def __init__(self, flow: FlowField, confidence: float, sigma: float) -> None:
+    def __init__(
+        self,
+        flow: FlowField,
+        confidence: float,
+        sigma: float,
+        others: Sequence[tuple[np.ndarray, Box]] = (),
+    ) -> None:
         self.flow = flow
         self.confidence = confidence
         self.sigma = sigma
+        self.others = list(others)
 
     def region(self, x0: int, y0: int, x1: int, y1: int, inside: np.ndarray) -> np.ndarray | None:
         """Likelihood over the crop ``[y0:y1, x0:x1]`` of source pixels.
@@ -49,7 +62,7 @@ class MotionCue:
         Returns:
             ``(y1 - y0, x1 - x0)`` float32 in ``[1 - confidence, 0.5]``, or None when the crop
             holds too little of the object or of its surroundings to compare motions, or the
-            object does not move clearly against its surroundings.
+            object moves clearly against neither its surroundings nor a nearby object.
         """
         vectors, (lx0, ly0, lx1, ly1), (sx, sy) = flow_cells(self.flow, (x0, y0, x1, y1))
         low_inside = cv2.resize(
@@ -60,16 +73,23 @@ class MotionCue:
         motions = median_motions(vectors[low_inside > 0], vectors[grown == 0])
         if motions is None:
             return None
-        _, still, separation = motions
-        # Only an object clearly moving against its surroundings lets motion speak; then a
-        # pixel moving as the surroundings do is likely surroundings. Parts of the object may
-        # move in any other way (limbs, spin), so moving otherwise is no evidence either way.
-        strength = float(np.clip(separation / (2.0 * self.sigma) - 1.0, 0.0, 1.0))
-        if strength == 0.0:
+        moving, still, _ = motions
+        # Only an object clearly moving against its surroundings (or a nearby object) lets
+        # motion speak; then a pixel moving as they do is likely theirs. Parts of the object
+        # may move in any other way (limbs, spin), so moving otherwise is no evidence.
+        drop = np.zeros(vectors.shape[:2], dtype=np.float32)
+        nearby = [m for m, box in self.others if intersection(box, (x0, y0, x1, y1))]
+        for reference in [still, *nearby]:
+            separation = float(np.hypot(*(moving - reference)))
+            strength = float(np.clip(separation / (2.0 * self.sigma) - 1.0, 0.0, 1.0))
+            if strength == 0.0:
+                continue
+            spread = max(self.sigma, 0.25 * separation)
+            alike = np.exp(-np.square(vectors - reference).sum(axis=-1) / (2.0 * spread * spread))
+            drop = np.maximum(drop, (self.confidence - 0.5) * strength * alike)
+        if not drop.any():
             return None
-        spread = max(self.sigma, 0.25 * separation)
-        like_ring = np.exp(-np.square(vectors - still).sum(axis=-1) / (2.0 * spread * spread))
-        likelihood = (0.5 - (self.confidence - 0.5) * strength * like_ring).astype(np.float32)
+        likelihood = (0.5 - drop).astype(np.float32)
         # Back to source pixels of the crop (the low-res cells cover a slightly larger area).
         up = cv2.resize(
             likelihood,
@@ -129,6 +149,17 @@ class PartMotion:
             elif float(np.hypot(*(median - still))) < 0.5 * separation:
                 verdict[label] = self.WITH_SURROUNDINGS
         return verdict
+
+
+def object_motion(flow: FlowField, mask: np.ndarray, box: Box | None) -> np.ndarray | None:
+    """Median flow (source pixels) over the cells of ``mask`` (its tight ``box``), or None
+    when it covers too few cells."""
+    if box is None:
+        return None
+    vectors, cell_box, scales = flow_cells(flow, box)
+    cells = labels_on_cells(mask[box[1] : box[3], box[0] : box[2]], box, cell_box, scales)
+    own = vectors[cells > 0]
+    return np.median(own, axis=0) if len(own) >= _MIN_OBJECT else None
 
 
 def flow_cells(

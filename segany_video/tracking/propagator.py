@@ -25,7 +25,7 @@ from segany_video.tracking.boxes import Box, as_xyxy, tight_box
 from segany_video.tracking.hidden import BodyMotion, after_frame, carry
 from segany_video.tracking.matching import match_candidates
 from segany_video.tracking.motion import FlowEstimator, FlowField
-from segany_video.tracking.motion_cue import MotionCue, PartMotion
+from segany_video.tracking.motion_cue import MotionCue, PartMotion, object_motion
 from segany_video.tracking.overlaps import resolve_overlaps
 from segany_video.tracking.prompt_builder import (
     REGROWING_FLOOR,
@@ -49,6 +49,17 @@ class _Outcome:
     score: float
     low_res: torch.Tensor | None
     box: Box | None = None  # holds every pixel of mask (None: not known)
+
+
+@dataclass
+class _Carried:
+    """A followed track carried to this frame by motion alone."""
+
+    soft: np.ndarray  # (H, W) float32 in [0, 1]: its warped mask (and parts carried back)
+    support: Box | None  # a box outside which soft is zero (None: not known)
+    moved: np.ndarray  # (H, W) bool: soft > 0.5
+    moved_box: Box | None  # tight box of moved
+    ages: np.ndarray | None  # the track's age map carried here (see .hidden)
 
 
 @dataclass
@@ -167,11 +178,20 @@ class Propagator:
     ) -> _Proposals:
         """Expected masks and prompts: warped masks for followed tracks, search for lost ones."""
         s = self.settings
-        expected = {
-            slot: self._expect(track, flow, fine)
+        carried = {
+            slot: self._carry(track, flow)
             for slot, track in enumerate(self.tracks)
             if slot not in seeded and track.is_followed
         }
+        # Each followed object's motion, for the others' priors (none with one object).
+        motions = _motions(flow, carried) if len(carried) > 1 else {}
+        expected = {}
+        for slot, c in carried.items():
+            track = self.tracks[slot]
+            # Parts coming back into view from behind another object carry its smeared flow:
+            # the others' motions speak only for an object seen (nearly) whole.
+            others = [] if track.regrowing else [m for o, m in motions.items() if o != slot]
+            expected[slot] = self._expect(track, flow, fine, c, others)
         self._carried = {slot: e.carried for slot, e in expected.items()}
         proposals = _Proposals()
         for slot, expectation in expected.items():
@@ -207,22 +227,19 @@ class Propagator:
                 proposals.add(slot, blob, tight_box(blob), (None, None), prompt)
         return proposals
 
-    def _expect(self, track: Track, flow: FlowField | None, fine: ColourIndex) -> _Expectation:
-        """Where a followed track should be on this frame: its mask carried by motion, then
-        sharpened by its colours."""
+    def _carry(self, track: Track, flow: FlowField | None) -> _Carried:
+        """Where motion alone carries a followed track on this frame."""
         s = self.settings
         assert track.mask is not None and track.box is not None
         if flow is None:
             soft, support = track.mask.astype(np.float32), track.box
         else:
             soft, support = flow.warp(track.mask, track.box), flow.landing(track.box)
-        # The growth limit uses motion alone (colour can leak into look-alike surroundings);
-        # matching uses motion sharpened by colour.
         moved, moved_box = _over_half(soft, support)
-        carried = None
+        ages = None
         if flow is not None and s.hidden_prior > 0 and track.amodal is not None and moved_box:
             body = BodyMotion(flow, moved, moved_box, s.motion_sigma)
-            carried, back = carry(track.amodal, body, moved, track.reference_area)
+            ages, back = carry(track.amodal, body, moved, track.reference_area)
             # A sliver's flow is mostly its occluder's, smeared over it: most of the object
             # must be in view for its motion to say where the rest is.
             if track.area >= 0.5 * track.reference_area and back.any():
@@ -230,17 +247,34 @@ class Propagator:
                 moved = moved | back
                 moved_box = tight_box(moved)
                 support = None
+        return _Carried(soft, support, moved, moved_box, ages)
+
+    def _expect(
+        self,
+        track: Track,
+        flow: FlowField | None,
+        fine: ColourIndex,
+        carried: _Carried,
+        others: Sequence[tuple[np.ndarray, Box]],
+    ) -> _Expectation:
+        """Where a followed track should be on this frame: its mask carried by motion, then
+        sharpened by its colours, and by motion against its surroundings and ``others`` (the
+        other followed objects' motions and boxes)."""
+        s = self.settings
+        soft, support = carried.soft, carried.support
+        # The growth limit uses motion alone (colour can leak into look-alike surroundings);
+        # matching uses motion sharpened by colour.
         if s.colour_prior and track.anchor_odds is not None:
             floor = REGROWING_FLOOR if track.regrowing else STEADY_FLOOR
             cue = None
             if flow is not None and s.motion_confidence > 0.5:
-                cue = MotionCue(flow, s.motion_confidence, s.motion_sigma)
+                cue = MotionCue(flow, s.motion_confidence, s.motion_sigma, others)
             soft = colour_posterior(
                 soft, track.anchor_odds, fine, s.prior_blur, floor, support, cue
             )
             support = None  # the posterior reaches past where motion lands
         mask, box = _over_half(soft, support)
-        return _Expectation(soft, mask, box, moved, moved_box, carried)
+        return _Expectation(soft, mask, box, carried.moved, carried.moved_box, carried.ages)
 
     def _search(self, track: Track, colours: ColourIndex, taken: np.ndarray) -> np.ndarray | None:
         s = self.settings
@@ -514,3 +548,17 @@ def _result(track: Track, frame_size: tuple[int, int]) -> ObjectResult:
             track.object_id, track.mask, as_xyxy(track.box), track.score, track.state
         )
     return ObjectResult(track.object_id, np.zeros(frame_size, dtype=bool), None, 0.0, track.state)
+
+
+def _motions(
+    flow: FlowField | None, carried: Mapping[int, _Carried]
+) -> dict[int, tuple[np.ndarray, Box]]:
+    """Per slot, the median motion of a carried track and where it lands (when measurable)."""
+    motions = {}
+    for slot, c in carried.items():
+        if flow is None or c.moved_box is None:
+            continue
+        motion = object_motion(flow, c.moved, c.moved_box)
+        if motion is not None:
+            motions[slot] = (motion, c.moved_box)
+    return motions

@@ -7,7 +7,7 @@ import pytest
 
 from segany_video.tracking.appearance import ColourIndex
 from segany_video.tracking.motion import FlowField
-from segany_video.tracking.motion_cue import MotionCue, PartMotion
+from segany_video.tracking.motion_cue import MotionCue, PartMotion, object_motion
 from segany_video.tracking.prompt_builder import colour_posterior
 from segany_video.tracking.reach import drop_detached
 
@@ -65,6 +65,67 @@ def test_crop_coordinates_follow_the_frame():
     crop = MotionCue(field, 0.9, 1.5).region(20, 10, 100, 70, mask[10:70, 20:100])
     assert full is not None and crop is not None
     np.testing.assert_allclose(crop, full[10:70, 20:100], atol=1e-5)
+
+
+def _beside_another(other_flow: tuple[float, float]) -> tuple[FlowField, np.ndarray, np.ndarray]:
+    """The square of :func:`_field` moving 8 px right over still ground (backward flow
+    ``(-8, 0)``), with a second object right of it whose backward flow is ``other_flow``;
+    returns the field, the square and the other."""
+    field, mask = _field(object_shift=8.0, ground_shift=0.0)
+    other = np.zeros(SIZE, dtype=bool)
+    other[25:55, 70:95] = True
+    field.flow[other] = other_flow
+    return field, mask, other
+
+
+def test_pixels_moving_as_a_nearby_object_count_against_this_one():
+    field, mask, _ = _beside_another((0.0, 10.0))
+    motion = np.array([0.0, 10.0], dtype=np.float32)  # its flow, as object_motion reads it
+    alone = MotionCue(field, 0.9, 1.5).region(0, 0, SIZE[1], SIZE[0], mask)
+    beside = MotionCue(field, 0.9, 1.5, [(motion, (70, 25, 95, 55))])
+    cue = beside.region(0, 0, SIZE[1], SIZE[0], mask)
+    assert alone is not None and cue is not None
+    # Deep inside the other object: neutral alone (it moves unlike the ground), background
+    # beside it (it moves exactly as the other object does, 12.8 px from this one).
+    assert alone[40, 82] == pytest.approx(0.5, abs=0.01)
+    assert cue[40, 82] == pytest.approx(0.1, abs=1e-4)
+    # The ground and the square itself are read as before.
+    assert cue[5, 5] == pytest.approx(alone[5, 5], abs=1e-6)
+    np.testing.assert_allclose(cue[32:48, 42:58], alone[32:48, 42:58], atol=1e-6)
+
+
+def test_another_object_speaks_only_where_it_is_near_and_moves_unlike_this_one():
+    field, mask, _ = _beside_another((0.0, 10.0))
+    motion = np.array([0.0, 10.0], dtype=np.float32)
+    alone = MotionCue(field, 0.9, 1.5).region(0, 0, 65, SIZE[0], mask[:, :65])
+    # A crop that does not reach the other object's box.
+    far = MotionCue(field, 0.9, 1.5, [(motion, (70, 25, 95, 55))])
+    np.testing.assert_array_equal(far.region(0, 0, 65, SIZE[0], mask[:, :65]), alone)
+    # An object moving as this one does (within 2 sigma) tells nothing apart.
+    field, mask, _ = _beside_another((-8.5, 0.0))
+    same = np.array([-8.5, 0.0], dtype=np.float32)
+    alone = MotionCue(field, 0.9, 1.5).region(0, 0, SIZE[1], SIZE[0], mask)
+    together = MotionCue(field, 0.9, 1.5, [(same, (70, 25, 95, 55))])
+    np.testing.assert_array_equal(together.region(0, 0, SIZE[1], SIZE[0], mask), alone)
+
+
+def test_another_object_speaks_even_when_this_one_moves_as_the_ground():
+    field, mask, _ = _beside_another((0.0, 10.0))
+    field.flow[mask] = 0.0  # the square now rests on the ground
+    assert MotionCue(field, 0.9, 1.5).region(0, 0, SIZE[1], SIZE[0], mask) is None
+    motion = np.array([0.0, 10.0], dtype=np.float32)
+    cue = MotionCue(field, 0.9, 1.5, [(motion, (70, 25, 95, 55))])
+    out = cue.region(0, 0, SIZE[1], SIZE[0], mask)
+    assert out is not None
+    assert out[40, 82] == pytest.approx(0.1, abs=1e-4)
+    assert out[5, 5] == pytest.approx(0.5, abs=1e-3)  # but for the Gaussian's far tail
+
+
+def test_object_motion_is_the_median_flow_over_the_mask():
+    field, mask, other = _beside_another((0.0, 10.0))
+    np.testing.assert_allclose(object_motion(field, other, (70, 25, 95, 55)), [0.0, 10.0])
+    np.testing.assert_allclose(object_motion(field, mask, (40, 30, 60, 50)), [-8.0, 0.0])
+    assert object_motion(field, np.zeros(SIZE, dtype=bool), None) is None
 
 
 def test_posterior_lowers_every_pixel_moving_as_the_ground_inside_the_warped_mask_too():
