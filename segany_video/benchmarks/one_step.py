@@ -58,8 +58,8 @@ class _Recording(Propagator):
         super().__init__(*args, **kwargs)
         self.expected: dict[str, np.ndarray] = {}
 
-    def _expect(self, track: Track, flow: FlowField | None, fine: ColourIndex):
-        expectation = super()._expect(track, flow, fine)
+    def _expect(self, track: Track, flow: FlowField | None, fine: ColourIndex, *args: object):
+        expectation = super()._expect(track, flow, fine, *args)  # type: ignore[arg-type]
         self.expected = {"warp": expectation.moved, "prior": expectation.mask}
         return expectation
 
