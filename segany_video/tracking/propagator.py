@@ -228,7 +228,8 @@ class Propagator:
         return proposals
 
     def _carry(self, track: Track, flow: FlowField | None) -> _Carried:
-        """Where motion alone carries a followed track on this frame."""
+        """Where motion alone carries a followed track on this frame: what bounds its growth
+        (colour can leak into look-alike surroundings; matching uses :meth:`_expect`)."""
         s = self.settings
         assert track.mask is not None and track.box is not None
         if flow is None:
@@ -262,8 +263,6 @@ class Propagator:
         other followed objects' motions and boxes)."""
         s = self.settings
         soft, support = carried.soft, carried.support
-        # The growth limit uses motion alone (colour can leak into look-alike surroundings);
-        # matching uses motion sharpened by colour.
         if s.colour_prior and track.anchor_odds is not None:
             floor = REGROWING_FLOOR if track.regrowing else STEADY_FLOOR
             cue = None
