@@ -72,7 +72,8 @@ def test_pixels_moving_as_a_nearby_followed_object_are_less_likely_this_one():
     near_b[:, 85:] = False  # B's side nearest A, within the prior's reach
     alone = _prior_of_a([1], frame)[near_b]
     beside = _prior_of_a([1, 2], frame)[near_b]
-    # Alone, B is colour-alike ground moving unlike the ground: nothing lowers it.
+    # Alone, B (in A's colours, moving unlike the ground) is lowered by nothing; beside A,
+    # it moves as the followed B does.
     assert alone.mean() > 1.3 * beside.mean()
     a = _scene(frame)[1][1]
     np.testing.assert_allclose(
