@@ -7,7 +7,10 @@ where the part went in, moved on as the visible body moves. So each track keeps,
 mask, the pixels its mask lost (an age map), carries them with the body's median flow for about
 as long as the object takes to move its own size, and claims back those that move with the body
 against the surroundings again. Parts lost for other reasons (a cut that missed a limb) come
-back the same way; background the mask let go of stays behind, as it does not move with the body.
+back the same way; background the mask let go of stays behind, as it does not move with the
+body. While the body moves as its surroundings do (a still walker, a post passing in front),
+motion cannot tell the two: every lost part is offered back, and colour and the object's usual
+size judge them.
 """
 
 from __future__ import annotations
@@ -80,9 +83,13 @@ class BodyMotion:
 
     def moving_with(self, region: np.ndarray) -> np.ndarray:
         """``(H, W)`` bool: the pixels of ``region`` whose flow is nearer the body's than half
-        the gap between the body's and the surroundings' (none when those two are alike)."""
-        if self.separation == 0.0 or self.backward is None or not region.any():
+        the gap between the body's and the surroundings' (all of ``region`` when those two
+        are alike: motion cannot tell)."""
+        if self.backward is None or not region.any():
             return np.zeros_like(region)
+        if self.separation == 0.0:
+            # Motion cannot tell them apart: all may be the object; colour decides later.
+            return region.copy()
         full_h, full_w = self.flow.frame_size
         low_h, low_w = self.flow.flow.shape[:2]
         scale = np.array([full_w / low_w, full_h / low_h], np.float32)

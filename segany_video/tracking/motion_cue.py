@@ -162,6 +162,22 @@ def object_motion(flow: FlowField, mask: np.ndarray, box: Box | None) -> np.ndar
     return np.median(own, axis=0) if len(own) >= _MIN_OBJECT else None
 
 
+def motion_against_ring(flow: FlowField, mask: np.ndarray, box: Box | None) -> float | None:
+    """How far the object's flow strays from its surroundings' median motion: the 98th
+    percentile over the cells of ``mask`` (tight ``box``), in source pixels. None when the
+    object or its surroundings cover too few cells to tell."""
+    if box is None:
+        return None
+    vectors, cell_box, scales = flow_cells(flow, box, _MARGIN)
+    cells = labels_on_cells(mask[box[1] : box[3], box[0] : box[2]], box, cell_box, scales)
+    # The flow blurs across the outline: the surroundings start a few cells out.
+    near = cv2.dilate((cells > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    own, ring = vectors[cells > 0], vectors[~near]
+    if len(own) < _MIN_OBJECT or len(ring) < _MIN_RING:
+        return None
+    return float(np.percentile(np.hypot(*(own - np.median(ring, axis=0)).T), 98))
+
+
 def flow_cells(
     flow: FlowField, box: tuple[int, int, int, int], margin: int = 0
 ) -> tuple[np.ndarray, tuple[int, int, int, int], tuple[float, float]]:

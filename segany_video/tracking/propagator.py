@@ -25,7 +25,12 @@ from segany_video.tracking.boxes import Box, as_xyxy, tight_box
 from segany_video.tracking.hidden import BodyMotion, after_frame, carry
 from segany_video.tracking.matching import match_candidates
 from segany_video.tracking.motion import FlowEstimator, FlowField
-from segany_video.tracking.motion_cue import MotionCue, PartMotion, object_motion
+from segany_video.tracking.motion_cue import (
+    MotionCue,
+    PartMotion,
+    motion_against_ring,
+    object_motion,
+)
 from segany_video.tracking.overlaps import resolve_overlaps
 from segany_video.tracking.prompt_builder import (
     REGROWING_FLOOR,
@@ -268,12 +273,25 @@ class Propagator:
             cue = None
             if flow is not None and s.motion_confidence > 0.5:
                 cue = MotionCue(flow, s.motion_confidence, s.motion_sigma, others)
-            soft = colour_posterior(
-                soft, track.anchor_odds, fine, s.prior_blur, floor, support, cue
-            )
+            blur = self._prior_blur(track, flow, carried)
+            soft = colour_posterior(soft, track.anchor_odds, fine, blur, floor, support, cue)
             support = None  # the posterior reaches past where motion lands
         mask, box = _over_half(soft, support)
         return _Expectation(soft, mask, box, carried.moved, carried.moved_box, carried.ages)
+
+    def _prior_blur(self, track: Track, flow: FlowField | None, carried: _Carried) -> float:
+        """The warped prior's blur, as a fraction of ``sqrt(area)``: as wide as the object's
+        motion against its surroundings can smear its outline, within the settings' bounds."""
+        s = self.settings
+        if flow is None or s.prior_blur_motion == 0 or track.regrowing:
+            return s.prior_blur
+        stray = motion_against_ring(flow, carried.moved, carried.moved_box)
+        if stray is None:
+            return s.prior_blur
+        size = np.sqrt(max(1, np.count_nonzero(carried.moved)))
+        # At least the flow's noise, twice over.
+        least = min(2.0 * s.motion_sigma / size, s.prior_blur)
+        return float(np.clip(s.prior_blur_motion * stray / size, least, s.prior_blur))
 
     def _search(self, track: Track, colours: ColourIndex, taken: np.ndarray) -> np.ndarray | None:
         s = self.settings

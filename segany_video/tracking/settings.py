@@ -27,7 +27,13 @@ class TrackerSettings:
         colour_prior: sharpen the warped mask with the object's keyframe colour model (a
             per-pixel Bayes posterior) before prompting; this stops flow drift onto background.
         prior_blur: motion uncertainty of that prior: blur radius as a fraction of the object's
-            ``sqrt(area)``.
+            ``sqrt(area)``, at most.
+        prior_blur_motion: the blur radius is at most this many times the object's motion
+            against its surroundings (98th percentile of its flow cells, source pixels), and
+            at least 0.02 ``sqrt(area)``: the flow warps the outline of an object at rest
+            against its surroundings well, and a wide blur there hands look-alike background
+            (a boat's reflection) to colour. Not while the object comes back into view, which
+            needs room to regrow. 0 = always ``prior_blur``.
         motion_confidence: weigh that prior by motion as well: around an object that moves
             against its surroundings, pixels that move as the surroundings do are background
             with at most this confidence (0.5 = off; see :mod:`.motion_cue`).
@@ -105,6 +111,7 @@ class TrackerSettings:
     box_padding: float = 0.1
     colour_prior: bool = True
     prior_blur: float = 0.2
+    prior_blur_motion: float = 4.0
     motion_confidence: float = 0.9
     motion_sigma: float = 1.5
     use_dense_prior: bool = True
@@ -157,6 +164,7 @@ class TrackerSettings:
                     f"tracker {name}: expected true or false, got {getattr(self, name)!r}"
                 )
         _check_range("prior_blur", self.prior_blur, 0.0, 2.0)
+        _check_range("prior_blur_motion", self.prior_blur_motion, 0.0, 100.0)
         _check_range("motion_confidence", self.motion_confidence, 0.5, 0.99)
         _check_range("motion_sigma", self.motion_sigma, 0.1, 20.0)
         _check_range("max_growth", self.max_growth, 0.0, 10.0)

@@ -7,7 +7,12 @@ import pytest
 
 from segany_video.tracking.appearance import ColourIndex
 from segany_video.tracking.motion import FlowField
-from segany_video.tracking.motion_cue import MotionCue, PartMotion, object_motion
+from segany_video.tracking.motion_cue import (
+    MotionCue,
+    PartMotion,
+    motion_against_ring,
+    object_motion,
+)
 from segany_video.tracking.prompt_builder import colour_posterior
 from segany_video.tracking.reach import drop_detached
 
@@ -126,6 +131,23 @@ def test_object_motion_is_the_median_flow_over_the_mask():
     np.testing.assert_allclose(object_motion(field, other, (70, 25, 95, 55)), [0.0, 10.0])
     np.testing.assert_allclose(object_motion(field, mask, (40, 30, 60, 50)), [-8.0, 0.0])
     assert object_motion(field, np.zeros(SIZE, dtype=bool), None) is None
+
+
+def test_motion_against_the_ring_is_the_object_flow_furthest_from_the_ground():
+    field, mask = _field(object_shift=6.0, ground_shift=-2.0)
+    box = (40, 30, 60, 50)
+    assert motion_against_ring(field, mask, box) == pytest.approx(8.0)
+    # A limb moving faster than the body: its flow is what the 98th percentile reads.
+    flow = field.flow.copy()
+    flow[30:50, 55:60, 0] = -14.0
+    limb = motion_against_ring(FlowField(flow, SIZE), mask, box)
+    assert limb == pytest.approx(16.0)
+    still, _ = _field(object_shift=3.0, ground_shift=3.0)
+    assert motion_against_ring(still, mask, box) == pytest.approx(0.0)
+    # Surroundings too small to measure (the object fills the frame), or no box: unknown.
+    whole = np.ones(SIZE, dtype=bool)
+    assert motion_against_ring(field, whole, (0, 0, SIZE[1], SIZE[0])) is None
+    assert motion_against_ring(field, mask, None) is None
 
 
 def test_posterior_lowers_every_pixel_moving_as_the_ground_inside_the_warped_mask_too():

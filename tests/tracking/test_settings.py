@@ -28,6 +28,7 @@ def test_from_dict_round_trip():
         ({"max_lost_frames": -2}, ["max_lost_frames"]),
         ({"flow_min_side": -1}, ["flow_min_side", "-1"]),
         ({"max_gap": "0.1"}, ["max_gap", "'0.1'"]),
+        ({"prior_blur_motion": -1.0}, ["prior_blur_motion", "-1.0"]),
     ],
 )
 def test_invalid_settings(data, words):
