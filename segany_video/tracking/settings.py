@@ -30,7 +30,7 @@ class TrackerSettings:
             ``sqrt(area)``, at most.
         prior_blur_motion: the blur radius is at most this many times the object's motion
             against its surroundings (98th percentile of its flow cells, source pixels), and
-            at least 0.02 ``sqrt(area)``: the flow warps the outline of an object at rest
+            at least twice ``motion_sigma``: the flow warps the outline of an object at rest
             against its surroundings well, and a wide blur there hands look-alike background
             (a boat's reflection) to colour. Not while the object comes back into view, which
             needs room to regrow. 0 = always ``prior_blur``.
