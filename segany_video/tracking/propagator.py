@@ -65,6 +65,7 @@ class _Carried:
     moved: np.ndarray  # (H, W) bool: soft > 0.5
     moved_box: Box | None  # tight box of moved
     ages: np.ndarray | None  # the track's age map carried here (see .hidden)
+    back: np.ndarray | None = None  # (H, W) bool: lost parts offered back, now in moved
 
 
 @dataclass
@@ -77,6 +78,7 @@ class _Expectation:
     moved: np.ndarray  # (H, W) bool: where motion alone carries it, bounding its growth
     moved_box: Box | None  # tight box of moved
     carried: np.ndarray | None = None  # the track's age map carried here (see .hidden)
+    back: np.ndarray | None = None  # lost parts offered back, now in moved
 
 
 @dataclass
@@ -90,6 +92,8 @@ class _Proposals:
     # Per row the motion-only mask bounding growth (None: no limit), and its tight box.
     reach: list[np.ndarray | None] = field(default_factory=list)
     reach_boxes: list[Box | None] = field(default_factory=list)
+    # Per row the lost parts offered back on this frame, part of reach (None: none).
+    returning: list[np.ndarray | None] = field(default_factory=list)
 
     def add(
         self,
@@ -98,9 +102,11 @@ class _Proposals:
         box: Box | None,
         reach: tuple[np.ndarray | None, Box | None],
         prompt: ObjectPrompt | None,
+        returning: np.ndarray | None = None,
     ) -> None:
         """One row; a row without a prompt still matches candidates of the others' prompts."""
         self.rows.append(slot)
+        self.returning.append(returning)
         self.expected.append(expected)
         self.expected_boxes.append(box)
         self.reach.append(reach[0])
@@ -214,7 +220,8 @@ class Propagator:
             # Motion of an object just found again is not known yet: no growth limit then.
             steady = self.tracks[slot].followed_frames >= 3
             reach = (expectation.moved, expectation.moved_box) if steady else (None, None)
-            proposals.add(slot, expectation.mask, expectation.box, reach, prompt)
+            back = expectation.back if steady else None
+            proposals.add(slot, expectation.mask, expectation.box, reach, prompt, back)
         taken = np.zeros(colours.frame_size, dtype=bool)
         for expectation in expected.values():
             x0, y0, x1, y1 = expectation.box or (0, 0, 0, 0)
@@ -242,7 +249,7 @@ class Propagator:
         else:
             soft, support = flow.warp(track.mask, track.box), flow.landing(track.box)
         moved, moved_box = _over_half(soft, support)
-        ages = None
+        ages, returning = None, None
         if flow is not None and s.hidden_prior > 0 and track.amodal is not None and moved_box:
             body = BodyMotion(flow, moved, moved_box, s.motion_sigma)
             ages, back = carry(track.amodal, body, moved, track.reference_area)
@@ -253,7 +260,8 @@ class Propagator:
                 moved = moved | back
                 moved_box = tight_box(moved)
                 support = None
-        return _Carried(soft, support, moved, moved_box, ages)
+                returning = back
+        return _Carried(soft, support, moved, moved_box, ages, returning)
 
     def _expect(
         self,
@@ -277,7 +285,9 @@ class Propagator:
             soft = colour_posterior(soft, track.anchor_odds, fine, blur, floor, support, cue)
             support = None  # the posterior reaches past where motion lands
         mask, box = _over_half(soft, support)
-        return _Expectation(soft, mask, box, carried.moved, carried.moved_box, carried.ages)
+        return _Expectation(
+            soft, mask, box, carried.moved, carried.moved_box, carried.ages, carried.back
+        )
 
     def _prior_blur(self, track: Track, flow: FlowField | None, carried: _Carried) -> float:
         """The warped prior's blur, as a fraction of ``sqrt(area)``: as wide as the object's
@@ -378,7 +388,15 @@ class Propagator:
             if reach is not None:
                 reach_box = proposals.reach_boxes[row]
                 mask = within_reach(mask, reach, self.settings.max_growth, reach_box)
-                mask = drop_detached(mask, self.settings.max_gap, box, parts, reach, reach_box)
+                mask = drop_detached(
+                    mask,
+                    self.settings.max_gap,
+                    box,
+                    parts,
+                    reach,
+                    reach_box,
+                    proposals.returning[row],
+                )
             outcomes[slot] = _Outcome(
                 mask, float(quality[col]), _low_res(candidates, col // k, col % k), box
             )

@@ -10,7 +10,10 @@ frame to frame once accepted, so they are cut before a mask becomes the track's 
   (:func:`drop_detached`). A far part that moves as the body does is kept: an occluder split
   it off (a post in front of a walker), or the object is made of parts (a paraglider). So is
   a part kept apart last frame whose gap grew a little (the post's edge shaving it), unless it
-  moves as the surroundings do.
+  moves as the surroundings do, and a part of the object's own that was out of sight and is
+  offered back (:mod:`.hidden`). Where body and surroundings move alike (a still object, a post
+  passing in front), an occluder wider than the gap may keep a part apart for many frames: it
+  stays while it is no further from the body than it was.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ def drop_detached(
     motion: PartMotion | None = None,
     previous: np.ndarray | None = None,
     previous_within: Box | None = None,
+    returning: np.ndarray | None = None,
 ) -> np.ndarray:
     """Remove the parts of ``mask`` further than ``gap * sqrt(area)`` from its largest part.
 
@@ -82,8 +86,17 @@ def drop_detached(
             parts apart from the body was kept apart already (an occluder split it off): it
             may be :data:`KEPT_APART_ALLOWANCE` times the gap away, as the occluder's edge
             shaves it, unless ``motion`` says it moves as the surroundings do (a leak kept
-            within the gap once). A part breaking off the body now gets the gap alone.
+            within the gap once). Where ``motion`` cannot tell the body from the surroundings,
+            it may instead be that many times as far as it was last frame. The body is the
+            part lying on last frame's body, even when an occluder crossing the object has
+            made the other side the larger. A part breaking off the body now gets the gap
+            alone.
         previous_within: a box holding every pixel of ``previous`` (None: the whole frame).
+        returning: ``(H, W)`` bool, the pixels of ``previous`` that are the object's own lost
+            parts offered back on this frame (:mod:`.hidden`), or None. A part lying mostly on
+            them is kept at any distance unless ``motion`` says it moves as the surroundings
+            do: the occluder that hid it may be wider than the gap (a post passing a still
+            object). Gaps last frame are measured without them.
 
     Returns:
         ``(H, W)`` bool, a subset of ``mask`` (the same array when nothing is removed).
@@ -97,12 +110,24 @@ def drop_detached(
         return mask
     radius = max(2, int(gap * np.sqrt(areas[body])))
     keep = np.bincount(labels[_grown(labels == body, radius)], minlength=count) > 0
-    verdict = None
+    verdict, untold = None, False
     if motion is not None and not keep[1:].all():
-        verdict = motion(labels, body, box)
-        keep |= verdict == PartMotion.WITH_BODY
+        verdict = motion.verdicts(labels, body, box)
+        untold = verdict is None
+        if verdict is not None:
+            keep |= verdict == PartMotion.WITH_BODY
+    if returning is not None and not keep[1:].all():
+        on_back = np.bincount(labels[returning[y0:y1, x0:x1]], minlength=count)
+        came_back = on_back * 2 > areas
+        if verdict is not None:
+            came_back &= verdict != PartMotion.WITH_SURROUNDINGS
+        keep |= came_back
     if previous is not None and not keep[1:].all():
-        apart = _kept_apart_before(labels, areas, body, box, previous, previous_within, radius)
+        if returning is not None:
+            previous = previous & ~returning
+        apart = _kept_apart_before(
+            labels, areas, body, box, previous, previous_within, radius, untold
+        )
         if verdict is not None:
             apart &= verdict != PartMotion.WITH_SURROUNDINGS
         keep |= apart
@@ -120,9 +145,11 @@ def _kept_apart_before(
     previous: np.ndarray,
     previous_within: Box | None,
     radius: int,
+    untold: bool = False,
 ) -> np.ndarray:
     """Which labels lie mostly on a part of ``previous`` apart from its body, and are within
-    :data:`KEPT_APART_ALLOWANCE` times ``radius`` of the body now."""
+    :data:`KEPT_APART_ALLOWANCE` times ``radius`` of the body now, or (``untold``: motion
+    cannot tell the parts' motions apart) that many times as far as they lay from it then."""
     x0, y0, x1, y1 = box
     keep = np.zeros(len(areas), dtype=bool)
     whole = tight_box(previous, previous_within)
@@ -135,13 +162,42 @@ def _kept_apart_before(
     if count <= 2:
         return keep
     parts = parts[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0]
+    # Last frame's part under this body: its largest one, unless an occluder moving across the
+    # object made another part the larger now (the two are then apart from each other).
+    under = parts[(labels == body) & (parts > 0)]
+    if under.size:
+        old_body = int(np.argmax(np.bincount(under)))
     apart = (parts > 0) & (parts != old_body)
     reach = int(KEPT_APART_ALLOWANCE * radius)
-    near = np.bincount(labels[_grown(labels == body, reach)], minlength=keep.size)
+    near = np.bincount(labels[_grown(labels == body, reach)], minlength=keep.size) > 0
+    if untold:
+        near |= _no_further_than_before(labels, body, parts, old_body, apart, count)
     on_apart = np.bincount(labels[apart], minlength=keep.size)
-    keep = (near > 0) & (on_apart * 2 > areas)
+    keep = near & (on_apart * 2 > areas)
     keep[0] = False
     return keep
+
+
+def _no_further_than_before(
+    labels: np.ndarray,
+    body: int,
+    parts: np.ndarray,
+    old_body: int,
+    apart: np.ndarray,
+    count: int,
+) -> np.ndarray:
+    """Per label of ``labels``: whether it is at most :data:`KEPT_APART_ALLOWANCE` times as far
+    from ``body`` as the last frame's part it lies on (in ``apart``) was from ``old_body``: an
+    occluder wider than the gap (a post passing a still object) kept it apart then and still
+    does."""
+    size = int(labels.max()) + 1
+    old_gap = np.full(count, np.inf, np.float32)  # each old part's distance from its body
+    np.minimum.at(old_gap, parts[apart], _distance_from(parts == old_body)[apart])
+    was = np.full(size, np.inf, np.float32)
+    np.minimum.at(was, labels[apart], old_gap[parts[apart]])
+    now = np.full(size, np.inf, np.float32)
+    np.minimum.at(now, labels.ravel(), _distance_from(labels == body).ravel())
+    return now <= KEPT_APART_ALLOWANCE * was
 
 
 def _parts(crop: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, int]:
@@ -153,6 +209,13 @@ def _parts(crop: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, int]:
     areas = stats[:, cv2.CC_STAT_AREA].copy()
     areas[0] = 0
     return count, labels, areas, int(np.argmax(areas))
+
+
+def _distance_from(region: np.ndarray) -> np.ndarray:
+    """Euclidean distance in pixels of every pixel to ``region`` (bool; inf when empty)."""
+    if not region.any():
+        return np.full(region.shape, np.inf, np.float32)
+    return cv2.distanceTransform((~region).view(np.uint8), cv2.DIST_L2, 5)
 
 
 def _grown(region: np.ndarray, radius: int) -> np.ndarray:
