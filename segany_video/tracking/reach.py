@@ -170,8 +170,7 @@ def _kept_apart_before(
     apart = (parts > 0) & (parts != old_body)
     reach = int(KEPT_APART_ALLOWANCE * radius)
     near = np.bincount(labels[_grown(labels == body, reach)], minlength=keep.size) > 0
-    if untold:
-        near |= _no_further_than_before(labels, body, parts, old_body, apart, count)
+    near |= _no_further_than_before(labels, body, parts, old_body, apart, count, radius)
     on_apart = np.bincount(labels[apart], minlength=keep.size)
     keep = near & (on_apart * 2 > areas)
     keep[0] = False
@@ -185,6 +184,7 @@ def _no_further_than_before(
     old_body: int,
     apart: np.ndarray,
     count: int,
+    radius: int,
 ) -> np.ndarray:
     """Per label of ``labels``: whether it is at most :data:`KEPT_APART_ALLOWANCE` times as far
     from ``body`` as the last frame's part it lies on (in ``apart``) was from ``old_body``: an
@@ -197,7 +197,7 @@ def _no_further_than_before(
     np.minimum.at(was, labels[apart], old_gap[parts[apart]])
     now = np.full(size, np.inf, np.float32)
     np.minimum.at(now, labels.ravel(), _distance_from(labels == body).ravel())
-    return now <= KEPT_APART_ALLOWANCE * was
+    return now <= was + (KEPT_APART_ALLOWANCE - 1.0) * radius
 
 
 def _parts(crop: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, int]:
