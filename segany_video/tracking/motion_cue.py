@@ -130,14 +130,6 @@ class PartMotion:
         of the frame at ``box``), :data:`WITH_BODY` when it moves with part ``body``,
         :data:`WITH_SURROUNDINGS` when it moves as the surroundings do, 0 when motion cannot
         tell (and for the body and label 0)."""
-        verdict = self.verdicts(labels, body, box)
-        return np.zeros(int(labels.max()) + 1, dtype=np.int8) if verdict is None else verdict
-
-    def verdicts(
-        self, labels: np.ndarray, body: int, box: tuple[int, int, int, int]
-    ) -> np.ndarray | None:
-        """As calling, but None when the body does not move clearly against its surroundings
-        (or either is too small to measure): then motion tells no part apart."""
         count = int(labels.max()) + 1
         verdict = np.zeros(count, dtype=np.int8)
         # The crop's low-res cells, grown by a margin of surroundings.
@@ -145,7 +137,7 @@ class PartMotion:
         cells = labels_on_cells(labels, box, cell_box, scales)
         motions = body_against_surroundings(vectors, cells, body)
         if motions is None or motions[2] < 2.0 * self.sigma:
-            return None
+            return verdict
         moving, still, separation = motions
         for label in range(1, count):
             part = vectors[cells == label]

@@ -11,9 +11,9 @@ frame to frame once accepted, so they are cut before a mask becomes the track's 
   it off (a post in front of a walker), or the object is made of parts (a paraglider). So is
   a part kept apart last frame whose gap grew a little (the post's edge shaving it), unless it
   moves as the surroundings do, and a part of the object's own that was out of sight and is
-  offered back (:mod:`.hidden`). Where body and surroundings move alike (a still object, a post
-  passing in front), an occluder wider than the gap may keep a part apart for many frames: it
-  stays while it is no further from the body than it was.
+  offered back (:mod:`.hidden`). An occluder wider than the gap may keep a part apart for many
+  frames (a post passing a still object): it stays while it lies about as far from the body as
+  it did.
 """
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ def drop_detached(
             parts apart from the body was kept apart already (an occluder split it off): it
             may be :data:`KEPT_APART_ALLOWANCE` times the gap away, as the occluder's edge
             shaves it, unless ``motion`` says it moves as the surroundings do (a leak kept
-            within the gap once). Where ``motion`` cannot tell the body from the surroundings,
-            it may instead be that many times as far as it was last frame. The body is the
+            within the gap once), or a quarter of the gap further than it lay last frame (an
+            occluder wider than the gap keeps it apart). The body is the
             part lying on last frame's body, even when an occluder crossing the object has
             made the other side the larger. A part breaking off the body now gets the gap
             alone.
@@ -110,12 +110,10 @@ def drop_detached(
         return mask
     radius = max(2, int(gap * np.sqrt(areas[body])))
     keep = np.bincount(labels[_grown(labels == body, radius)], minlength=count) > 0
-    verdict, untold = None, False
+    verdict = None
     if motion is not None and not keep[1:].all():
-        verdict = motion.verdicts(labels, body, box)
-        untold = verdict is None
-        if verdict is not None:
-            keep |= verdict == PartMotion.WITH_BODY
+        verdict = motion(labels, body, box)
+        keep |= verdict == PartMotion.WITH_BODY
     if returning is not None and not keep[1:].all():
         on_back = np.bincount(labels[returning[y0:y1, x0:x1]], minlength=count)
         came_back = on_back * 2 > areas
@@ -125,9 +123,7 @@ def drop_detached(
     if previous is not None and not keep[1:].all():
         if returning is not None:
             previous = previous & ~returning
-        apart = _kept_apart_before(
-            labels, areas, body, box, previous, previous_within, radius, untold
-        )
+        apart = _kept_apart_before(labels, areas, body, box, previous, previous_within, radius)
         if verdict is not None:
             apart &= verdict != PartMotion.WITH_SURROUNDINGS
         keep |= apart
@@ -145,11 +141,10 @@ def _kept_apart_before(
     previous: np.ndarray,
     previous_within: Box | None,
     radius: int,
-    untold: bool = False,
 ) -> np.ndarray:
     """Which labels lie mostly on a part of ``previous`` apart from its body, and are within
-    :data:`KEPT_APART_ALLOWANCE` times ``radius`` of the body now, or (``untold``: motion
-    cannot tell the parts' motions apart) that many times as far as they lay from it then."""
+    :data:`KEPT_APART_ALLOWANCE` times ``radius`` of the body now, or at most the allowance's
+    excess over ``radius`` further from it than they lay then."""
     x0, y0, x1, y1 = box
     keep = np.zeros(len(areas), dtype=bool)
     whole = tight_box(previous, previous_within)
@@ -186,10 +181,11 @@ def _no_further_than_before(
     count: int,
     radius: int,
 ) -> np.ndarray:
-    """Per label of ``labels``: whether it is at most :data:`KEPT_APART_ALLOWANCE` times as far
-    from ``body`` as the last frame's part it lies on (in ``apart``) was from ``old_body``: an
-    occluder wider than the gap (a post passing a still object) kept it apart then and still
-    does."""
+    """Per label of ``labels``: whether it is no more than ``(KEPT_APART_ALLOWANCE - 1) *
+    radius`` further from ``body`` than the last frame's part it lies on (in ``apart``) was
+    from ``old_body``: an occluder wider than the gap (a post passing a still object) kept it
+    apart then and still does. A fixed slack, not a ratio: a part left behind by a body that
+    moves away (beside a passing post) is not followed for ever."""
     size = int(labels.max()) + 1
     old_gap = np.full(count, np.inf, np.float32)  # each old part's distance from its body
     np.minimum.at(old_gap, parts[apart], _distance_from(parts == old_body)[apart])

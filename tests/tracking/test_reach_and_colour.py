@@ -10,7 +10,6 @@ import pytest
 
 from segany_video.tracking.appearance import Appearance, ColourIndex, half_lab
 from segany_video.tracking.motion import FlowEstimator, FlowField
-from segany_video.tracking.motion_cue import PartMotion
 from segany_video.tracking.overlaps import resolve_overlaps
 from segany_video.tracking.prompt_builder import (
     REGROWING_FLOOR,
@@ -65,23 +64,19 @@ def test_a_part_kept_apart_last_frame_is_dropped_when_its_gap_jumps():
     ].any()
 
 
-def _at_rest() -> PartMotion:
-    """Part motion over a still scene: it cannot tell any part from the surroundings."""
-    return PartMotion(FlowField(np.zeros((200, 300, 2), np.float32), (200, 300)), sigma=1.5)
-
-
 def test_a_part_kept_apart_by_an_occluder_wider_than_the_gap_stays_while_its_gap_holds():
-    # Body 100x100 (gap limit 10 px), all at rest. A 30 px post kept a strip apart last frame
-    # (30 px away); it is still about as far (33 px: its edge shaved), so it stays; at 40 px
-    # it does not.
+    # Body 100x100 (gap limit 10 px). A 30 px post kept a strip apart last frame (31 px from
+    # the body); its edge shaved 2 px off (33 px): it stays. 3 px (34 px) is more than a
+    # quarter of the gap further: a part left behind, dropped; so is one 10 px further.
     body = rect(200, 300, 50, 50, 150, 150)
     before = body | rect(200, 300, 180, 50, 200, 150)
-    shaved = rect(200, 300, 183, 50, 200, 150)
-    assert drop_detached(body | shaved, 0.1, None, _at_rest(), before)[shaved].all()
-    jumped = rect(200, 300, 190, 50, 200, 150)
-    assert not drop_detached(body | jumped, 0.1, None, _at_rest(), before)[jumped].any()
-    # Without motion to say the scene is at rest, it is the gap's rule: 33 px is too far.
-    assert not drop_detached(body | shaved, 0.1, previous=before)[shaved].any()
+    shaved = rect(200, 300, 182, 50, 200, 150)
+    assert drop_detached(body | shaved, gap=0.1, previous=before)[shaved].all()
+    for x0 in (183, 190):
+        behind = rect(200, 300, x0, 50, 200, 150)
+        assert not drop_detached(body | behind, gap=0.1, previous=before)[behind].any()
+    # Without last frame it is the gap's rule: 33 px is too far.
+    assert not drop_detached(body | shaved, gap=0.1)[shaved].any()
 
 
 def test_a_part_on_lost_pixels_offered_back_is_kept_at_any_distance():
@@ -105,7 +100,7 @@ def test_a_part_stays_when_a_passing_occluder_makes_the_other_side_the_body():
     left_before, right_before = rect(200, 300, 50, 50, 95, 150), rect(200, 300, 115, 50, 150, 150)
     left, right = rect(200, 300, 50, 50, 100, 150), rect(200, 300, 120, 50, 150, 150)
     before = left_before | right_before
-    out = drop_detached(left | right, 0.1, None, _at_rest(), before)
+    out = drop_detached(left | right, gap=0.1, previous=before)
     assert out[left].all() and out[right].all()
     # With no last frame the smaller part is beyond the gap (0.1 x sqrt(5000) = 7 px).
     assert not drop_detached(left | right, gap=0.1)[right].any()
