@@ -143,8 +143,8 @@ def _kept_apart_before(
     radius: int,
 ) -> np.ndarray:
     """Which labels lie mostly on a part of ``previous`` apart from its body, and are within
-    :data:`KEPT_APART_ALLOWANCE` times ``radius`` of the body now, or at most the allowance's
-    excess over ``radius`` further from it than they lay then."""
+    :data:`KEPT_APART_ALLOWANCE` times ``radius`` of the body now, or no more than
+    ``(KEPT_APART_ALLOWANCE - 1) * radius`` further from it than they lay then."""
     x0, y0, x1, y1 = box
     keep = np.zeros(len(areas), dtype=bool)
     whole = tight_box(previous, previous_within)
