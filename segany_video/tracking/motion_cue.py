@@ -170,9 +170,7 @@ def motion_against_ring(flow: FlowField, mask: np.ndarray, box: Box | None) -> f
         return None
     vectors, cell_box, scales = flow_cells(flow, box, _MARGIN)
     cells = labels_on_cells(mask[box[1] : box[3], box[0] : box[2]], box, cell_box, scales)
-    # The flow blurs across the outline: the surroundings start a few cells out.
-    near = cv2.dilate((cells > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    own, ring = vectors[cells > 0], vectors[~near]
+    own, ring = _own_and_ring(vectors, cells, 1)
     if len(own) < _MIN_OBJECT or len(ring) < _MIN_RING:
         return None
     return float(np.percentile(np.hypot(*(own - np.median(ring, axis=0)).T), 98))
@@ -219,8 +217,16 @@ def body_against_surroundings(
 ) -> tuple[np.ndarray, np.ndarray, float] | None:
     """:func:`median_motions` of the cells labelled ``body`` and of the unlabelled cells a few
     cells away from any label (the flow blurs across an outline)."""
+    return median_motions(*_own_and_ring(vectors, cells, body))
+
+
+def _own_and_ring(
+    vectors: np.ndarray, cells: np.ndarray, label: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The flow vectors of the cells labelled ``label``, and of the unlabelled cells a few cells
+    away from any label (the flow blurs across an outline: the surroundings start there)."""
     near = cv2.dilate((cells > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    return median_motions(vectors[cells == body], vectors[~near])
+    return vectors[cells == label], vectors[~near]
 
 
 def median_motions(

@@ -295,10 +295,12 @@ class Propagator:
         s = self.settings
         if flow is None or s.prior_blur_motion == 0 or track.regrowing:
             return s.prior_blur
-        stray = motion_against_ring(flow, carried.moved, carried.moved_box)
-        if stray is None:
+        box = carried.moved_box
+        stray = motion_against_ring(flow, carried.moved, box)
+        if stray is None or box is None:
             return s.prior_blur
-        size = np.sqrt(max(1, np.count_nonzero(carried.moved)))
+        # Counted within its box: a full-frame scan per object and frame is what crops avoid.
+        size = np.sqrt(max(1, np.count_nonzero(carried.moved[box[1] : box[3], box[0] : box[2]])))
         # At least the flow's noise, twice over.
         least = min(2.0 * s.motion_sigma / size, s.prior_blur)
         return float(np.clip(s.prior_blur_motion * stray / size, least, s.prior_blur))
