@@ -87,10 +87,9 @@ def drop_detached(
             may be :data:`KEPT_APART_ALLOWANCE` times the gap away, as the occluder's edge
             shaves it, unless ``motion`` says it moves as the surroundings do (a leak kept
             within the gap once), or a quarter of the gap further than it lay last frame (an
-            occluder wider than the gap keeps it apart). The body is the
-            part lying on last frame's body, even when an occluder crossing the object has
-            made the other side the larger. A part breaking off the body now gets the gap
-            alone.
+            occluder wider than the gap keeps it apart). Last frame's body is its part under
+            this frame's body, even when an occluder crossing the object has made the other
+            side the larger. A part breaking off the body now gets the gap alone.
         previous_within: a box holding every pixel of ``previous`` (None: the whole frame).
         returning: ``(H, W)`` bool, the pixels of ``previous`` that are the object's own lost
             parts offered back on this frame (:mod:`.hidden`), or None. A part lying mostly on
