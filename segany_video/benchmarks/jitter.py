@@ -31,6 +31,7 @@ from segany_video.evaluation.davis_eval import (
     add_prompt_options,
     add_run_options,
     add_sequence_options,
+    add_stride_option,
     chosen_sequences,
     evaluate_davis,
     run_config,
@@ -110,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_sequence_options(parser)
     add_prompt_options(parser)
+    add_stride_option(parser)
     add_run_options(parser)
     parser.add_argument("--json", help="write every run's J&F per sequence as JSON here")
     return parser
@@ -126,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             prompt=args.prompt,
             clicks=args.clicks,
             sequences=names,
+            stride=args.stride,
         )
         runs.append(Run(label, changed, {s.name: s.jf_mean for s in report.sequences}))
         print(f"{label:20s} {runs[-1].mean:.3f}", flush=True)
@@ -133,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json is not None:
         data = {
             "prompt": args.prompt,
+            "stride": args.stride,
             "runs": [
                 {"label": r.label, "changed": r.changed, "jf": r.jf, "mean": r.mean} for r in runs
             ],

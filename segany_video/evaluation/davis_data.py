@@ -106,6 +106,17 @@ class DavisSequence:
         """Foreground of frame ``index`` (every object together): ``(H, W)`` bool, labels > 0."""
         return self.labels(index) > 0
 
+    def every(self, stride: int) -> DavisSequence:
+        """Frames 0, ``stride``, 2 x ``stride``, ... with their annotations: the same clip
+        played ``stride`` times faster (each step spans ``stride`` frames of motion).
+
+        Raises:
+            ValueError: ``stride`` below 1.
+        """
+        if stride < 1:
+            raise ValueError(f"stride must be >= 1, got {stride}")
+        return DavisSequence(self.name, self.frame_paths[::stride], self.mask_paths[::stride])
+
     def frames(self) -> Iterator[np.ndarray]:
         """Yield every frame in order, one at a time."""
         for i in range(len(self)):

@@ -11,15 +11,21 @@ tracks it with the tracker, all configured as ``track`` is (``--config``, ``--pr
 on a split of the development data (``configs/davis2016_split.yaml``) as::
 
     segany-video eval ../shared/data/davis2016-train --split confirmation --prompt mask
+
+``--stride N`` tracks every Nth frame only, as if the clip ran N times faster: each step then
+spans N frames of motion, a stand-in for fast or deforming objects on data that moves slowly.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -89,19 +95,44 @@ def frame_folder(sequence: DavisSequence) -> Path:
     return folder
 
 
+@contextmanager
+def _strided_folder(sequence: DavisSequence, stride: int) -> Iterator[Path]:
+    """A folder of every ``stride``-th frame of the sequence, in order, for the reader.
+
+    With stride 1 that is the sequence's own folder (see :func:`frame_folder`); otherwise the
+    frames are linked into a temporary folder (copied where links cannot be made), removed
+    afterwards.
+    """
+    if stride == 1:
+        yield frame_folder(sequence)
+        return
+    with tempfile.TemporaryDirectory(prefix="segany-eval-") as temporary:
+        for index, path in enumerate(sequence.every(stride).frame_paths):
+            link = Path(temporary) / f"{index:05d}{path.suffix}"
+            try:
+                link.symlink_to(path.resolve())
+            except OSError:
+                shutil.copyfile(path, link)
+        yield Path(temporary)
+
+
 def track_sequence(
     sequence: DavisSequence,
     segmenter: VideoSegmenter,
     prompt: str,
     clicks: int,
     max_frames: int | None,
+    stride: int = 1,
 ) -> Iterator[ObjectResult]:
-    """Track the sequence's object as ``segany-video track`` would; yield its result per frame."""
+    """Track the sequence's object as ``segany-video track`` would, on every ``stride``-th
+    frame; yield its result per tracked frame (at most ``max_frames`` of them)."""
     first = sequence.mask(0)
     spec = PromptSet([ObjectSpec(1, sequence.name, [first_frame_prompt(first, prompt, clicks)])])
-    end = max_frames if max_frames is not None and max_frames < len(sequence) else None
-    for result in segmenter.track(frame_folder(sequence), spec, end=end):
-        yield result.objects[1]
+    tracked = len(sequence.every(stride))
+    end = max_frames if max_frames is not None and max_frames < tracked else None
+    with _strided_folder(sequence, stride) as folder:
+        for result in segmenter.track(folder, spec, end=end):
+            yield result.objects[1]
 
 
 def segmenter_for(
@@ -127,6 +158,7 @@ def evaluate_davis(
     out_dir: str | Path | None = None,
     max_frames: int | None = None,
     split: str | None = None,
+    stride: int = 1,
 ) -> DavisReport:
     """Track and score DAVIS sequences through the shipped runtime and tracker.
 
@@ -142,23 +174,28 @@ def evaluate_davis(
             (0/255, DAVIS 2016 style), each under a temporary name until complete.
         max_frames: score only the first N frames of each sequence (for cheap checks).
         split: the split's name, recorded in the report.
+        stride: track and score every ``stride``-th frame only (the clip ``stride`` times
+            faster); recorded in the report.
 
     Returns:
         The per-sequence and mean scores, with per-frame score, state and areas.
     """
     if prompt not in PROMPT_KINDS:
         raise ConfigError(f"DAVIS prompt must be one of {PROMPT_KINDS}, got {prompt!r}")
+    if stride < 1:
+        raise ConfigError(f"stride must be at least 1 (got {stride})")
     segmenter = segmenter_for(model, settings)
     names = list(sequences) if sequences else list_sequences(root)
     scores, speeds, traces = [], {}, {}
     for name in names:
-        sequence = open_sequence(root, name)
+        whole = open_sequence(root, name)
+        sequence = whole.every(stride)
         count = len(sequence) if max_frames is None else min(len(sequence), max_frames)
         writer = None if out_dir is None else _MaskWriter(Path(out_dir) / name, sequence)
         j, f, trace = [], [], FrameTrace.empty()
         started = time.perf_counter()
         for index, result in enumerate(
-            track_sequence(sequence, segmenter, prompt, clicks, max_frames)
+            track_sequence(whole, segmenter, prompt, clicks, max_frames, stride)
         ):
             truth = sequence.mask(index)
             j.append(region_similarity(result.mask, truth))
@@ -179,6 +216,7 @@ def evaluate_davis(
         speeds,
         traces,
         split,
+        stride,
     )
 
 
@@ -223,6 +261,26 @@ def add_prompt_options(parser: argparse.ArgumentParser, clicks: bool = True) -> 
         parser.add_argument("--clicks", type=int, default=3, help="clicks for --prompt clicks")
 
 
+def _stride(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
+def add_stride_option(parser: argparse.ArgumentParser) -> None:
+    """``--stride N``: track and score every Nth frame only (the clip N times faster)."""
+    parser.add_argument(
+        "--stride",
+        type=_stride,
+        default=1,
+        help="track every Nth frame only: the clip N times faster (default 1)",
+    )
+
+
 def chosen_sequences(args: argparse.Namespace) -> list[str]:
     """The sequence names :func:`add_sequence_options`' options select."""
     if args.split is not None:
@@ -254,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sequence_options(parser)
     add_prompt_options(parser)
     parser.add_argument("--max-frames", type=int, default=None)
+    add_stride_option(parser)
     add_run_options(parser)
     parser.add_argument("--out", type=Path, help="write predicted PNGs here")
     parser.add_argument("--json", type=Path, help="write the report (with per-frame records)")
@@ -276,8 +335,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         out_dir=args.out,
         max_frames=args.max_frames,
         split=args.split,
+        stride=args.stride,
     )
     where = f"split: {args.split}; " if args.split else ""
+    if args.stride > 1:
+        where += f"stride: {args.stride}; "
     print(f"engine: {report.engine}; {where}prompt: {report.prompt}")
     print(report.table())
     stats = report.statistics()

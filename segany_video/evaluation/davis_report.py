@@ -52,6 +52,7 @@ class DavisReport:
         seconds_per_frame: wall time per frame (read + encode + track + score), per sequence.
         traces: per-frame score, state and areas, per sequence.
         split: the named split evaluated ("tuning", "confirmation"), or None.
+        stride: every how many frames of each sequence were tracked and scored (1: all).
     """
 
     sequences: tuple[SequenceScores, ...]
@@ -61,6 +62,7 @@ class DavisReport:
     seconds_per_frame: dict[str, float] = field(default_factory=dict)
     traces: dict[str, FrameTrace] = field(default_factory=dict)
     split: str | None = None
+    stride: int = 1
 
     def per_frame(self, name: str) -> dict[str, list]:
         """Aligned per-frame lists of one sequence: J, F, score, state, area, true_area."""
@@ -98,6 +100,7 @@ class DavisReport:
         stats = self.statistics()
         return {
             "split": self.split,
+            "stride": self.stride,
             "prompt": self.prompt,
             "engine": self.engine,
             "mean": {"J": self.mean.j_mean, "F": self.mean.f_mean, "JF": self.mean.jf_mean},

@@ -255,7 +255,10 @@ def test_jitter_command_reports_every_run(root: Path, tmp_path: Path, capsys) ->
 def test_jitter_runs_each_nudged_setting(root: Path, tmp_path: Path, monkeypatch) -> None:
     # On the synthetic clips no nudge changes a mask, so the evaluation is replaced by one
     # whose J&F reads the settings it was run with.
-    def fake_evaluate(root, segmenter, prompt, clicks, sequences):
+    strides = []
+
+    def fake_evaluate(root, segmenter, prompt, clicks, sequences, stride):
+        strides.append(stride)
         tracker = segmenter.config.tracker
         scores = [
             SimpleNamespace(name=name, jf_mean=tracker.prior_blur + n * tracker.max_growth)
@@ -266,8 +269,9 @@ def test_jitter_runs_each_nudged_setting(root: Path, tmp_path: Path, monkeypatch
     monkeypatch.setattr(jitter, "evaluate_davis", fake_evaluate)
     out = tmp_path / "jitter.json"
     argv = [str(root), "--sequences", "red", "blue", "--device", "cpu", "--json", str(out)]
-    assert jitter.main(argv) == 0
+    assert jitter.main([*argv, "--stride", "2"]) == 0
     data = json.loads(out.read_text())
+    assert data["stride"] == 2 and strides == [2] * (len(jitter.NUDGES) + 1)
     blur, growth = TrackerSettings().prior_blur, TrackerSettings().max_growth
     expected = [(blur, growth)] + [
         (blur * f if name == "prior_blur" else blur, growth * f if name == "max_growth" else growth)

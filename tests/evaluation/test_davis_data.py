@@ -83,6 +83,18 @@ def test_per_sequence_layout(per_sequence_root: Path) -> None:
     assert len(list(seq.masks())) == len(list(seq.frames())) == 4
 
 
+def test_every_nth_frame_keeps_frames_and_annotations_aligned(per_sequence_root: Path) -> None:
+    seq = open_sequence(per_sequence_root, "walk")
+    fast = seq.every(2)
+    assert fast.name == "walk" and len(fast) == 2
+    assert [p.name for p in fast.frame_paths] == ["00000.jpg", "00002.jpg"]
+    assert np.array_equal(fast.mask(1), labels_of(2) > 0)
+    assert np.array_equal(fast.frame(1), seq.frame(2))
+    assert seq.every(1) == seq and len(seq.every(5)) == 1
+    with pytest.raises(ValueError, match="stride must be >= 1"):
+        seq.every(0)
+
+
 def test_official_layout_with_palette_annotations(official_root: Path) -> None:
     assert list_sequences(official_root) == ["dogs"]
     seq = open_sequence(official_root, "dogs")

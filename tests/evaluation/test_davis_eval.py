@@ -8,6 +8,7 @@ same frames and prompt, and its per-frame records with counts taken from the fil
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -130,6 +131,36 @@ def test_a_frame_folder_with_other_images_is_refused(
     cv2.imwrite(str(copy / "block" / "JPEGImages" / "thumb.bmp"), np.zeros((H, W, 3), np.uint8))
     with pytest.raises(VideoOpenError, match="holds images other than its frames"):
         evaluate_davis(copy, segmenter, sequences=["block"])
+
+
+def test_a_stride_tracks_what_a_folder_of_those_frames_gives(
+    root: Path, segmenter: VideoSegmenter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The expectation: the even frames copied into a sequence of their own, tracked whole.
+    for sub in ("JPEGImages", "Annotations"):
+        (tmp_path / "even" / "block" / sub).mkdir(parents=True)
+        for n, i in enumerate(range(0, FRAMES, 2)):
+            suffix = ".jpg" if sub == "JPEGImages" else ".png"
+            source = root / "block" / sub / f"{i:05d}{suffix}"
+            (tmp_path / "even" / "block" / sub / f"{n:05d}{suffix}").write_bytes(
+                source.read_bytes()
+            )
+    expected = evaluate_davis(tmp_path / "even", segmenter, sequences=["block"])
+    links = tmp_path / "links"
+    links.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(links))
+    strided = evaluate_davis(root, segmenter, sequences=["block"], stride=2)
+    assert strided.stride == 2 and strided.to_dict()["stride"] == 2
+    assert strided.per_frame("block") == expected.per_frame("block")
+    assert len(strided.per_frame("block")["J"]) == len(range(0, FRAMES, 2))
+    assert list(links.iterdir()) == []  # the folder of links is gone
+
+
+def test_main_refuses_a_stride_below_one(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        davis_eval.main([str(root), "--sequences", "block", "--stride", "0"])
+    assert exit_info.value.code == 2
+    assert "--stride: must be a whole number >= 1, got '0'" in capsys.readouterr().err
 
 
 def test_main_refuses_too_few_frames_and_two_selections(root: Path) -> None:
