@@ -122,6 +122,12 @@ class FlowField:
         )
         return out
 
+    def sample_previous(self, image: np.ndarray, box: Box) -> np.ndarray:
+        """The previous frame's ``image`` pulled along the flow onto this frame's ``box``:
+        where the flow is right, it matches this frame's pixels there."""
+        map_x, map_y = self._maps(*box)
+        return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
     def mean_motion(self, mask: np.ndarray) -> np.ndarray:
         """Mean forward displacement ``(dx, dy)`` in source pixels of the region ``mask``."""
         height, width = self.flow.shape[:2]

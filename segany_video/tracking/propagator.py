@@ -41,6 +41,7 @@ from segany_video.tracking.prompt_builder import (
 )
 from segany_video.tracking.prompts import ResolvedKeyframe
 from segany_video.tracking.reach import drop_detached, within_reach
+from segany_video.tracking.rigid import rigid_warp
 from segany_video.tracking.search import find_lost_object, search_window
 from segany_video.tracking.settings import TrackerSettings
 from segany_video.tracking.track import Track
@@ -66,6 +67,7 @@ class _Carried:
     moved_box: Box | None  # tight box of moved
     ages: np.ndarray | None  # the track's age map carried here (see .hidden)
     back: np.ndarray | None = None  # (H, W) bool: lost parts offered back, now in moved
+    rigid: bool = False  # carried by one similarity (.rigid), not by the flow
 
 
 @dataclass
@@ -138,10 +140,16 @@ class Propagator:
         self.tracks = [Track(object_id) for object_id in object_ids]
         self.flow = FlowEstimator(settings.flow_scale, settings.flow_preset, settings.flow_min_side)
         self._carried: dict[int, np.ndarray | None] = {}  # per slot, for this frame's commit
+        # Grey frames, this one and the one before, for motion that is not the flow's.
+        self._grey: np.ndarray | None = None
+        self._previous_grey: np.ndarray | None = None
 
     def step(self, frame: EncodedFrame) -> list[ObjectResult]:
         """Process the next frame; one result per object, in output order."""
         flow = self.flow.next_frame(frame.image)
+        if self.settings.rigid_motion:
+            self._previous_grey = self._grey
+            self._grey = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY)
         lab = half_lab(frame.image)
         colours = ColourIndex(frame.image, self.settings.appearance_bins, lab)
         fine = ColourIndex(frame.image, self.settings.prior_bins, lab)
@@ -244,10 +252,17 @@ class Propagator:
         (colour can leak into look-alike surroundings; matching uses :meth:`_expect`)."""
         s = self.settings
         assert track.mask is not None and track.box is not None
+        rigid = None
         if flow is None:
             soft, support = track.mask.astype(np.float32), track.box
         else:
             soft, support = flow.warp(track.mask, track.box), flow.landing(track.box)
+            if self._previous_grey is not None and self._grey is not None:
+                rigid = rigid_warp(
+                    self._previous_grey, self._grey, track.mask, track.box, flow, soft, support
+                )
+            if rigid is not None:
+                soft, support = rigid.soft, rigid.box
         moved, moved_box = _over_half(soft, support)
         ages, returning = None, None
         if flow is not None and s.hidden_prior > 0 and track.amodal is not None and moved_box:
@@ -261,7 +276,7 @@ class Propagator:
                 moved_box = tight_box(moved)
                 support = None
                 returning = back
-        return _Carried(soft, support, moved, moved_box, ages, returning)
+        return _Carried(soft, support, moved, moved_box, ages, returning, rigid is not None)
 
     def _expect(
         self,
@@ -301,8 +316,10 @@ class Propagator:
             return s.prior_blur
         # Counted within its box: a full-frame scan per object and frame is what crops avoid.
         size = np.sqrt(max(1, np.count_nonzero(carried.moved[box[1] : box[3], box[0] : box[2]])))
-        # At least the flow's noise, twice over.
+        # At least the flow's noise, twice over; no more for an object one transform carries.
         least = min(2.0 * s.motion_sigma / size, s.prior_blur)
+        if carried.rigid:
+            return float(least)
         return float(np.clip(s.prior_blur_motion * stray / size, least, s.prior_blur))
 
     def _search(self, track: Track, colours: ColourIndex, taken: np.ndarray) -> np.ndarray | None:
@@ -545,12 +562,15 @@ class Propagator:
         previous = self.flow.previous
         return {
             "previous_grey": None if previous is None else previous.copy(),
+            "grey": None if self._grey is None else self._grey.copy(),
             "tracks": [track.snapshot() for track in self.tracks],
         }
 
     def restore(self, data: dict) -> None:
         previous = data["previous_grey"]
         self.flow.previous = None if previous is None else previous.copy()
+        grey = data.get("grey")  # absent from snapshots taken before rigid motion
+        self._grey = None if grey is None else grey.copy()
         self.tracks = [Track.restore(t, self.model.device) for t in data["tracks"]]
 
 

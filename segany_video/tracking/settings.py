@@ -38,6 +38,10 @@ class TrackerSettings:
             against its surroundings, pixels that move as the surroundings do are background
             with at most this confidence (0.5 = off; see :mod:`.motion_cue`).
         motion_sigma: flow noise in source pixels below which two motions are not told apart.
+        rigid_motion: carry an object that moves as one piece (a boat, a car) by one similarity
+            transform fitted to points tracked inside it, where that explains its pixels better
+            than the flow (see ``tracking/rigid.py``); its prior is then blurred only by the
+            flow's noise, since the transform carries its outline exactly.
         use_dense_prior: pass the warped previous mask (and low-res logits when the engine has
             them) as the dense prompt.
         max_growth: a followed object's new mask is cut to within this fraction of its
@@ -114,6 +118,7 @@ class TrackerSettings:
     prior_blur_motion: float = 4.0
     motion_confidence: float = 0.9
     motion_sigma: float = 1.5
+    rigid_motion: bool = True
     use_dense_prior: bool = True
     max_growth: float = 0.05
     max_gap: float = 0.1
@@ -158,7 +163,7 @@ class TrackerSettings:
         _check_range("positive_points", self.positive_points, 0, 16)
         _check_range("negative_points", self.negative_points, 0, 16)
         _check_range("box_padding", self.box_padding, 0.0, 2.0)
-        for name in ("colour_prior", "use_dense_prior"):
+        for name in ("colour_prior", "rigid_motion", "use_dense_prior"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(
                     f"tracker {name}: expected true or false, got {getattr(self, name)!r}"
