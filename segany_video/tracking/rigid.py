@@ -43,12 +43,10 @@ class RigidWarp:
     Attributes:
         soft: ``(H, W)`` float32 in ``[0, 1]``, zero outside ``box``.
         box: ``XYXY`` box holding every non-zero pixel of ``soft``.
-        transform: ``(2, 3)`` similarity, previous-frame to this frame's coordinates.
     """
 
     soft: np.ndarray
     box: Box
-    transform: np.ndarray
 
 
 def similarity(
@@ -147,7 +145,7 @@ def rigid_warp(
             return None
     soft = np.zeros(mask.shape, dtype=np.float32)
     soft[y0:y1, x0:x1] = carried
-    return RigidWarp(soft, (x0, y0, x1, y1), transform)
+    return RigidWarp(soft, (x0, y0, x1, y1))
 
 
 def _mean_difference(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
