@@ -9,6 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from segany_video.results import mask_iou
 from segany_video.tracking.boxes import tight_box
 from segany_video.tracking.motion import FlowEstimator, FlowField
 from segany_video.tracking.rigid import rigid_warp, similarity
@@ -57,7 +58,7 @@ def flow_between(previous: np.ndarray, current: np.ndarray):
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
-    return float((a & b).sum() / (a | b).sum())
+    return float(mask_iou(a, b))
 
 
 def test_similarity_recovers_the_objects_motion():
