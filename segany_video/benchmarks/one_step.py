@@ -15,6 +15,9 @@ A stage scoring below the one before it removes information there, whatever happ
 Usage::
 
     segany-video bench one-step ../shared/data/davis2016-train --split tuning --every 4
+    segany-video bench one-step ../shared/data/davis2016-train --split tuning --stride 2
+
+``--stride N`` steps from frame ``t - N`` to ``t`` (the clip N times faster), as ``eval`` does.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from segany_video.evaluation.davis_data import DavisSequence, open_sequence
 from segany_video.evaluation.davis_eval import (
     add_run_options,
     add_sequence_options,
+    add_stride_option,
     chosen_sequences,
     run_config,
 )
@@ -125,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_sequence_options(parser)
     parser.add_argument("--every", type=int, default=4, help="score every Nth step")
+    add_stride_option(parser)
     add_run_options(parser)
     parser.add_argument("--json", help="write the figures as JSON here")
     return parser
@@ -140,7 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = VideoSegmenter(config=config).model
     results = []
     for name in names:
-        results.append(run(model, open_sequence(args.root, name), args.every, config.tracker))
+        sequence = open_sequence(args.root, name).every(args.stride)
+        results.append(run(model, sequence, args.every, config.tracker))
         print(table(results[-1:]).splitlines()[1], flush=True)
     print(table(results))
     if args.json is not None:

@@ -176,6 +176,25 @@ def test_one_step_command_averages_over_steps(root: Path, tmp_path: Path, capsys
         one_step.main([str(root), "--every", "0"])
 
 
+def test_one_step_command_steps_over_the_stride(root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "steps.json"
+    argv = [str(root), "--sequences", "red", "--every", "1", "--stride", "2", "--json", str(out)]
+    assert one_step.main(argv) == 0
+    figures = json.loads(out.read_text())["red"]
+    # Frames 0, 2, 4: two steps, each spanning two frames of motion.
+    assert figures["steps"] == len(range(0, FRAMES, 2)) - 1
+    strided = open_sequence(root, "red").every(2)
+    model = build_classic("cpu")
+    steps = [one_step.step_from_truth(model, strided, t, TrackerSettings()) for t in (1, 2)]
+    for stage in one_step.STAGES:
+        mean = np.mean([step[stage] for step in steps if step is not None])
+        assert figures[stage] == pytest.approx(mean, abs=1e-9)
+    # Six pixels a frame between strided frames: the flow still carries the block.
+    assert figures["warp"] > 0.8
+    with pytest.raises(SystemExit):
+        one_step.main([str(root), "--stride", "0"])
+
+
 def test_frames_after_crossing_follow_the_pole(root: Path) -> None:
     sequence = open_sequence(root, "red")
     # The block spans columns 20+3i .. 56+3i; a still pole at columns 50-53 touches it until
