@@ -129,7 +129,11 @@ def rigid_warp(
     local = transform.copy()
     local[:, 2] -= (x0, y0)
     size = (x1 - x0, y1 - y0)
-    carried = cv2.warpAffine(mask.astype(np.float32), local, size, flags=cv2.INTER_LINEAR)
+    # The mask is zero outside its box: only the box is read (and cast), shifted into place.
+    source = mask[box[1] : box[3], box[0] : box[2]].astype(np.float32)
+    from_box = local.copy()
+    from_box[:, 2] += from_box[:, :2] @ np.array(box[:2], dtype=np.float64)
+    carried = cv2.warpAffine(source, from_box, size, flags=cv2.INTER_LINEAR)
     on = carried > 0.5
     if not on.any():
         return None
