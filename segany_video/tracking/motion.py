@@ -20,9 +20,11 @@ _PRESETS = {
 }
 
 
-def downscaled_grey(image: np.ndarray, scale: float) -> np.ndarray:
-    """``(H, W, 3)`` uint8 RGB -> ``(h, w)`` uint8 grey at ``scale`` of the size."""
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+def downscaled_grey(image: np.ndarray, scale: float, grey: np.ndarray | None = None) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB -> ``(h, w)`` uint8 grey at ``scale`` of the size (``grey``: the
+    image's full-size grey, when the caller has it already)."""
+    if grey is None:
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     if scale == 1.0:
         return grey
     height, width = grey.shape
@@ -160,9 +162,10 @@ class FlowEstimator:
         """The downscale factor used for frames of ``(H, W)``."""
         return min(1.0, max(self.scale, self.min_side / max(1, min(frame_size))))
 
-    def next_frame(self, image: np.ndarray) -> FlowField | None:
-        """Feed the next frame; returns the flow back to the frame fed before (None at first)."""
-        grey = downscaled_grey(image, self.scale_for(image.shape[:2]))
+    def next_frame(self, image: np.ndarray, grey: np.ndarray | None = None) -> FlowField | None:
+        """Feed the next frame (``grey``: its full-size grey, when already made); returns the
+        flow back to the frame fed before (None at first)."""
+        grey = downscaled_grey(image, self.scale_for(image.shape[:2]), grey)
         field = None
         if self.previous is not None and self.previous.shape == grey.shape:
             flow = self._dis.calc(grey, self.previous, None)

@@ -146,10 +146,11 @@ class Propagator:
 
     def step(self, frame: EncodedFrame) -> list[ObjectResult]:
         """Process the next frame; one result per object, in output order."""
-        flow = self.flow.next_frame(frame.image)
+        grey = None
         if self.settings.rigid_motion:
-            self._previous_grey = self._grey
-            self._grey = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY)
+            grey = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY)
+            self._previous_grey, self._grey = self._grey, grey
+        flow = self.flow.next_frame(frame.image, grey)
         lab = half_lab(frame.image)
         colours = ColourIndex(frame.image, self.settings.appearance_bins, lab)
         fine = ColourIndex(frame.image, self.settings.prior_bins, lab)

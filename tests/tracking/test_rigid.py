@@ -117,3 +117,16 @@ def test_the_flow_pulls_the_previous_frame_from_where_each_pixel_came():
     flow[..., 0], flow[..., 1] = 3.0, -2.0  # every pixel was 3 px right and 2 px up
     pulled = FlowField(flow, (H, W)).sample_previous(image, (20, 30, 120, 90))
     np.testing.assert_array_equal(pulled, image[28:88, 23:123])
+
+
+def test_the_flow_from_a_grey_made_once_is_the_flow_from_the_image() -> None:
+    # The propagator makes each frame's grey once, for the similarity and the flow alike.
+    previous, current, _, _ = scene(rotation(0.0, 1.0, (6.0, 0.0)))
+    fields = []
+    for given in (False, True):
+        estimator = FlowEstimator(0.5, "medium", 0)
+        for image in (previous, current):
+            field = estimator.next_frame(image, grey(image) if given else None)
+        assert field is not None
+        fields.append(field.flow)
+    assert np.array_equal(fields[0], fields[1])
