@@ -165,7 +165,7 @@ class Appearance:
     @staticmethod
     def anchor_odds(index: ColourIndex, mask: np.ndarray, box: Box | None = None) -> np.ndarray:
         """``(D,)`` P(object | colour) against a wide band of surroundings (half its size)."""
-        ring = _anchor_ring(mask, box)
+        ring = anchor_ring(mask, box)
         return colour_odds(index.histogram(mask, box), index.ring_histogram(mask, ring, box))
 
     @staticmethod
@@ -188,7 +188,7 @@ class Appearance:
         Returns:
             ``(D,)`` float32, a new array.
         """
-        around = index.ring_histogram(mask, _anchor_ring(mask, box), box)
+        around = index.ring_histogram(mask, anchor_ring(mask, box), box)
         undecided = (odds == 0.5) & (around > 0)
         settled = odds.copy()
         settled[undecided] = colour_odds(np.zeros_like(around), around)[undecided]
@@ -199,7 +199,8 @@ class Appearance:
         self.background = (1.0 - rate) * self.background + rate * other.background
 
 
-def _anchor_ring(mask: np.ndarray, box: Box | None) -> int:
+def anchor_ring(mask: np.ndarray, box: Box | None) -> int:
+    """Width in pixels of the band of surroundings the anchor odds are measured against."""
     return max(8, int(0.5 * np.sqrt(_area(mask, box))))
 
 

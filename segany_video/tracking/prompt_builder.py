@@ -17,6 +17,7 @@ import torch
 from segany_video.models.base import ObjectPrompt
 from segany_video.tracking.appearance import ColourIndex
 from segany_video.tracking.boxes import Box, tight_box
+from segany_video.tracking.colour_likelihood import ColourLikelihood
 from segany_video.tracking.motion_cue import MotionCue
 
 # Least prior probability of the object anywhere near its warped mask (see colour_posterior):
@@ -143,6 +144,8 @@ def colour_posterior(
     floor: float = STEADY_FLOOR,
     within: Box | None = None,
     motion: MotionCue | None = None,
+    learned: ColourLikelihood | None = None,
+    cells: np.ndarray | None = None,
 ) -> np.ndarray:
     """Combine where motion says the object is with what colour says it is (Bayes per pixel).
 
@@ -163,6 +166,9 @@ def colour_posterior(
             colours); :data:`STEADY_FLOOR` keeps look-alike background out.
         within: a box outside which ``warped`` is zero (None: the whole frame).
         motion: a second likelihood, from how each pixel moves (None: colour alone).
+        learned: the object's colour likelihood learned on its keyframe, joined with ``odds``
+            (None: ``odds`` alone).
+        cells: this frame's :func:`table_index` for ``learned``.
 
     Returns:
         ``(H, W)`` float32 posterior in ``[0, 1]`` (zero far from the warped mask).
@@ -177,7 +183,10 @@ def colour_posterior(
     x0, y0 = max(0, wx0 + box[0] - 3 * radius), max(0, wy0 + box[1] - 3 * radius)
     x1, y1 = min(width, wx0 + box[2] + 3 * radius), min(height, wy0 + box[3] + 3 * radius)
     prior = np.clip(_wide_blur(warped[y0:y1, x0:x1], radius), floor, 1.0 - floor)
-    likelihood = colours.region(x0, y0, x1, y1, np.clip(odds, 0.02, 0.98))
+    if learned is None or cells is None:
+        likelihood = colours.region(x0, y0, x1, y1, np.clip(odds, 0.02, 0.98))
+    else:
+        likelihood = learned.region(cells, colours, odds, x0, y0, x1, y1)
     joint, against = prior * likelihood, (1.0 - prior) * (1.0 - likelihood)
     cue = None if motion is None else motion.region(x0, y0, x1, y1, warped[y0:y1, x0:x1] > 0.5)
     if cue is not None:

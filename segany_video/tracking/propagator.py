@@ -22,6 +22,7 @@ from segany_video.runtime.encoded import EncodedFrame
 from segany_video.tracking.appearance import Appearance, ColourIndex, colour_odds, half_lab
 from segany_video.tracking.association import association_cost, hellinger_matrix, iou_matrix
 from segany_video.tracking.boxes import Box, as_xyxy, tight_box
+from segany_video.tracking.colour_likelihood import ColourLikelihood, table_index
 from segany_video.tracking.hidden import BodyMotion, after_frame, carry
 from segany_video.tracking.matching import match_candidates
 from segany_video.tracking.motion import FlowEstimator, FlowField
@@ -154,11 +155,12 @@ class Propagator:
         lab = half_lab(frame.image)
         colours = ColourIndex(frame.image, self.settings.appearance_bins, lab)
         fine = ColourIndex(frame.image, self.settings.prior_bins, lab)
+        cells = table_index(lab) if self.settings.learned_colour else None
         outcomes = self._seed(frame, self.keyframes.get(frame.index, ()))
-        proposals = self._propose(flow, colours, fine, seeded=outcomes.keys())
+        proposals = self._propose(flow, colours, fine, cells, seeded=outcomes.keys())
         outcomes.update(self._associate(frame, colours, proposals, flow))
         keyed = self.keyframes.get(frame.index, ())
-        return self._commit(frame, colours, fine, outcomes, seeded=keyed)
+        return self._commit(frame, colours, fine, lab, outcomes, seeded=keyed)
 
     def _seed(
         self, frame: EncodedFrame, keyed: Sequence[tuple[int, ResolvedKeyframe]]
@@ -194,9 +196,15 @@ class Propagator:
         return outcomes
 
     def _propose(
-        self, flow: FlowField | None, colours: ColourIndex, fine: ColourIndex, seeded: object
+        self,
+        flow: FlowField | None,
+        colours: ColourIndex,
+        fine: ColourIndex,
+        cells: np.ndarray | None,
+        seeded: object,
     ) -> _Proposals:
-        """Expected masks and prompts: warped masks for followed tracks, search for lost ones."""
+        """Expected masks and prompts: warped masks for followed tracks, search for lost ones
+        (``cells``: this frame's colour-table cells, None without learned colours)."""
         s = self.settings
         carried = {
             slot: self._carry(track, flow)
@@ -211,7 +219,7 @@ class Propagator:
             # Parts coming back into view from behind another object carry its smeared flow:
             # the others' motions speak only for an object seen (nearly) whole.
             others = [] if track.regrowing else [m for o, m in motions.items() if o != slot]
-            expected[slot] = self._expect(track, flow, fine, c, others)
+            expected[slot] = self._expect(track, flow, fine, cells, c, others)
         self._carried = {slot: e.carried for slot, e in expected.items()}
         proposals = _Proposals()
         for slot, expectation in expected.items():
@@ -284,6 +292,7 @@ class Propagator:
         track: Track,
         flow: FlowField | None,
         fine: ColourIndex,
+        cells: np.ndarray | None,
         carried: _Carried,
         others: Sequence[tuple[np.ndarray, Box]],
     ) -> _Expectation:
@@ -298,7 +307,9 @@ class Propagator:
             if flow is not None and s.motion_confidence > 0.5:
                 cue = MotionCue(flow, s.motion_confidence, s.motion_sigma, others)
             blur = self._prior_blur(track, flow, carried)
-            soft = colour_posterior(soft, track.anchor_odds, fine, blur, floor, support, cue)
+            soft = colour_posterior(
+                soft, track.anchor_odds, fine, blur, floor, support, cue, track.learned, cells
+            )
             support = None  # the posterior reaches past where motion lands
         mask, box = _over_half(soft, support)
         return _Expectation(
@@ -432,10 +443,12 @@ class Propagator:
         frame: EncodedFrame,
         colours: ColourIndex,
         fine: ColourIndex,
+        lab: np.ndarray,
         outcomes: dict[int, _Outcome],
         seeded: Sequence[tuple[int, ResolvedKeyframe]],
     ) -> list[ObjectResult]:
-        """Resolve overlaps, update every track, and report this frame."""
+        """Resolve overlaps, update every track, and report this frame (``lab``: the frame's
+        half-resolution Lab, which a keyframe's learned colours are fitted to)."""
         s = self.settings
         seeded_slots = {slot for slot, _ in seeded}
         drawn = {slot: keyframe.mask is not None for slot, keyframe in seeded}
@@ -476,8 +489,11 @@ class Propagator:
                         "left for it; prompt a different part or drop one of the two objects"
                     )
                 anchor = Appearance.anchor_odds(fine, mask, box)
+                learned = None
+                if s.learned_colour:
+                    learned = ColourLikelihood.fit(lab, fine, mask, box)
                 appearance = Appearance.measure(colours, mask, box)
-                track.seed(mask, outcome.score, appearance, anchor, box, drawn[slot])
+                track.seed(mask, outcome.score, appearance, anchor, box, drawn[slot], learned)
                 track.low_res_logits = outcome.low_res
                 if s.hidden_prior > 0:
                     track.amodal = after_frame(None, mask)

@@ -26,6 +26,9 @@ class TrackerSettings:
         box_padding: the warped mask's box is grown by this fraction of its size on each side.
         colour_prior: sharpen the warped mask with the object's keyframe colour model (a
             per-pixel Bayes posterior) before prompting; this stops flow drift onto background.
+        learned_colour: that colour model's histogram odds joined with boosted trees fitted to
+            the same keyframe pixels, which part object from background in colour space
+            more finely than the histogram's bins (see :mod:`.colour_likelihood`).
         prior_blur: motion uncertainty of that prior: blur radius as a fraction of the object's
             ``sqrt(area)``, at most.
         prior_blur_motion: the blur radius is at most this many times the object's motion
@@ -114,6 +117,7 @@ class TrackerSettings:
     negative_points: int = 2
     box_padding: float = 0.1
     colour_prior: bool = True
+    learned_colour: bool = True
     prior_blur: float = 0.2
     prior_blur_motion: float = 4.0
     motion_confidence: float = 0.9
@@ -163,7 +167,7 @@ class TrackerSettings:
         _check_range("positive_points", self.positive_points, 0, 16)
         _check_range("negative_points", self.negative_points, 0, 16)
         _check_range("box_padding", self.box_padding, 0.0, 2.0)
-        for name in ("colour_prior", "rigid_motion", "use_dense_prior"):
+        for name in ("colour_prior", "learned_colour", "rigid_motion", "use_dense_prior"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(
                     f"tracker {name}: expected true or false, got {getattr(self, name)!r}"

@@ -8,6 +8,7 @@ import torch
 from segany_video.results import TrackState
 from segany_video.tracking.appearance import Appearance, hellinger
 from segany_video.tracking.boxes import Box, as_xyxy, tight_box
+from segany_video.tracking.colour_likelihood import ColourLikelihood
 from segany_video.tracking.motion import ConstantVelocity
 
 
@@ -38,6 +39,8 @@ class Track:
             region where it may be widens while it stays lost.
         anchor_odds: ``(D,)`` float32 P(object | colour bin) measured on the latest keyframe
             (object versus a wide band around it); fixed between keyframes so it cannot drift.
+        learned: the same keyframe's colours learned by boosted trees (see
+            :mod:`.colour_likelihood`), or None.
         doubtful_frames: consecutive tracked frames whose score fell into doubt (see
             :meth:`follow`).
         score_level: the object's usual score since its latest keyframe (a slow average of its
@@ -61,6 +64,7 @@ class Track:
         self.followed_frames = 0
         self.low_res_logits: torch.Tensor | None = None
         self.anchor_odds: np.ndarray | None = None
+        self.learned: ColourLikelihood | None = None
         self.occluder: int | str | None = None
         self.prompted_streak = False
         self.lost_speed = 0.0
@@ -90,11 +94,13 @@ class Track:
         anchor_odds: np.ndarray,
         within: Box | None = None,
         drawn: bool = False,
+        learned: ColourLikelihood | None = None,
     ) -> None:
         """Start or correct the track from a keyframe prompt (``within``: a box holding every
         pixel of ``mask``, None for the whole frame; ``drawn``: the mask is the user's own, not
-        the engine's cut from a box or clicks)."""
+        the engine's cut from a box or clicks; ``learned``: colours learned on this keyframe)."""
         self.anchor_odds = anchor_odds
+        self.learned = learned
         self.drawn_keyframe = drawn
         self.doubtful_frames = 0
         self.score_level = 0.0
@@ -212,6 +218,8 @@ class Track:
             if self.low_res_logits is None
             else self.low_res_logits.detach().cpu().numpy().copy(),
             "anchor_odds": None if self.anchor_odds is None else self.anchor_odds.copy(),
+            "learned_table": None if self.learned is None else self.learned.table.copy(),
+            "learned_seen": None if self.learned is None else self.learned.seen.copy(),
             "occluder": self.occluder,
             "prompted_streak": self.prompted_streak,
             "lost_speed": self.lost_speed,
@@ -250,6 +258,10 @@ class Track:
         track.score_level = float(data.get("score_level", 0.0))
         if data["anchor_odds"] is not None:
             track.anchor_odds = data["anchor_odds"].copy()
+        if data.get("learned_table") is not None:
+            track.learned = ColourLikelihood(
+                data["learned_table"].copy(), data["learned_seen"].copy()
+            )
         if data.get("amodal") is not None:
             track.amodal = data["amodal"].copy()
         return track
