@@ -13,7 +13,9 @@ from segany_video.runtime.encoded import encode_sequentially
 from segany_video.tracking.appearance import Appearance, ColourIndex
 from segany_video.tracking.boxes import tight_box
 from segany_video.tracking.colour_likelihood import (
+    LEVELS,
     ColourLikelihood,
+    _cells_of_bins,
     mean_log_odds,
     table_index,
 )
@@ -169,3 +171,21 @@ def test_a_track_snapshot_without_learned_colours_restores_none():
     data = track.snapshot()
     del data["learned_table"], data["learned_seen"]  # a snapshot from before them
     assert Track.restore(data, torch.device("cpu")).learned is None
+
+
+@pytest.mark.parametrize("n_bins", [16, 12])
+def test_the_trees_are_read_on_every_cell_a_seen_colour_can_fall_in_and_no_other(n_bins):
+    rng = np.random.default_rng(n_bins)
+    seen = np.zeros(n_bins**3, bool)
+    seen[rng.choice(n_bins**3, n_bins**3 // 5, replace=False)] = True
+    needed = _cells_of_bins(seen, n_bins)
+    levels = (np.arange(256) * n_bins) >> 8  # ColourIndex's binning of one channel
+    width = 256 // LEVELS
+
+    def holds_a_seen_colour(cell: int) -> bool:
+        corner = np.array(np.unravel_index(cell, (LEVELS,) * 3)) * width
+        light, a, b = np.meshgrid(*(levels[c : c + width] for c in corner), indexing="ij")
+        return bool(seen[(light * n_bins + a) * n_bins + b].any())
+
+    for cell in rng.choice(LEVELS**3, 3000, replace=False):
+        assert needed[cell] == holds_a_seen_colour(cell)
