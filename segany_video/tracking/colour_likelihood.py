@@ -53,6 +53,18 @@ class ColourLikelihood:
         self.table = table
         self.seen = seen
 
+    def snapshot(self) -> dict:
+        """Plain arrays that :meth:`restore` rebuilds exactly: the table's cells other than
+        0.5 (only those the trees were read on, a few per cent of it) and the seen bins."""
+        cells = np.flatnonzero(self.table != 0.5).astype(np.int32)
+        return {"cells": cells, "values": self.table[cells], "seen": self.seen.copy()}
+
+    @classmethod
+    def restore(cls, data: dict) -> ColourLikelihood:
+        table = np.full(LEVELS**3, 0.5, dtype=np.float32)
+        table[data["cells"]] = data["values"]
+        return cls(table, data["seen"].copy())
+
     @classmethod
     def fit(
         cls, lab: np.ndarray, colours: ColourIndex, mask: np.ndarray, box: Box

@@ -218,8 +218,7 @@ class Track:
             if self.low_res_logits is None
             else self.low_res_logits.detach().cpu().numpy().copy(),
             "anchor_odds": None if self.anchor_odds is None else self.anchor_odds.copy(),
-            "learned_table": None if self.learned is None else self.learned.table.copy(),
-            "learned_seen": None if self.learned is None else self.learned.seen.copy(),
+            "learned": None if self.learned is None else self.learned.snapshot(),
             "occluder": self.occluder,
             "prompted_streak": self.prompted_streak,
             "lost_speed": self.lost_speed,
@@ -258,10 +257,8 @@ class Track:
         track.score_level = float(data.get("score_level", 0.0))
         if data["anchor_odds"] is not None:
             track.anchor_odds = data["anchor_odds"].copy()
-        if data.get("learned_table") is not None:
-            track.learned = ColourLikelihood(
-                data["learned_table"].copy(), data["learned_seen"].copy()
-            )
+        if data.get("learned") is not None:
+            track.learned = ColourLikelihood.restore(data["learned"])
         if data.get("amodal") is not None:
             track.amodal = data["amodal"].copy()
         return track
