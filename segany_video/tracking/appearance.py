@@ -53,11 +53,10 @@ class ColourIndex:
         With a ``(n_bins**3,)`` ``table``, its value at each pixel's bin instead (looked up at
         half resolution: a quarter of the lookups).
         """
-        coarse = self.coarse_bins[y0 // 2 : (y1 + 1) // 2, x0 // 2 : (x1 + 1) // 2]
+        coarse = self.coarse_bins[half_crop(x0, y0, x1, y1)]
         if table is not None:
             coarse = table[coarse]
-        full = np.repeat(np.repeat(coarse, 2, axis=0), 2, axis=1)
-        return full[y0 % 2 : y0 % 2 + y1 - y0, x0 % 2 : x0 % 2 + x1 - x0]
+        return full_crop(coarse, x0, y0, x1, y1)
 
     def at(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
         """Bins of the pixels ``(ys, xs)`` (integer arrays of equal shape)."""
@@ -113,6 +112,18 @@ class ColourIndex:
         hist = np.bincount(values, minlength=self.size).astype(np.float64)
         total = hist.sum()
         return hist / total if total > 0 else hist
+
+
+def half_crop(x0: int, y0: int, x1: int, y1: int) -> tuple[slice, slice]:
+    """The half-resolution pixels covering the source crop ``(x0, y0, x1, y1)``."""
+    return slice(y0 // 2, (y1 + 1) // 2), slice(x0 // 2, (x1 + 1) // 2)
+
+
+def full_crop(coarse: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    """Values over :func:`half_crop`'s pixels brought back to the source crop (each covers
+    2x2 source pixels)."""
+    full = np.repeat(np.repeat(coarse, 2, axis=0), 2, axis=1)
+    return full[y0 % 2 : y0 % 2 + y1 - y0, x0 % 2 : x0 % 2 + x1 - x0]
 
 
 def half_lab(image: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from segany_video.tracking.appearance import ColourIndex, anchor_ring
+from segany_video.tracking.appearance import ColourIndex, anchor_ring, full_crop, half_crop
 from segany_video.tracking.boxes import Box
 
 # Levels per Lab channel of the table (a power of two): 32 loses detail the trees find.
@@ -69,7 +69,8 @@ class ColourLikelihood:
     def fit(
         cls, lab: np.ndarray, colours: ColourIndex, mask: np.ndarray, box: Box
     ) -> ColourLikelihood | None:
-        """Learn the colours of ``mask`` against the band around it (the histogram odds' band).
+        """Learn the colours of ``mask`` against a band around it as wide as the histogram
+        odds' (:func:`anchor_ring`; round, where the histogram's band is square).
 
         Args:
             lab: ``(ceil(H/2), ceil(W/2), 3)`` uint8 half-resolution Lab of the keyframe (the
@@ -144,13 +145,12 @@ class ColourLikelihood:
             odds: ``(D,)`` the object's histogram odds.
             x0, y0, x1, y1: the crop, in source pixels.
         """
-        hx0, hy0, hx1, hy1 = x0 // 2, y0 // 2, (x1 + 1) // 2, (y1 + 1) // 2
-        bins = colours.coarse_bins[hy0:hy1, hx0:hx1]
+        crop = half_crop(x0, y0, x1, y1)
+        bins = colours.coarse_bins[crop]
         counted = np.clip(odds, _CAP, 1.0 - _CAP)[bins]
-        learned = np.clip(self.table[cells[hy0:hy1, hx0:hx1]], _CAP, 1.0 - _CAP)
+        learned = np.clip(self.table[cells[crop]], _CAP, 1.0 - _CAP)
         coarse = np.where(self.seen[bins], mean_log_odds(learned, counted), counted)
-        full = np.repeat(np.repeat(coarse.astype(np.float32), 2, axis=0), 2, axis=1)
-        return full[y0 % 2 : y0 % 2 + y1 - y0, x0 % 2 : x0 % 2 + x1 - x0]
+        return full_crop(coarse.astype(np.float32), x0, y0, x1, y1)
 
 
 def _cells_of_bins(bins: np.ndarray, n_bins: int) -> np.ndarray:

@@ -155,7 +155,9 @@ class Propagator:
         lab = half_lab(frame.image)
         colours = ColourIndex(frame.image, self.settings.appearance_bins, lab)
         fine = ColourIndex(frame.image, self.settings.prior_bins, lab)
-        cells = table_index(lab) if self.settings.learned_colour else None
+        # Only tracks seeded on an earlier frame read the table (this frame's seeds fit theirs).
+        learned = any(track.learned is not None for track in self.tracks)
+        cells = table_index(lab) if learned else None
         outcomes = self._seed(frame, self.keyframes.get(frame.index, ()))
         proposals = self._propose(flow, colours, fine, cells, seeded=outcomes.keys())
         outcomes.update(self._associate(frame, colours, proposals, flow))
